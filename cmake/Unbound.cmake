@@ -1,0 +1,24 @@
+# Provides an Unbound built with the dynlib module, and the source tree the module compiles
+# against. Built once into UNBOUND_PREFIX at configure time; later configures reuse it.
+if(NOT DNSVERDICT_BUILD_MODULE)
+  return()
+endif()
+
+set(_unbound_work "${CMAKE_BINARY_DIR}/unbound-src")
+if(NOT EXISTS "${UNBOUND_PREFIX}/.built")
+  message(STATUS "dnsverdict: building Unbound with the dynlib module (once, about a minute)")
+endif()
+execute_process(
+  COMMAND "${PROJECT_SOURCE_DIR}/scripts/build-unbound.sh" "${UNBOUND_PREFIX}" "${_unbound_work}" "${UNBOUND_SOURCE_DIR}"
+  RESULT_VARIABLE _unbound_result)
+if(NOT _unbound_result EQUAL 0)
+  message(FATAL_ERROR "dnsverdict: could not build Unbound (see above); pass -DUNBOUND_SOURCE_DIR=<tree> or -DDNSVERDICT_BUILD_MODULE=OFF")
+endif()
+file(READ "${UNBOUND_PREFIX}/.built" UNBOUND_TREE)
+string(STRIP "${UNBOUND_TREE}" UNBOUND_TREE)
+file(STRINGS "${UNBOUND_TREE}/config.h" _unbound_version_line REGEX "^#define PACKAGE_VERSION ")
+string(REGEX REPLACE ".*\"([^\"]+)\".*" "\\1" UNBOUND_VERSION "${_unbound_version_line}")
+set(UNBOUND_EXECUTABLE "${UNBOUND_PREFIX}/sbin/unbound")
+set(UNBOUND_CONTROL_EXECUTABLE "${UNBOUND_PREFIX}/sbin/unbound-control")
+set(UNBOUND_CHECKCONF_EXECUTABLE "${UNBOUND_PREFIX}/sbin/unbound-checkconf")
+message(STATUS "dnsverdict: module built against Unbound ${UNBOUND_VERSION} (${UNBOUND_TREE})")

@@ -1,0 +1,112 @@
+// Move-only owners of LMDB handles, and the one place LMDB return codes become messages.
+#pragma once
+
+#include <lmdb.h>
+
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace dnsverdict {
+
+// Raised by store operations outside the query path (open, iteration, writing).
+class StoreError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// "what: LMDB's message" for an LMDB (or errno) return code.
+std::string lmdb_message(std::string_view what, int code);
+// Throws StoreError(lmdb_message(what, code)) when code != MDB_SUCCESS.
+void check_lmdb(int code, std::string_view what);
+
+inline MDB_val to_val(std::string_view bytes) noexcept {
+  return MDB_val{bytes.size(), const_cast<char*>(bytes.data())};
+}
+inline std::string_view from_val(const MDB_val& value) noexcept {
+  return {static_cast<const char*>(value.mv_data), value.mv_size};
+}
+
+class LmdbEnv {
+ public:
+  LmdbEnv() = default;
+  explicit LmdbEnv(MDB_env* env) noexcept : env_(env) {}
+  LmdbEnv(const LmdbEnv&) = delete;
+  LmdbEnv& operator=(const LmdbEnv&) = delete;
+  LmdbEnv(LmdbEnv&& other) noexcept : env_(other.env_) { other.env_ = nullptr; }
+  LmdbEnv& operator=(LmdbEnv&& other) noexcept {
+    if (this != &other) {
+      reset();
+      env_ = other.env_;
+      other.env_ = nullptr;
+    }
+    return *this;
+  }
+  ~LmdbEnv() { reset(); }
+  void reset() noexcept {
+    if (env_ != nullptr) mdb_env_close(env_);
+    env_ = nullptr;
+  }
+  MDB_env* get() const noexcept { return env_; }
+
+ private:
+  MDB_env* env_ = nullptr;
+};
+
+class LmdbTxn {
+ public:
+  LmdbTxn() = default;
+  explicit LmdbTxn(MDB_txn* txn) noexcept : txn_(txn) {}
+  LmdbTxn(const LmdbTxn&) = delete;
+  LmdbTxn& operator=(const LmdbTxn&) = delete;
+  LmdbTxn(LmdbTxn&& other) noexcept : txn_(other.txn_) { other.txn_ = nullptr; }
+  LmdbTxn& operator=(LmdbTxn&& other) noexcept {
+    if (this != &other) {
+      abort();
+      txn_ = other.txn_;
+      other.txn_ = nullptr;
+    }
+    return *this;
+  }
+  ~LmdbTxn() { abort(); }
+  void abort() noexcept {
+    if (txn_ != nullptr) mdb_txn_abort(txn_);
+    txn_ = nullptr;
+  }
+  // Commits and releases; throws StoreError on failure (the transaction is gone either way).
+  void commit(std::string_view what) {
+    MDB_txn* txn = txn_;
+    txn_ = nullptr;
+    check_lmdb(mdb_txn_commit(txn), what);
+  }
+  MDB_txn* get() const noexcept { return txn_; }
+
+ private:
+  MDB_txn* txn_ = nullptr;
+};
+
+class LmdbCursor {
+ public:
+  LmdbCursor() = default;
+  explicit LmdbCursor(MDB_cursor* cursor) noexcept : cursor_(cursor) {}
+  LmdbCursor(const LmdbCursor&) = delete;
+  LmdbCursor& operator=(const LmdbCursor&) = delete;
+  LmdbCursor(LmdbCursor&& other) noexcept : cursor_(other.cursor_) { other.cursor_ = nullptr; }
+  LmdbCursor& operator=(LmdbCursor&& other) noexcept {
+    if (this != &other) {
+      if (cursor_ != nullptr) mdb_cursor_close(cursor_);
+      cursor_ = other.cursor_;
+      other.cursor_ = nullptr;
+    }
+    return *this;
+  }
+  ~LmdbCursor() {
+    if (cursor_ != nullptr) mdb_cursor_close(cursor_);
+  }
+  MDB_cursor* get() const noexcept { return cursor_; }
+
+ private:
+  MDB_cursor* cursor_ = nullptr;
+};
+
+}  // namespace dnsverdict

@@ -1,0 +1,118 @@
+// Read-only access to a verdict store file (store_format.h).
+//
+// Thread safety: a VerdictStore is immutable after open() and may be used from any number of
+// threads at once. Each thread gets its own LMDB read transaction on first use, kept for the
+// store's lifetime (the file never changes under an open store: new stores are new files),
+// so a lookup never begins or ends a transaction. The store is opened with MDB_NOLOCK: it
+// needs no lock file and no write access to its directory.
+//
+// Views (std::string_view) returned by lookup() and for_each() point into the memory map and
+// stay valid as long as the VerdictStore they came from is alive.
+#pragma once
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "bloom_filter.h"
+#include "dns_name.h"
+#include "lmdb_handle.h"
+#include "store_format.h"
+
+namespace dnsverdict {
+
+// Identity of a store file on disk, to notice when another file was renamed into its place.
+struct FileIdentity {
+  dev_t device = 0;
+  ino_t inode = 0;
+  off_t size = 0;
+  std::int64_t modified_ns = 0;
+  bool operator==(const FileIdentity& other) const noexcept {
+    return device == other.device && inode == other.inode && size == other.size &&
+           modified_ns == other.modified_ns;
+  }
+  bool operator!=(const FileIdentity& other) const noexcept { return !(*this == other); }
+};
+// The identity of the file at `path`; false if it cannot be stat'ed.
+bool file_identity(const std::string& path, FileIdentity& identity) noexcept;
+
+struct StoreInfo {
+  std::uint32_t format_version = 0;
+  std::string build_id;
+  std::int64_t build_time = 0;
+  std::string compiler_version;
+  std::uint64_t rule_count = 0;
+  std::uint64_t key_count = 0;
+  std::map<std::string, std::string> meta;  // every "meta" entry, as stored
+};
+
+enum class LookupStatus : std::uint8_t { kMiss, kHit, kError };
+
+struct LookupResult {
+  LookupStatus status = LookupStatus::kMiss;
+  Rule rule;                    // the applicable rule (kHit)
+  std::uint8_t owner_labels = 0;  // labels of the name the rule is attached to
+  std::string_view owner_key;   // that name's key (a prefix of the query's key)
+  bool hit() const noexcept { return status == LookupStatus::kHit; }
+};
+
+class VerdictStore {
+ public:
+  // Opens `path` read-only and checks it: LMDB can open it, every database is present, the
+  // format version is kStoreFormatVersion, the filter is well-formed. Loads the small tables
+  // (campaigns, categories, sources, meta). Throws StoreError naming the path and problem.
+  static std::shared_ptr<const VerdictStore> open(const std::string& path);
+
+  ~VerdictStore();
+  VerdictStore(const VerdictStore&) = delete;
+  VerdictStore& operator=(const VerdictStore&) = delete;
+
+  // The rule that applies to the name: the most specific (longest) matching owner wins; on
+  // the queried name itself its exact/subtree rule applies, on its ancestors their
+  // subtree/wildcard rules; expired rules are skipped as if absent. Never throws.
+  LookupResult lookup(const NameKey& key, std::int64_t now) const noexcept;
+  LookupResult lookup_wire(const std::uint8_t* wire, std::size_t size,
+                           std::int64_t now) const noexcept;
+
+  // Every record in key order; stop early by returning false. Throws StoreError.
+  void for_each(const std::function<bool(std::string_view key, const RuleSlots&)>& visit) const;
+
+  const StoreInfo& info() const noexcept { return info_; }
+  const std::map<std::uint32_t, CampaignRecord>& campaigns() const noexcept { return campaigns_; }
+  const std::map<std::uint16_t, std::string>& categories() const noexcept { return categories_; }
+  const std::map<std::uint16_t, SourceRecord>& sources() const noexcept { return sources_; }
+  const CampaignRecord* campaign(std::uint32_t id) const noexcept;
+  std::string_view category(std::uint16_t id) const noexcept;
+  const SourceRecord* source(std::uint16_t id) const noexcept;
+
+  const std::string& path() const noexcept { return path_; }
+  const FileIdentity& identity() const noexcept { return identity_; }
+  const BloomFilterView& filter() const noexcept { return filter_; }
+
+ private:
+  VerdictStore() = default;
+  MDB_txn* thread_txn() const noexcept;
+
+  static constexpr std::size_t kMaxThreadSlots = 256;
+
+  std::string path_;
+  FileIdentity identity_;
+  LmdbEnv env_;
+  MDB_dbi rules_dbi_ = 0;
+  BloomFilterView filter_;
+  StoreInfo info_;
+  std::map<std::uint32_t, CampaignRecord> campaigns_;
+  std::map<std::uint16_t, std::string> categories_;
+  std::map<std::uint16_t, SourceRecord> sources_;
+  // One read transaction per thread slot, created on the thread's first lookup.
+  mutable std::unique_ptr<std::atomic<MDB_txn*>[]> thread_txns_;
+  LmdbTxn open_txn_;  // holds the filter's pages mapped for the store's lifetime
+};
+
+}  // namespace dnsverdict

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs the Debian packages dnsverdict needs to build and test, only those missing.
+# As root it runs apt-get; otherwise it prints the exact command and exits 1.
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config dpkg-dev
+  liblmdb-dev lmdb-utils libxxhash-dev libfmt-dev libgtest-dev libgmock-dev libbenchmark-dev
+  libidn2-dev zlib1g-dev
+  libssl-dev libexpat1-dev libevent-dev bison flex
+  nsd dnsutils knot-dnsutils dnsperf
+  python3
+)
+
+missing=()
+for package in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$package" 2>/dev/null || true)
+  [[ "$status" == "install ok installed" ]] || missing+=("$package")
+done
+
+if ((${#missing[@]} == 0)); then
+  exit 0
+fi
+
+install_line="apt-get install -y --no-install-recommends ${missing[*]}"
+if [[ $(id -u) -ne 0 ]]; then
+  echo "dnsverdict: missing packages; run as root:" >&2
+  echo "  apt-get update && $install_line" >&2
+  exit 1
+fi
+
+echo "dnsverdict: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# nsd's package starts a system daemon on port 53; tests run their own on loopback ports.
+if command -v systemctl >/dev/null 2>&1; then systemctl disable --now nsd >/dev/null 2>&1 || true; fi

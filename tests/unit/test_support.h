@@ -1,0 +1,47 @@
+// Test fixtures: temporary folders and tiny stores built through the real compiler code.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "feed.h"
+#include "rule_set.h"
+#include "store_writer.h"
+
+namespace dnsverdict::testing {
+
+// A fresh folder under $TMPDIR, removed with everything in it on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  std::string file(std::string_view name) const { return path_ + "/" + std::string(name); }
+  // Writes `content` to file(name) and returns its path.
+  std::string write(std::string_view name, std::string_view content) const;
+
+ private:
+  std::string path_;
+};
+
+struct TestFeed {
+  FeedFormat format;
+  std::string content;
+  FeedDefaults defaults = {};
+  std::string name = "feed.txt";
+};
+
+// Parses the feeds with the real parsers into a RuleSet (not finalized). Errors go to
+// `diagnostics` (default: a silent one that tolerates many).
+RuleSet parse_feeds(const std::vector<TestFeed>& feeds, Diagnostics* diagnostics = nullptr);
+
+// Parses, finalizes and publishes the feeds to `path` with default options; returns path.
+std::string build_store(const std::string& path, const std::vector<TestFeed>& feeds,
+                        PublishOptions options = {});
+
+std::string read_file(const std::string& path);
+
+}  // namespace dnsverdict::testing

@@ -1,0 +1,32 @@
+#include "diagnostics.h"
+
+#include <fmt/format.h>
+
+namespace dnsverdict {
+
+void Diagnostics::emit(std::string_view file, std::size_t line, std::string_view prefix,
+                       std::string_view reason) {
+  std::string message = line > 0 ? fmt::format("{}:{}: {}{}", file, line, prefix, reason)
+                                 : fmt::format("{}: {}{}", file, prefix, reason);
+  if (out_ != nullptr) fmt::print(out_, "{}\n", message);
+  if (kept_ < keep_) {
+    messages_ += message;
+    messages_ += '\n';
+    ++kept_;
+  }
+}
+
+void Diagnostics::error(std::string_view file, std::size_t line, std::string_view reason) {
+  ++errors_;
+  emit(file, line, "", reason);
+  if (errors_ > max_errors_)
+    throw ToolError(fmt::format("{}:{}: giving up after {} errors (--max-errors {})", file, line,
+                                errors_, max_errors_));
+}
+
+void Diagnostics::warning(std::string_view file, std::size_t line, std::string_view reason) {
+  ++warnings_;
+  emit(file, line, "warning: ", reason);
+}
+
+}  // namespace dnsverdict

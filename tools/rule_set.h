@@ -1,0 +1,97 @@
+// The compiler's in-memory rule set: feeds add rules, finalize() resolves conflicts and
+// allowlists, and the store writer walks the result in key order.
+//
+// Conflict rules (docs/store-format.md, "Conflicts"), for rules on the same name and kind:
+//   1. allow beats block: an allow rule (allowlist entry or action allow) wins;
+//   2. then the higher confidence;
+//   3. then the stricter action (action_strictness);
+//   4. then the earlier source, then the earlier line (deterministic).
+// Allowlist entries (from a source with role "allow") also beat every blocking rule below
+// them: those rules are dropped at finalize() and counted in shadowed_by_allowlist().
+// Not thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "store_format.h"
+
+namespace dnsverdict {
+
+struct RuleDraft {
+  std::string key;   // store key of the owner name (dns_name.h)
+  std::string data;  // rule data (store_format.h): sinkhole addresses or redirect target
+  std::int64_t first_seen = 0;
+  std::int64_t expires = 0;
+  std::uint32_t campaign = 0;  // from intern_campaign()
+  std::uint32_t line = 0;      // line in its source, for messages
+  std::uint16_t category = 0;  // from intern_category()
+  std::uint16_t source = 0;    // from add_source()
+  Action action = Action::kNxdomain;
+  RuleKind kind = RuleKind::kSubtree;
+  std::uint8_t confidence = 100;
+  bool allowlist = false;  // from an allowlist source
+};
+
+// One name's finalized record.
+struct FinalRecord {
+  std::string_view key;
+  RuleSlots slots;
+};
+
+class RuleSet {
+ public:
+  // Registers a source; returns its id (1, 2, ...). `rules` is filled in by finalize().
+  std::uint16_t add_source(SourceRecord source);
+  // Ids for campaign and category names; the same name always gets the same id. "" is 0.
+  std::uint32_t intern_campaign(std::string_view name);
+  std::uint16_t intern_category(std::string_view name);
+  // Campaign details (from a manifest); the campaign is interned if new.
+  void describe_campaign(const CampaignRecord& campaign);
+
+  void add(RuleDraft rule);
+  // A trigger the store cannot hold yet (rpz-ip, rpz-nsdname, ...): counted, reported.
+  void count_skipped(std::string_view trigger) { ++skipped_[std::string(trigger)]; }
+
+  // Sorts, merges and resolves conflicts. Afterwards records() is valid and add() is not.
+  void finalize();
+
+  const std::vector<FinalRecord>& records() const noexcept { return records_; }
+  std::size_t added() const noexcept { return drafts_.size(); }
+  // Rules in the finalized set (a subtree rule counts once).
+  std::uint64_t rule_count() const noexcept { return rule_count_; }
+  std::uint64_t duplicates() const noexcept { return duplicates_; }
+  std::uint64_t shadowed_by_allowlist() const noexcept { return shadowed_; }
+  const std::map<std::string, std::uint64_t>& skipped() const noexcept { return skipped_; }
+  const std::map<Action, std::uint64_t>& count_by_action() const noexcept { return by_action_; }
+  const std::map<RuleKind, std::uint64_t>& count_by_kind() const noexcept { return by_kind_; }
+
+  const std::map<std::uint32_t, CampaignRecord>& campaigns() const noexcept { return campaigns_; }
+  const std::map<std::uint16_t, std::string>& categories() const noexcept { return categories_; }
+  const std::map<std::uint16_t, SourceRecord>& sources() const noexcept { return sources_; }
+
+ private:
+  std::vector<RuleDraft> drafts_;
+  std::vector<FinalRecord> records_;
+  std::map<std::uint32_t, CampaignRecord> campaigns_;
+  std::unordered_map<std::string, std::uint32_t> campaign_ids_;
+  std::map<std::uint16_t, std::string> categories_;
+  std::unordered_map<std::string, std::uint16_t> category_ids_;
+  std::map<std::uint16_t, SourceRecord> sources_;
+  std::map<std::string, std::uint64_t> skipped_;
+  std::map<Action, std::uint64_t> by_action_;
+  std::map<RuleKind, std::uint64_t> by_kind_;
+  std::uint64_t rule_count_ = 0;
+  std::uint64_t duplicates_ = 0;
+  std::uint64_t shadowed_ = 0;
+  bool finalized_ = false;
+};
+
+// True when `a` wins over `b` by the conflict rules above (same name and kind).
+bool wins_conflict(const RuleDraft& a, const RuleDraft& b) noexcept;
+
+}  // namespace dnsverdict
