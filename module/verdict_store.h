@@ -58,7 +58,7 @@ struct LookupResult {
   LookupStatus status = LookupStatus::kMiss;
   Rule rule;                    // the applicable rule (kHit)
   std::uint8_t owner_labels = 0;  // labels of the name the rule is attached to
-  std::string_view owner_key;   // that name's key (a prefix of the query's key)
+  std::string_view owner_key;   // that name's key: points into the NameKey passed to lookup()
   bool hit() const noexcept { return status == LookupStatus::kHit; }
 };
 
@@ -77,6 +77,7 @@ class VerdictStore {
   // the queried name itself its exact/subtree rule applies, on its ancestors their
   // subtree/wildcard rules; expired rules are skipped as if absent. Never throws.
   LookupResult lookup(const NameKey& key, std::int64_t now) const noexcept;
+  // The same for a wire-format name; owner_key is left empty (use owner_labels).
   LookupResult lookup_wire(const std::uint8_t* wire, std::size_t size,
                            std::int64_t now) const noexcept;
 

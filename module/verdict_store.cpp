@@ -1,0 +1,263 @@
+#include "verdict_store.h"
+
+#include <sys/stat.h>
+
+#include <charconv>
+#include <mutex>
+
+namespace dnsverdict {
+namespace {
+
+// Thread slots: each thread that looks something up gets a small number once, and uses the
+// read transaction in that slot of every store it reads.
+std::atomic<std::size_t> next_thread_slot{0};
+thread_local std::size_t thread_slot = next_thread_slot.fetch_add(1, std::memory_order_relaxed);
+
+std::uint64_t parse_u64(const std::string& text) {
+  std::uint64_t value = 0;
+  std::from_chars(text.data(), text.data() + text.size(), value);
+  return value;
+}
+
+std::string get_meta(const std::map<std::string, std::string>& meta, const char* key) {
+  auto it = meta.find(key);
+  return it == meta.end() ? std::string() : it->second;
+}
+
+// Calls visit(key, value) for every entry of `dbi`.
+template <typename Visit>
+void scan(MDB_txn* txn, MDB_dbi dbi, const std::string& what, Visit&& visit) {
+  MDB_cursor* raw = nullptr;
+  check_lmdb(mdb_cursor_open(txn, dbi, &raw), what);
+  LmdbCursor cursor(raw);
+  MDB_val key, value;
+  int rc = mdb_cursor_get(raw, &key, &value, MDB_FIRST);
+  while (rc == MDB_SUCCESS) {
+    if (!visit(from_val(key), from_val(value))) return;
+    rc = mdb_cursor_get(raw, &key, &value, MDB_NEXT);
+  }
+  if (rc != MDB_NOTFOUND) check_lmdb(rc, what);
+}
+
+}  // namespace
+
+bool file_identity(const std::string& path, FileIdentity& identity) noexcept {
+  struct stat info;
+  if (::stat(path.c_str(), &info) != 0) return false;
+  identity.device = info.st_dev;
+  identity.inode = info.st_ino;
+  identity.size = info.st_size;
+  identity.modified_ns = static_cast<std::int64_t>(info.st_mtim.tv_sec) * 1000000000 +
+                         info.st_mtim.tv_nsec;
+  return true;
+}
+
+std::shared_ptr<const VerdictStore> VerdictStore::open(const std::string& path) {
+  std::shared_ptr<VerdictStore> store(new VerdictStore());
+  store->path_ = path;
+  // Stat before opening: if the file is replaced in between, the identity is the older
+  // one and the next check opens the newer file again. Never the reverse.
+  if (!file_identity(path, store->identity_))
+    throw StoreError(path + ": cannot read the store (missing or inaccessible)");
+  if (store->identity_.size == 0) throw StoreError(path + ": the store file is empty");
+
+  MDB_env* raw_env = nullptr;
+  check_lmdb(mdb_env_create(&raw_env), path);
+  store->env_ = LmdbEnv(raw_env);
+  check_lmdb(mdb_env_set_maxdbs(raw_env, db::kCount + 1), path);
+  check_lmdb(mdb_env_set_maxreaders(raw_env, kMaxThreadSlots + 8), path);
+  // Read-only, no subdirectory, no lock file (the file is never written once published),
+  // transactions not bound to thread-local storage, no read-ahead (random lookups).
+  int rc = mdb_env_open(raw_env, path.c_str(),
+                        MDB_RDONLY | MDB_NOSUBDIR | MDB_NOLOCK | MDB_NOTLS | MDB_NORDAHEAD, 0444);
+  if (rc == MDB_INVALID || rc == MDB_VERSION_MISMATCH || rc == EINVAL)
+    throw StoreError(path + ": not a verdict store (not an LMDB file, or damaged)");
+  check_lmdb(rc, path);
+
+  MDB_txn* raw_txn = nullptr;
+  check_lmdb(mdb_txn_begin(raw_env, nullptr, MDB_RDONLY, &raw_txn), path);
+  store->open_txn_ = LmdbTxn(raw_txn);
+  auto open_db = [&](const char* name) {
+    MDB_dbi dbi;
+    int code = mdb_dbi_open(raw_txn, name, 0, &dbi);
+    if (code == MDB_NOTFOUND)
+      throw StoreError(path + ": not a verdict store (no \"" + name + "\" database)");
+    if (code == MDB_INCOMPATIBLE || code == MDB_CORRUPTED || code == MDB_PAGE_NOTFOUND)
+      throw StoreError(path + ": the store is damaged (" + mdb_strerror(code) + ")");
+    check_lmdb(code, path);
+    return dbi;
+  };
+  MDB_dbi meta_dbi = open_db(db::kMeta);
+  store->rules_dbi_ = open_db(db::kRules);
+  MDB_dbi campaigns_dbi = open_db(db::kCampaigns);
+  MDB_dbi categories_dbi = open_db(db::kCategories);
+  MDB_dbi sources_dbi = open_db(db::kSources);
+  MDB_dbi filter_dbi = open_db(db::kFilter);
+  open_db(db::kAddressRules);
+
+  StoreInfo& info = store->info_;
+  {
+    scan(raw_txn, meta_dbi, path, [&](std::string_view key, std::string_view value) {
+      info.meta.emplace(std::string(key), std::string(value));
+      return true;
+    });
+    std::string version = get_meta(info.meta, meta::kFormatVersion);
+    info.format_version = static_cast<std::uint32_t>(parse_u64(version));
+    if (info.format_version != kStoreFormatVersion)
+      throw StoreError(path + ": store format version " + (version.empty() ? "?" : version) +
+                       ", this build reads version " + std::to_string(kStoreFormatVersion) +
+                       " (recompile the store with a matching dnsverdict)");
+    info.build_id = get_meta(info.meta, meta::kBuildId);
+    info.build_time = static_cast<std::int64_t>(parse_u64(get_meta(info.meta, meta::kBuildTime)));
+    info.compiler_version = get_meta(info.meta, meta::kCompilerVersion);
+    info.rule_count = parse_u64(get_meta(info.meta, meta::kRuleCount));
+    info.key_count = parse_u64(get_meta(info.meta, meta::kKeyCount));
+
+    bool bad_record = false;
+    scan(raw_txn, campaigns_dbi, path, [&](std::string_view key, std::string_view value) {
+      CampaignRecord campaign;
+      if (!decode_campaign(value, campaign)) bad_record = true;
+      store->campaigns_.emplace(parse_id_key(key), std::move(campaign));
+      return !bad_record;
+    });
+    scan(raw_txn, categories_dbi, path, [&](std::string_view key, std::string_view value) {
+      store->categories_.emplace(static_cast<std::uint16_t>(parse_id_key(key)), std::string(value));
+      return true;
+    });
+    scan(raw_txn, sources_dbi, path, [&](std::string_view key, std::string_view value) {
+      SourceRecord source;
+      if (!decode_source(value, source)) bad_record = true;
+      store->sources_.emplace(static_cast<std::uint16_t>(parse_id_key(key)), std::move(source));
+      return !bad_record;
+    });
+    if (bad_record) throw StoreError(path + ": the store is damaged (bad campaign or source record)");
+
+    MDB_val filter_key = to_val(kFilterKey), filter_value;
+    rc = mdb_get(raw_txn, filter_dbi, &filter_key, &filter_value);
+    if (rc == MDB_NOTFOUND || !store->filter_.attach(from_val(filter_value)))
+      throw StoreError(path + ": the store is damaged (no valid pre-filter)");
+    check_lmdb(rc, path);
+  }
+
+  store->thread_txns_.reset(new std::atomic<MDB_txn*>[kMaxThreadSlots]);
+  for (std::size_t i = 0; i < kMaxThreadSlots; ++i) store->thread_txns_[i].store(nullptr);
+  return store;
+}
+
+VerdictStore::~VerdictStore() {
+  if (thread_txns_) {
+    for (std::size_t i = 0; i < kMaxThreadSlots; ++i) {
+      MDB_txn* txn = thread_txns_[i].load();
+      if (txn != nullptr) mdb_txn_abort(txn);
+    }
+  }
+  open_txn_.abort();
+  // env_ closes last (member order: it is declared before the transactions it outlives).
+}
+
+MDB_txn* VerdictStore::thread_txn() const noexcept {
+  std::size_t slot = thread_slot;
+  if (slot >= kMaxThreadSlots) return nullptr;
+  MDB_txn* txn = thread_txns_[slot].load(std::memory_order_acquire);
+  if (txn != nullptr) return txn;
+  if (mdb_txn_begin(env_.get(), nullptr, MDB_RDONLY, &txn) != MDB_SUCCESS) return nullptr;
+  thread_txns_[slot].store(txn, std::memory_order_release);
+  return txn;
+}
+
+LookupResult VerdictStore::lookup(const NameKey& key, std::int64_t now) const noexcept {
+  LookupResult result;
+  std::size_t labels = key.label_count;
+  if (labels == 0) return result;
+  // Hash every ancestor and prefetch their filter blocks together, then test from the most
+  // specific: a miss costs `labels` hashes and cache lines, no B-tree descent.
+  std::uint64_t hashes[kMaxLabels];
+  for (std::size_t n = 1; n <= labels; ++n) {
+    hashes[n - 1] = filter_hash(key.prefix(n));
+    filter_.prefetch(hashes[n - 1]);
+  }
+  MDB_txn* txn = nullptr;
+  std::unique_ptr<MDB_txn, void (*)(MDB_txn*)> fallback(nullptr, mdb_txn_abort);
+  for (std::size_t n = labels; n >= 1; --n) {
+    if (!filter_.may_contain(hashes[n - 1])) continue;
+    if (txn == nullptr) {
+      txn = thread_txn();
+      if (txn == nullptr) {
+        // More threads than slots (or no reader could be had): a transaction of our own.
+        MDB_txn* own = nullptr;
+        if (mdb_txn_begin(env_.get(), nullptr, MDB_RDONLY, &own) != MDB_SUCCESS) {
+          result.status = LookupStatus::kError;
+          return result;
+        }
+        fallback.reset(own);
+        txn = own;
+      }
+    }
+    std::string_view owner = key.prefix(n);
+    MDB_val mdb_key = to_val(owner), value;
+    int rc = mdb_get(txn, rules_dbi_, &mdb_key, &value);
+    if (rc == MDB_NOTFOUND) continue;
+    RuleSlots slots;
+    if (rc != MDB_SUCCESS || !decode_slots(from_val(value), slots)) {
+      result.status = LookupStatus::kError;
+      return result;
+    }
+    const std::optional<Rule>& rule = n == labels ? slots.self : slots.below;
+    if (!rule || rule->expired(now)) continue;
+    result.status = LookupStatus::kHit;
+    result.rule = *rule;
+    result.owner_labels = static_cast<std::uint8_t>(n);
+    result.owner_key = owner;
+    // rule.data outlives the fallback transaction: pages of a read-only map stay mapped for
+    // the environment's lifetime, and this file is never written, so the view stays valid.
+    return result;
+  }
+  return result;
+}
+
+LookupResult VerdictStore::lookup_wire(const std::uint8_t* wire, std::size_t size,
+                                       std::int64_t now) const noexcept {
+  NameKey key;
+  if (!make_name_key(wire, size, key)) {
+    LookupResult result;
+    result.status = LookupStatus::kError;
+    return result;
+  }
+  LookupResult result = lookup(key, now);
+  result.owner_key = {};  // it pointed into `key`, which ends here
+  return result;
+}
+
+void VerdictStore::for_each(
+    const std::function<bool(std::string_view key, const RuleSlots&)>& visit) const {
+  MDB_txn* raw = nullptr;
+  check_lmdb(mdb_txn_begin(env_.get(), nullptr, MDB_RDONLY, &raw), path_);
+  LmdbTxn txn(raw);
+  bool damaged = false;
+  scan(raw, rules_dbi_, path_, [&](std::string_view key, std::string_view value) {
+    RuleSlots slots;
+    if (!decode_slots(value, slots)) {
+      damaged = true;
+      return false;
+    }
+    return visit(key, slots);
+  });
+  if (damaged) throw StoreError(path_ + ": the store is damaged (bad rule record)");
+}
+
+const CampaignRecord* VerdictStore::campaign(std::uint32_t id) const noexcept {
+  auto it = campaigns_.find(id);
+  return it == campaigns_.end() ? nullptr : &it->second;
+}
+
+std::string_view VerdictStore::category(std::uint16_t id) const noexcept {
+  auto it = categories_.find(id);
+  return it == categories_.end() ? std::string_view() : std::string_view(it->second);
+}
+
+const SourceRecord* VerdictStore::source(std::uint16_t id) const noexcept {
+  auto it = sources_.find(id);
+  return it == sources_.end() ? nullptr : &it->second;
+}
+
+}  // namespace dnsverdict

@@ -1,0 +1,159 @@
+#include "rule_set.h"
+
+#include <algorithm>
+#include <stdexcept>
+#include <tuple>
+
+namespace dnsverdict {
+namespace {
+
+// Conflict rank, compared lexicographically: larger wins. `specificity` breaks ties between
+// kinds competing for one slot (exact over subtree on the name itself, wildcard over subtree
+// below it) before falling back to input order.
+auto rank(const RuleDraft& rule, int specificity) {
+  return std::make_tuple(rule.allowlist, rule.action == Action::kAllow, rule.confidence,
+                         action_strictness(rule.action), specificity, -int{rule.source},
+                         -static_cast<std::int64_t>(rule.line));
+}
+
+int self_specificity(RuleKind kind) { return kind == RuleKind::kExact ? 1 : 0; }
+int below_specificity(RuleKind kind) { return kind == RuleKind::kWildcard ? 1 : 0; }
+
+Rule to_rule(const RuleDraft& draft) {
+  Rule rule;
+  rule.action = draft.action;
+  rule.kind = draft.kind;
+  rule.confidence = draft.confidence;
+  rule.flags = draft.allowlist ? kFlagAllowlist : 0;
+  rule.category = draft.category;
+  rule.source = draft.source;
+  rule.campaign = draft.campaign;
+  rule.first_seen = draft.first_seen;
+  rule.expires = draft.expires;
+  rule.data = draft.data;
+  return rule;
+}
+
+bool is_label_prefix(std::string_view ancestor, std::string_view key) {
+  // Keys are length-prefixed labels, so a byte prefix is always a whole-label prefix.
+  return key.size() > ancestor.size() && key.compare(0, ancestor.size(), ancestor) == 0;
+}
+
+}  // namespace
+
+bool wins_conflict(const RuleDraft& a, const RuleDraft& b) noexcept {
+  return rank(a, 0) > rank(b, 0);
+}
+
+std::uint16_t RuleSet::add_source(SourceRecord source) {
+  if (sources_.size() >= 0xfffe) throw std::length_error("too many sources (at most 65534)");
+  auto id = static_cast<std::uint16_t>(sources_.size() + 1);
+  sources_.emplace(id, std::move(source));
+  return id;
+}
+
+std::uint32_t RuleSet::intern_campaign(std::string_view name) {
+  if (name.empty()) return 0;
+  auto [it, inserted] =
+      campaign_ids_.emplace(std::string(name), static_cast<std::uint32_t>(campaign_ids_.size() + 1));
+  if (inserted) {
+    CampaignRecord record;
+    record.name = std::string(name);
+    campaigns_.emplace(it->second, std::move(record));
+  }
+  return it->second;
+}
+
+std::uint16_t RuleSet::intern_category(std::string_view name) {
+  if (name.empty()) return 0;
+  auto it = category_ids_.find(std::string(name));
+  if (it != category_ids_.end()) return it->second;
+  if (category_ids_.size() >= 0xfffe) throw std::length_error("too many categories (at most 65534)");
+  auto id = static_cast<std::uint16_t>(category_ids_.size() + 1);
+  category_ids_.emplace(std::string(name), id);
+  categories_.emplace(id, std::string(name));
+  return id;
+}
+
+void RuleSet::describe_campaign(const CampaignRecord& campaign) {
+  std::uint32_t id = intern_campaign(campaign.name);
+  if (id != 0) campaigns_[id] = campaign;
+}
+
+void RuleSet::add(RuleDraft rule) {
+  if (finalized_) throw std::logic_error("RuleSet::add after finalize");
+  if (rule.allowlist) rule.action = Action::kAllow;
+  drafts_.push_back(std::move(rule));
+}
+
+void RuleSet::finalize() {
+  if (finalized_) return;
+  finalized_ = true;
+  std::sort(drafts_.begin(), drafts_.end(),
+            [](const RuleDraft& a, const RuleDraft& b) { return a.key < b.key; });
+
+  std::vector<std::uint64_t> per_source(sources_.size() + 1, 0);
+  // Allowlisted names whose "below" slot is an allowlist rule, innermost last.
+  std::vector<std::string_view> allow_stack;
+  records_.reserve(drafts_.size());
+
+  std::size_t begin = 0;
+  while (begin < drafts_.size()) {
+    std::size_t end = begin + 1;
+    while (end < drafts_.size() && drafts_[end].key == drafts_[begin].key) ++end;
+    std::string_view key = drafts_[begin].key;
+
+    const RuleDraft* self = nullptr;
+    const RuleDraft* below = nullptr;
+    for (std::size_t i = begin; i < end; ++i) {
+      const RuleDraft& draft = drafts_[i];
+      if (draft.kind != RuleKind::kWildcard) {
+        if (self == nullptr || rank(draft, self_specificity(draft.kind)) >
+                                   rank(*self, self_specificity(self->kind)))
+          self = &draft;
+      }
+      if (draft.kind != RuleKind::kExact) {
+        if (below == nullptr || rank(draft, below_specificity(draft.kind)) >
+                                    rank(*below, below_specificity(below->kind)))
+          below = &draft;
+      }
+    }
+    // A draft that lost both slots it could fill is a duplicate.
+    std::size_t winners = (self != nullptr) + (below != nullptr) - (self != nullptr && self == below);
+    duplicates_ += (end - begin) - winners;
+
+    // Allowlist entries above this name beat its blocking rules.
+    while (!allow_stack.empty() && !is_label_prefix(allow_stack.back(), key)) allow_stack.pop_back();
+    if (!allow_stack.empty()) {
+      if (self != nullptr && is_blocking(self->action)) {
+        ++shadowed_;
+        self = nullptr;
+      }
+      if (below != nullptr && is_blocking(below->action)) {
+        ++shadowed_;
+        below = nullptr;
+      }
+    }
+    if (below != nullptr && below->allowlist) allow_stack.push_back(key);
+
+    if (self != nullptr || below != nullptr) {
+      FinalRecord record;
+      record.key = key;
+      if (self != nullptr) record.slots.self = to_rule(*self);
+      if (below != nullptr) record.slots.below = to_rule(*below);
+      auto count = [&](const RuleDraft& draft) {
+        ++rule_count_;
+        ++by_action_[draft.action];
+        ++by_kind_[draft.kind];
+        ++per_source[draft.source < per_source.size() ? draft.source : 0];
+      };
+      if (self != nullptr) count(*self);
+      if (below != nullptr && below != self) count(*below);
+      records_.push_back(std::move(record));
+    }
+    begin = end;
+  }
+  for (auto& [id, source] : sources_) source.rules = per_source[id];
+}
+
+}  // namespace dnsverdict

@@ -1,0 +1,249 @@
+#include "store_writer.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <memory>
+#include <random>
+
+#include <fmt/format.h>
+
+#include "bloom_filter.h"
+#include "diagnostics.h"
+#include "lmdb_handle.h"
+#include "verdict_store.h"
+
+namespace dnsverdict {
+namespace {
+
+constexpr std::size_t kRecordsPerTransaction = 200000;
+
+std::string folder_of(const std::string& path) {
+  std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  return parent.empty() ? "." : parent.string();
+}
+
+void sync_path(const std::string& path, bool directory) {
+  int fd = ::open(path.c_str(), (directory ? O_RDONLY | O_DIRECTORY : O_RDONLY) | O_CLOEXEC);
+  if (fd < 0) throw ToolError(fmt::format("{}: cannot open to sync: {}", path, std::strerror(errno)));
+  int rc = ::fsync(fd);
+  int saved = errno;
+  ::close(fd);
+  if (rc != 0) throw ToolError(fmt::format("{}: fsync failed: {}", path, std::strerror(saved)));
+}
+
+// Removes the temporary file unless released.
+struct TempFile {
+  std::string path;
+  bool keep = false;
+  ~TempFile() {
+    if (!keep && !path.empty()) ::unlink(path.c_str());
+  }
+};
+
+class StoreBuilder {
+ public:
+  StoreBuilder(const std::string& path, std::size_t map_size) : path_(path) {
+    MDB_env* env = nullptr;
+    check(mdb_env_create(&env));
+    env_ = LmdbEnv(env);
+    check(mdb_env_set_maxdbs(env, db::kCount + 1));
+    check(mdb_env_set_mapsize(env, map_size));
+    // One writer, nobody reads the temporary file: no lock file; durability comes from the
+    // explicit sync before the rename.
+    check(mdb_env_open(env, path.c_str(), MDB_NOSUBDIR | MDB_NOSYNC | MDB_NOLOCK, 0644));
+    begin();
+    for (const char* name : {db::kMeta, db::kRules, db::kCampaigns, db::kCategories, db::kSources,
+                             db::kFilter, db::kAddressRules}) {
+      MDB_dbi dbi;
+      check(mdb_dbi_open(txn_.get(), name, MDB_CREATE, &dbi));
+      dbis_.emplace_back(name, dbi);
+    }
+  }
+
+  MDB_dbi dbi(const char* name) const {
+    for (const auto& [dbi_name, dbi] : dbis_)
+      if (std::strcmp(dbi_name, name) == 0) return dbi;
+    throw std::logic_error("unknown database");
+  }
+
+  void put(const char* db_name, std::string_view key, std::string_view value, unsigned flags = 0) {
+    MDB_val mdb_key = to_val(key), mdb_value = to_val(value);
+    check(mdb_put(txn_.get(), dbi(db_name), &mdb_key, &mdb_value, flags));
+  }
+
+  void put_rule(std::string_view key, std::string_view value) {
+    MDB_val mdb_key = to_val(key), mdb_value = to_val(value);
+    check(mdb_put(txn_.get(), rules_dbi_cache(), &mdb_key, &mdb_value, MDB_APPEND));
+    if (++pending_ >= kRecordsPerTransaction) {
+      commit();
+      begin();
+    }
+  }
+
+  void commit() {
+    txn_.commit(path_);
+    pending_ = 0;
+  }
+
+  void finish() {
+    commit();
+    check(mdb_env_sync(env_.get(), 1));
+    env_.reset();
+  }
+
+ private:
+  MDB_dbi rules_dbi_cache() {
+    if (rules_dbi_ == 0) rules_dbi_ = dbi(db::kRules);
+    return rules_dbi_;
+  }
+  void begin() {
+    MDB_txn* txn = nullptr;
+    check(mdb_txn_begin(env_.get(), nullptr, 0, &txn));
+    txn_ = LmdbTxn(txn);
+  }
+  void check(int code) {
+    if (code != MDB_SUCCESS) throw ToolError(lmdb_message(path_, code));
+  }
+
+  std::string path_;
+  LmdbEnv env_;
+  LmdbTxn txn_;
+  std::vector<std::pair<const char*, MDB_dbi>> dbis_;
+  MDB_dbi rules_dbi_ = 0;
+  std::size_t pending_ = 0;
+};
+
+std::string hex128(const XXH128_hash_t& hash) {
+  return fmt::format("{:016x}{:016x}", hash.high64, hash.low64);
+}
+
+}  // namespace
+
+PublishResult write_store(const RuleSet& rules, const std::string& target,
+                          const PublishOptions& options) {
+  PublishResult result;
+  const auto& records = rules.records();
+
+  // The store being replaced, for the safety valve. A broken one may be replaced freely.
+  bool have_previous = false;
+  try {
+    if (std::filesystem::exists(target)) {
+      auto previous = VerdictStore::open(target);
+      result.previous_rules = previous->info().rule_count;
+      have_previous = true;
+    }
+  } catch (const StoreError&) {
+  }
+  if (have_previous && !options.force && options.min_ratio > 0 &&
+      static_cast<double>(rules.rule_count()) <
+          options.min_ratio * static_cast<double>(result.previous_rules))
+    throw ToolError(fmt::format(
+        "{}: refusing to replace the store: the new one has {} rules, fewer than {:.0f}% of the "
+        "{} it holds now (a truncated feed?); use --force to replace it anyway",
+        target, rules.rule_count(), options.min_ratio * 100, result.previous_rules));
+
+  // Encode the rules once: the sizes choose the map size, the bytes feed the build id.
+  std::string encoded;
+  std::vector<std::size_t> ends;
+  ends.reserve(records.size());
+  std::size_t key_bytes = 0;
+  for (const auto& record : records) {
+    encode_slots(record.slots, encoded);
+    ends.push_back(encoded.size());
+    key_bytes += record.key.size();
+  }
+  BloomFilterBuilder filter(records.size());
+  for (const auto& record : records) filter.add(filter_hash(record.key));
+  std::string filter_bytes = filter.finish();
+  std::size_t map_size = (key_bytes + encoded.size() + records.size() * 16) * 3 +
+                         filter_bytes.size() * 2 + (std::size_t{64} << 20);
+
+  std::random_device random;
+  TempFile temp;
+  temp.path = fmt::format("{}/.{}.tmp.{}.{:08x}", folder_of(target),
+                          std::filesystem::path(target).filename().string(), ::getpid(), random());
+
+  std::unique_ptr<XXH3_state_t, XXH_errorcode (*)(XXH3_state_t*)> hasher(XXH3_createState(),
+                                                                        XXH3_freeState);
+  XXH3_state_t* state = hasher.get();
+  XXH3_128bits_reset(state);
+  {
+    StoreBuilder builder(temp.path, map_size);
+    std::size_t start = 0;
+    for (std::size_t i = 0; i < records.size(); ++i) {
+      std::string_view value(encoded.data() + start, ends[i] - start);
+      builder.put_rule(records[i].key, value);
+      XXH3_128bits_update(state, records[i].key.data(), records[i].key.size());
+      XXH3_128bits_update(state, value.data(), value.size());
+      start = ends[i];
+    }
+    for (const auto& [id, campaign] : rules.campaigns()) {
+      std::string value = encode_campaign(campaign);
+      builder.put(db::kCampaigns, id_key(id, 4), value);
+      XXH3_128bits_update(state, value.data(), value.size());
+    }
+    for (const auto& [id, category] : rules.categories()) {
+      builder.put(db::kCategories, id_key(id, 2), category);
+      XXH3_128bits_update(state, category.data(), category.size());
+    }
+    for (const auto& [id, source] : rules.sources()) {
+      builder.put(db::kSources, id_key(id, 2), encode_source(source));
+      XXH3_128bits_update(state, source.content_hash.data(), source.content_hash.size());
+    }
+    result.build_id = hex128(XXH3_128bits_digest(state));
+
+    // One value, stored on LMDB overflow pages: contiguous in the file and read in place.
+    builder.put(db::kFilter, kFilterKey, filter_bytes);
+
+    std::int64_t build_time = options.build_time != 0 ? options.build_time : std::time(nullptr);
+    auto meta = [&](const std::string& key, const std::string& value) {
+      builder.put(db::kMeta, key, value);
+    };
+    meta(meta::kFormatVersion, std::to_string(kStoreFormatVersion));
+    meta(meta::kBuildTime, std::to_string(build_time));
+    meta(meta::kBuildId, result.build_id);
+    meta(meta::kCompilerVersion, "dnsverdict " DNSVERDICT_VERSION);
+    meta(meta::kRuleCount, std::to_string(rules.rule_count()));
+    meta(meta::kKeyCount, std::to_string(records.size()));
+    for (Action action : kAllActions) {
+      auto it = rules.count_by_action().find(action);
+      meta(std::string(meta::kCountActionPrefix) + std::string(action_name(action)),
+           std::to_string(it == rules.count_by_action().end() ? 0 : it->second));
+    }
+    for (RuleKind kind : kAllKinds) {
+      auto it = rules.count_by_kind().find(kind);
+      meta(std::string(meta::kCountKindPrefix) + std::string(kind_name(kind)),
+           std::to_string(it == rules.count_by_kind().end() ? 0 : it->second));
+    }
+    for (const auto& [trigger, count] : rules.skipped())
+      meta(std::string(meta::kSkippedPrefix) + trigger, std::to_string(count));
+    builder.finish();
+  }
+  sync_path(temp.path, false);
+
+  // Read back what was written through the reader the module uses.
+  try {
+    auto check = VerdictStore::open(temp.path);
+    if (check->info().rule_count != rules.rule_count() || check->info().build_id != result.build_id)
+      throw ToolError(fmt::format("{}: the written store does not read back as written", temp.path));
+    result.keys = check->info().key_count;
+  } catch (const StoreError& error) {
+    throw ToolError(fmt::format("the written store does not open: {}", error.what()));
+  }
+  result.bytes = std::filesystem::file_size(temp.path);
+
+  if (::rename(temp.path.c_str(), target.c_str()) != 0)
+    throw ToolError(fmt::format("{}: cannot rename {} into place: {}", target, temp.path,
+                                std::strerror(errno)));
+  temp.keep = true;
+  sync_path(folder_of(target), true);
+  return result;
+}
+
+}  // namespace dnsverdict
