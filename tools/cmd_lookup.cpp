@@ -1,0 +1,271 @@
+// dnsverdict lookup: the verdict a resolver would apply to names, and why.
+#include <fmt/format.h>
+
+#include <charconv>
+#include <climits>
+#include <cstdio>
+#include <ctime>
+#include <string>
+#include <vector>
+
+#include "cmd_inspect.h"
+#include "commands.h"
+#include "diagnostics.h"
+#include "feed.h"
+
+namespace dnsverdict {
+namespace {
+
+constexpr const char* kLookupUsage =
+    "usage: dnsverdict lookup [--json] [--at TIME] STORE NAME...\n"
+    "\n"
+    "The verdict a resolver using STORE would apply to each NAME, and why: the matching\n"
+    "rule's owner name and kind, action, campaign, category, source, confidence, first seen\n"
+    "and expiry. The most specific rule wins; expired rules are not applied (a note says when\n"
+    "one was skipped). Names are normalised as in feeds: case, trailing dot, RFC 1035\n"
+    "escapes, IDN U-labels to A-labels.\n"
+    "\n"
+    "options:\n"
+    "  --json       one JSON object per name, one per line (JSON Lines)\n"
+    "  --at TIME    apply expiry as at TIME instead of now: unix seconds, YYYY-MM-DD,\n"
+    "               YYYY-MM-DDTHH:MM[:SS][Z] (UTC), or +N/-N from now with a unit s, m, h, d\n"
+    "  -h, --help   this help\n"
+    "\n"
+    "exit codes: 0 every lookup ran (hit or miss), 1 error (unreadable store, invalid name),\n"
+    "2 usage error\n";
+
+// Parses --at: unix seconds, an ISO 8601 date or UTC date-time, or an offset from `now`.
+std::int64_t parse_time(const std::string& text, std::int64_t now) {
+  auto parse_integer = [](std::string_view digits, std::int64_t& value) {
+    auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+    return error == std::errc() && end == digits.data() + digits.size() && !digits.empty();
+  };
+  std::int64_t value = 0;
+  if (text == "now") return now;
+  if (parse_integer(text, value)) return value;
+  if (!text.empty() && (text[0] == '+' || text[0] == '-')) {
+    std::string_view amount(text);
+    amount.remove_prefix(1);
+    std::int64_t unit = 1;
+    if (!amount.empty()) {
+      switch (amount.back()) {
+        case 's': unit = 1; amount.remove_suffix(1); break;
+        case 'm': unit = 60; amount.remove_suffix(1); break;
+        case 'h': unit = 3600; amount.remove_suffix(1); break;
+        case 'd': unit = 86400; amount.remove_suffix(1); break;
+        default: break;
+      }
+    }
+    if (parse_integer(amount, value) && value >= 0 && value <= INT32_MAX)
+      return text[0] == '+' ? now + value * unit : now - value * unit;
+  }
+  for (const char* format : {"%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%MZ",
+                             "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d"}) {
+    std::tm parts{};
+    const char* end = strptime(text.c_str(), format, &parts);
+    if (end != nullptr && *end == '\0') return static_cast<std::int64_t>(timegm(&parts));
+  }
+  throw UsageError(fmt::format("--at: cannot read '{}' as a time", text));
+}
+
+std::string_view effect(Action action, bool allowlisted) {
+  switch (action) {
+    case Action::kNxdomain: return "answers NXDOMAIN";
+    case Action::kNodata: return "answers NOERROR with no data";
+    case Action::kRefuse: return "answers REFUSED";
+    case Action::kDrop: return "drops the query, no answer";
+    case Action::kSinkhole: return "answers with sinkhole addresses";
+    case Action::kRedirect: return "answers with a CNAME to the redirect target";
+    case Action::kLog: return "resolves normally, the query is logged";
+    case Action::kTag: return "resolves normally, the query is tagged";
+    case Action::kAllow:
+      return allowlisted ? "resolves normally: allowlisted, passes whatever blocks it"
+                         : "resolves normally: allowed";
+    case Action::kTcpOnly: return "UDP gets a truncated answer, TCP resolves normally";
+  }
+  return "";
+}
+
+// What one name's lookup found, in the terms both output forms use.
+struct Verdict {
+  std::string input;
+  std::string name;   // normalised presentation form
+  std::string error;  // set when the lookup could not run
+  LookupResult result;
+  std::string owner;  // presentation form of the matched rule's owner name
+  LookupResult skipped;  // the most specific rule, when it was skipped as expired
+  std::string skipped_owner;
+};
+
+Verdict look_up(const VerdictStore& store, const std::string& input, std::int64_t at) {
+  Verdict verdict;
+  verdict.input = input;
+  std::string key;
+  if (!feed_name_to_key(input, key, verdict.error)) return verdict;
+  verdict.name = key_to_text(key);
+  std::string wire = key_to_wire(key);
+  NameKey name_key;
+  if (!make_name_key(reinterpret_cast<const std::uint8_t*>(wire.data()), wire.size(), name_key)) {
+    verdict.error = "invalid name";
+    return verdict;
+  }
+  verdict.result = store.lookup(name_key, at);
+  if (verdict.result.status == LookupStatus::kError) {
+    verdict.error = "the store could not be read for this name (damaged record?)";
+    return verdict;
+  }
+  if (verdict.result.hit()) verdict.owner = key_to_text(verdict.result.owner_key);
+  // Ask again with nothing expired: a more specific rule found then was skipped for expiry.
+  LookupResult everything = store.lookup(name_key, INT64_MIN);
+  if (everything.hit() && everything.rule.expired(at)) {
+    verdict.skipped = everything;
+    verdict.skipped_owner = key_to_text(everything.owner_key);
+  }
+  return verdict;
+}
+
+// Where a sinkhole rule's addresses come from: "rule", "campaign", or "default" (the store has
+// none; the module answers with its configured default addresses).
+std::string_view sinkhole_origin(const VerdictStore& store, const Rule& rule) {
+  if (!rule.data.empty()) return "rule";
+  return inspect::sinkhole_data(store, rule).empty() ? "default" : "campaign";
+}
+
+void print_text(std::FILE* out, const VerdictStore& store, const Verdict& verdict) {
+  if (!verdict.error.empty()) {
+    fmt::print(out, "{}: error: {}\n", verdict.input, verdict.error);
+    return;
+  }
+  const LookupResult& result = verdict.result;
+  if (!result.hit()) {
+    fmt::print(out, "{}: no rule\n", verdict.name);
+  } else {
+    const Rule& rule = result.rule;
+    bool allowlisted = (rule.flags & kFlagAllowlist) != 0;
+    fmt::print(out, "{}: {} ({})\n", verdict.name, action_name(rule.action),
+               effect(rule.action, allowlisted));
+    fmt::print(out, "  {:<11} {} ({} rule{})\n", "matched", verdict.owner, kind_name(rule.kind),
+               allowlisted ? ", allowlist" : "");
+    if (rule.action == Action::kRedirect) {
+      std::string target = inspect::redirect_target_text(rule.data);
+      fmt::print(out, "  {:<11} CNAME {}.\n", "answer", target.empty() ? "?" : target);
+    } else if (rule.action == Action::kSinkhole) {
+      std::string_view origin = sinkhole_origin(store, rule);
+      if (origin == "default")
+        fmt::print(out, "  {:<11} the module's default sinkhole addresses\n", "answer");
+      else
+        fmt::print(out, "  {:<11} {} (the {}'s addresses)\n", "answer",
+                   addresses_to_text(inspect::sinkhole_data(store, rule), ", "), origin);
+    }
+    const CampaignRecord* campaign = store.campaign(rule.campaign);
+    if (campaign != nullptr) fmt::print(out, "  {:<11} {}\n", "campaign", campaign->name);
+    std::string_view category = store.category(rule.category);
+    if (!category.empty()) fmt::print(out, "  {:<11} {}\n", "category", category);
+    if (const SourceRecord* source = store.source(rule.source))
+      fmt::print(out, "  {:<11} {} ({}, {})\n", "source", source->file, source->format,
+                 source->role);
+    fmt::print(out, "  {:<11} {}\n", "confidence", rule.confidence);
+    fmt::print(out, "  {:<11} {}\n", "first seen",
+               rule.first_seen == 0 ? "unknown" : inspect::format_time(rule.first_seen));
+    fmt::print(out, "  {:<11} {}\n", "expires",
+               rule.expires == 0 ? "never" : inspect::format_time(rule.expires));
+  }
+  if (verdict.skipped.hit()) {
+    const Rule& rule = verdict.skipped.rule;
+    fmt::print(out, "  {:<11} not applied: the {} {} rule on {} expired {}\n", "expired",
+               kind_name(rule.kind), action_name(rule.action), verdict.skipped_owner,
+               inspect::format_time(rule.expires));
+  }
+}
+
+void print_json(std::FILE* out, const VerdictStore& store, const Verdict& verdict,
+                std::int64_t at) {
+  using inspect::json_string;
+  std::string line = fmt::format("{{\"input\":{}", json_string(verdict.input));
+  if (!verdict.error.empty()) {
+    line += fmt::format(",\"error\":{}}}", json_string(verdict.error));
+    fmt::print(out, "{}\n", line);
+    return;
+  }
+  line += fmt::format(",\"name\":{},\"at\":{}", json_string(verdict.name),
+                      json_string(inspect::format_time(at)));
+  const LookupResult& result = verdict.result;
+  line += fmt::format(",\"match\":{}", result.hit() ? "true" : "false");
+  if (result.hit()) {
+    const Rule& rule = result.rule;
+    const CampaignRecord* campaign = store.campaign(rule.campaign);
+    std::string_view category = store.category(rule.category);
+    const SourceRecord* source = store.source(rule.source);
+    line += fmt::format(
+        ",\"action\":{},\"blocking\":{},\"allowlist\":{},\"owner\":{},\"kind\":{}",
+        json_string(action_name(rule.action)), is_blocking(rule.action) ? "true" : "false",
+        (rule.flags & kFlagAllowlist) != 0 ? "true" : "false", json_string(verdict.owner),
+        json_string(kind_name(rule.kind)));
+    line += fmt::format(",\"campaign\":{},\"category\":{},\"source\":{}",
+                        campaign != nullptr ? json_string(campaign->name) : "null",
+                        category.empty() ? "null" : json_string(category),
+                        source != nullptr ? json_string(source->file) : "null");
+    line += fmt::format(",\"confidence\":{},\"first_seen\":{},\"expires\":{}", rule.confidence,
+                        inspect::json_time(rule.first_seen), inspect::json_time(rule.expires));
+    if (rule.action == Action::kRedirect) {
+      std::string target = inspect::redirect_target_text(rule.data);
+      line += fmt::format(",\"target\":{}", target.empty() ? "null" : json_string(target));
+    } else if (rule.action == Action::kSinkhole) {
+      // Addresses are plain text (digits, dots, colons, hex): no JSON escaping needed.
+      std::string_view data = inspect::sinkhole_data(store, rule);
+      line += fmt::format(",\"addresses\":[{}],\"addresses_from\":{}",
+                          data.empty() ? "" : "\"" + addresses_to_text(data, "\",\"") + "\"",
+                          json_string(sinkhole_origin(store, rule)));
+    }
+  }
+  if (verdict.skipped.hit()) {
+    const Rule& rule = verdict.skipped.rule;
+    line += fmt::format(",\"expired_rule\":{{\"owner\":{},\"kind\":{},\"action\":{},\"expires\":{}}}",
+                        json_string(verdict.skipped_owner), json_string(kind_name(rule.kind)),
+                        json_string(action_name(rule.action)), inspect::json_time(rule.expires));
+  }
+  fmt::print(out, "{}}}\n", line);
+}
+
+}  // namespace
+
+int run_lookup(const Arguments& args) {
+  if (wants_help(args)) {
+    fmt::print("{}", kLookupUsage);
+    return 0;
+  }
+  bool json = false;
+  std::string at_text;
+  std::vector<std::string> operands;
+  bool options_done = false;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    if (options_done || arg.empty() || arg[0] != '-' || arg == "-") {
+      operands.push_back(arg);
+    } else if (arg == "--") {
+      options_done = true;
+    } else if (arg == "--json") {
+      json = true;
+    } else if (!take_option(args, i, "--at", at_text)) {
+      throw UsageError(fmt::format("unknown option '{}'", arg));
+    }
+  }
+  if (operands.size() < 2) throw UsageError("expected a store and at least one name");
+
+  std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
+  std::int64_t at = at_text.empty() ? now : parse_time(at_text, now);
+  auto store = inspect::open_store(operands[0]);
+
+  int status = 0;
+  for (std::size_t i = 1; i < operands.size(); ++i) {
+    Verdict verdict = look_up(*store, operands[i], at);
+    if (!verdict.error.empty()) status = 1;
+    if (json)
+      print_json(stdout, *store, verdict, at);
+    else
+      print_text(stdout, *store, verdict);
+  }
+  return status;
+}
+
+}  // namespace dnsverdict
