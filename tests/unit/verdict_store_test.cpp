@@ -1,0 +1,342 @@
+// Lookup semantics, metadata, failure handling and atomic publication of verdict stores,
+// built through the real rule set and writer.
+#include "verdict_store.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <thread>
+
+#include "diagnostics.h"
+#include "rule_set.h"
+#include "store_writer.h"
+#include "test_support.h"
+
+namespace dnsverdict {
+namespace {
+
+using testing::TempDir;
+
+constexpr std::int64_t kNow = 1'800'000'000;
+
+struct Spec {
+  std::string name;
+  RuleKind kind = RuleKind::kSubtree;
+  Action action = Action::kNxdomain;
+  std::uint8_t confidence = 100;
+  bool allowlist = false;
+  std::int64_t expires = 0;
+  std::string campaign;
+};
+
+void add(RuleSet& rules, std::uint16_t source, const Spec& spec, std::uint32_t line = 1) {
+  RuleDraft draft;
+  std::string error;
+  EXPECT_TRUE(text_to_key(spec.name, draft.key, error)) << error;
+  draft.kind = spec.kind;
+  draft.action = spec.action;
+  draft.confidence = spec.confidence;
+  draft.allowlist = spec.allowlist;
+  draft.expires = spec.expires;
+  draft.source = source;
+  draft.line = line;
+  draft.campaign = rules.intern_campaign(spec.campaign);
+  rules.add(std::move(draft));
+}
+
+std::shared_ptr<const VerdictStore> build(const std::string& path,
+                                          const std::vector<std::vector<Spec>>& sources,
+                                          PublishOptions options = {}) {
+  RuleSet rules;
+  for (std::size_t i = 0; i < sources.size(); ++i) {
+    SourceRecord record;
+    record.file = "source" + std::to_string(i + 1);
+    record.role = "block";
+    std::uint16_t id = rules.add_source(record);
+    std::uint32_t line = 0;
+    for (const auto& spec : sources[i]) add(rules, id, spec, ++line);
+  }
+  rules.finalize();
+  write_store(rules, path, options);
+  return VerdictStore::open(path);
+}
+
+LookupResult find(const VerdictStore& store, std::string_view name, std::int64_t now = kNow) {
+  std::string wire, error;
+  EXPECT_TRUE(parse_name(name, wire, error));
+  return store.lookup_wire(reinterpret_cast<const std::uint8_t*>(wire.data()), wire.size(), now);
+}
+
+std::optional<Action> action_for(const VerdictStore& store, std::string_view name,
+                                 std::int64_t now = kNow) {
+  LookupResult result = find(store, name, now);
+  EXPECT_NE(result.status, LookupStatus::kError) << name;
+  if (!result.hit()) return std::nullopt;
+  return result.rule.action;
+}
+
+TEST(VerdictStore, KindsCoverTheRightNames) {
+  TempDir dir;
+  auto store = build(dir.file("s.mdb"), {{
+                                            {"exact.test", RuleKind::kExact},
+                                            {"tree.test", RuleKind::kSubtree},
+                                            {"wild.test", RuleKind::kWildcard},
+                                        }});
+  EXPECT_EQ(action_for(*store, "exact.test"), Action::kNxdomain);
+  EXPECT_EQ(action_for(*store, "a.exact.test"), std::nullopt);
+  EXPECT_EQ(action_for(*store, "tree.test"), Action::kNxdomain);
+  EXPECT_EQ(action_for(*store, "a.b.tree.test"), Action::kNxdomain);
+  EXPECT_EQ(action_for(*store, "wild.test"), std::nullopt);
+  EXPECT_EQ(action_for(*store, "x.wild.test"), Action::kNxdomain);
+  EXPECT_EQ(action_for(*store, "y.x.wild.test"), Action::kNxdomain);
+  EXPECT_EQ(action_for(*store, "test"), std::nullopt);
+  EXPECT_EQ(action_for(*store, "other.test"), std::nullopt);
+  EXPECT_EQ(action_for(*store, "xtree.test"), std::nullopt);
+  EXPECT_EQ(action_for(*store, "TREE.Test"), Action::kNxdomain);
+}
+
+TEST(VerdictStore, MostSpecificRuleWins) {
+  TempDir dir;
+  auto store = build(dir.file("s.mdb"), {{
+                                            {"evil.test", RuleKind::kSubtree, Action::kNxdomain},
+                                            {"cdn.evil.test", RuleKind::kExact, Action::kAllow},
+                                            {"x.cdn.evil.test", RuleKind::kWildcard, Action::kSinkhole},
+                                        }});
+  EXPECT_EQ(action_for(*store, "a.evil.test"), Action::kNxdomain);
+  EXPECT_EQ(action_for(*store, "cdn.evil.test"), Action::kAllow);
+  EXPECT_EQ(action_for(*store, "z.cdn.evil.test"), Action::kNxdomain);  // exact covers no children
+  EXPECT_EQ(action_for(*store, "x.cdn.evil.test"), Action::kNxdomain);  // wildcard skips apex
+  EXPECT_EQ(action_for(*store, "q.x.cdn.evil.test"), Action::kSinkhole);
+  LookupResult result = find(*store, "q.x.cdn.evil.test");
+  EXPECT_EQ(result.owner_labels, 4);
+  EXPECT_EQ(result.rule.kind, RuleKind::kWildcard);
+}
+
+TEST(VerdictStore, ExpiredRulesAreNotApplied) {
+  TempDir dir;
+  auto store = build(dir.file("s.mdb"),
+                     {{
+                         {"evil.test", RuleKind::kSubtree, Action::kNxdomain},
+                         {"a.evil.test", RuleKind::kExact, Action::kSinkhole, 100, false, kNow},
+                     }});
+  EXPECT_EQ(action_for(*store, "a.evil.test", kNow - 1), Action::kSinkhole);
+  EXPECT_EQ(action_for(*store, "a.evil.test", kNow), Action::kNxdomain);  // falls back
+}
+
+TEST(VerdictStore, ConflictsForOneNameAreDeterministic) {
+  TempDir dir;
+  auto store = build(dir.file("s.mdb"),
+                     {{
+                          {"conf.test", RuleKind::kExact, Action::kLog, 90},
+                          {"strict.test", RuleKind::kExact, Action::kSinkhole, 80},
+                          {"allow.test", RuleKind::kExact, Action::kDrop, 100},
+                      },
+                      {
+                          {"conf.test", RuleKind::kExact, Action::kDrop, 60},
+                          {"strict.test", RuleKind::kExact, Action::kRefuse, 80},
+                          {"allow.test", RuleKind::kExact, Action::kAllow, 10},
+                      }});
+  EXPECT_EQ(action_for(*store, "conf.test"), Action::kLog);        // higher confidence
+  EXPECT_EQ(action_for(*store, "strict.test"), Action::kRefuse);   // then stricter action
+  EXPECT_EQ(action_for(*store, "allow.test"), Action::kAllow);     // allow beats block
+  EXPECT_EQ(find(*store, "strict.test").rule.source, 2);
+}
+
+TEST(VerdictStore, AllowlistBeatsMoreSpecificBlocks) {
+  TempDir dir;
+  auto store =
+      build(dir.file("s.mdb"), {{
+                                    {"bad.good.test", RuleKind::kExact, Action::kNxdomain},
+                                    {"x.good.test", RuleKind::kSubtree, Action::kDrop},
+                                    {"log.good.test", RuleKind::kExact, Action::kLog},
+                                    {"good.test", RuleKind::kSubtree, Action::kAllow, 100, true},
+                                    {"other.test", RuleKind::kExact, Action::kNxdomain},
+                                }});
+  EXPECT_EQ(action_for(*store, "bad.good.test"), Action::kAllow);
+  EXPECT_EQ(action_for(*store, "y.x.good.test"), Action::kAllow);
+  EXPECT_EQ(action_for(*store, "log.good.test"), Action::kLog);  // non-blocking rules stay
+  EXPECT_EQ(action_for(*store, "other.test"), Action::kNxdomain);
+  EXPECT_TRUE(find(*store, "bad.good.test").rule.flags & kFlagAllowlist);
+}
+
+TEST(VerdictStore, MetadataAndTables) {
+  TempDir dir;
+  auto store = build(dir.file("s.mdb"),
+                     {{
+                         {"a.test", RuleKind::kSubtree, Action::kSinkhole, 95, false, 0, "lookalike"},
+                         {"b.test", RuleKind::kExact, Action::kLog},
+                         {"c.test", RuleKind::kWildcard, Action::kNxdomain},
+                     }});
+  const StoreInfo& info = store->info();
+  EXPECT_EQ(info.format_version, kStoreFormatVersion);
+  EXPECT_EQ(info.rule_count, 3u);
+  EXPECT_EQ(info.key_count, 3u);
+  EXPECT_EQ(info.build_id.size(), 32u);
+  EXPECT_EQ(info.meta.at("count.action.sinkhole"), "1");
+  EXPECT_EQ(info.meta.at("count.kind.wildcard"), "1");
+  LookupResult result = find(*store, "x.a.test");
+  ASSERT_TRUE(result.hit());
+  ASSERT_NE(store->campaign(result.rule.campaign), nullptr);
+  EXPECT_EQ(store->campaign(result.rule.campaign)->name, "lookalike");
+  ASSERT_NE(store->source(result.rule.source), nullptr);
+  EXPECT_EQ(store->source(result.rule.source)->file, "source1");
+  EXPECT_EQ(store->source(result.rule.source)->rules, 3u);
+  std::size_t records = 0;
+  store->for_each([&](std::string_view, const RuleSlots&) { return ++records > 0; });
+  EXPECT_EQ(records, 3u);
+}
+
+TEST(VerdictStore, SameInputGivesSameBuildId) {
+  TempDir dir;
+  auto first = build(dir.file("a.mdb"), {{{"a.test"}, {"b.test"}}});
+  auto second = build(dir.file("b.mdb"), {{{"b.test"}, {"a.test"}}});
+  auto third = build(dir.file("c.mdb"), {{{"a.test"}, {"c.test"}}});
+  EXPECT_EQ(first->info().build_id, second->info().build_id);
+  EXPECT_NE(first->info().build_id, third->info().build_id);
+}
+
+TEST(VerdictStore, BrokenFilesAreClearErrors) {
+  TempDir dir;
+  auto expect_error = [](const std::string& path, const std::string& fragment) {
+    try {
+      VerdictStore::open(path);
+      ADD_FAILURE() << path << " opened";
+    } catch (const StoreError& error) {
+      EXPECT_NE(std::string(error.what()).find(fragment), std::string::npos) << error.what();
+      EXPECT_NE(std::string(error.what()).find(path), std::string::npos) << error.what();
+    }
+  };
+  expect_error(dir.file("missing.mdb"), "missing");
+  expect_error(dir.write("empty.mdb", ""), "empty");
+  expect_error(dir.write("garbage.mdb", std::string(100000, 'x')), "not a verdict store");
+  std::string good = dir.file("good.mdb");
+  build(good, {{{"a.test"}, {"b.test"}}});
+  std::string bytes = testing::read_file(good);
+  expect_error(dir.write("truncated.mdb", bytes.substr(0, 4096)), "");
+  // A plain LMDB file without our databases.
+  {
+    MDB_env* env;
+    mdb_env_create(&env);
+    std::string path = dir.file("other.mdb");
+    ASSERT_EQ(mdb_env_open(env, path.c_str(), MDB_NOSUBDIR | MDB_NOLOCK, 0644), 0);
+    MDB_txn* txn;
+    mdb_txn_begin(env, nullptr, 0, &txn);
+    mdb_txn_commit(txn);
+    mdb_env_close(env);
+    expect_error(path, "no \"meta\" database");
+  }
+}
+
+TEST(VerdictStore, OtherFormatVersionIsRefused) {
+  TempDir dir;
+  std::string path = dir.file("s.mdb");
+  build(path, {{{"a.test"}}});
+  MDB_env* env;
+  mdb_env_create(&env);
+  mdb_env_set_maxdbs(env, 10);
+  ASSERT_EQ(mdb_env_open(env, path.c_str(), MDB_NOSUBDIR | MDB_NOLOCK, 0644), 0);
+  MDB_txn* txn;
+  mdb_txn_begin(env, nullptr, 0, &txn);
+  MDB_dbi dbi;
+  ASSERT_EQ(mdb_dbi_open(txn, db::kMeta, 0, &dbi), 0);
+  MDB_val key = to_val(meta::kFormatVersion), value = to_val("99");
+  ASSERT_EQ(mdb_put(txn, dbi, &key, &value, 0), 0);
+  mdb_txn_commit(txn);
+  mdb_env_close(env);
+  try {
+    VerdictStore::open(path);
+    FAIL() << "opened";
+  } catch (const StoreError& error) {
+    EXPECT_NE(std::string(error.what()).find("format version 99"), std::string::npos) << error.what();
+  }
+}
+
+TEST(VerdictStore, ManyThreadsLookUpAtOnce) {
+  TempDir dir;
+  std::vector<Spec> specs;
+  for (int i = 0; i < 1000; ++i) specs.push_back({"n" + std::to_string(i) + ".test"});
+  auto store = build(dir.file("s.mdb"), {specs});
+  std::vector<std::thread> threads;
+  std::atomic<int> wrong{0};
+  for (int t = 0; t < 8; ++t)
+    threads.emplace_back([&] {
+      for (int round = 0; round < 20; ++round)
+        for (int i = 0; i < 1000; ++i) {
+          std::string name = "x.n" + std::to_string(i) + ".test";
+          std::string wire, error;
+          parse_name(name, wire, error);
+          auto result = store->lookup_wire(reinterpret_cast<const std::uint8_t*>(wire.data()),
+                                           wire.size(), kNow);
+          if (!result.hit()) ++wrong;
+        }
+    });
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(wrong.load(), 0);
+}
+
+TEST(StorePublication, ReaderOfOldStoreKeepsWorkingAcrossRename) {
+  TempDir dir;
+  std::string path = dir.file("live.mdb");
+  auto old_store = build(path, {{{"old.test"}}});
+  FileIdentity before = old_store->identity();
+  auto new_store = build(path, {{{"new.test"}, {"old2.test"}}});
+  EXPECT_EQ(action_for(*old_store, "old.test"), Action::kNxdomain);
+  EXPECT_EQ(action_for(*old_store, "new.test"), std::nullopt);
+  EXPECT_EQ(action_for(*new_store, "new.test"), Action::kNxdomain);
+  FileIdentity after;
+  ASSERT_TRUE(file_identity(path, after));
+  EXPECT_NE(before, after);
+  // No temporary files are left beside the store.
+  std::size_t files = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir.path())) {
+    (void)entry;
+    ++files;
+  }
+  EXPECT_EQ(files, 1u);
+}
+
+TEST(StorePublication, SafetyValveRefusesATruncatedFeed) {
+  TempDir dir;
+  std::string path = dir.file("live.mdb");
+  std::vector<Spec> many;
+  for (int i = 0; i < 100; ++i) many.push_back({"n" + std::to_string(i) + ".test"});
+  std::string build_id = build(path, {many})->info().build_id;
+  std::vector<Spec> few(many.begin(), many.begin() + 40);
+  try {
+    build(path, {few});
+    FAIL() << "replaced";
+  } catch (const ToolError& error) {
+    EXPECT_NE(std::string(error.what()).find("refusing to replace"), std::string::npos);
+    EXPECT_NE(std::string(error.what()).find("--force"), std::string::npos);
+  }
+  EXPECT_EQ(VerdictStore::open(path)->info().build_id, build_id);  // untouched
+  std::vector<Spec> half(many.begin(), many.begin() + 50);
+  EXPECT_EQ(build(path, {half})->info().rule_count, 50u);  // exactly half is allowed
+  PublishOptions force;
+  force.force = true;
+  EXPECT_EQ(build(path, {few}, force)->info().rule_count, 40u);
+  PublishOptions relaxed;
+  relaxed.min_ratio = 0.1;
+  EXPECT_EQ(build(path, {{{"one.test"}, {"two.test"}, {"three.test"}, {"four.test"}}}, relaxed)
+                ->info()
+                .rule_count,
+            4u);
+}
+
+TEST(StorePublication, FailedWriteLeavesOldStore) {
+  TempDir dir;
+  std::string path = dir.file("live.mdb");
+  std::string build_id = build(path, {{{"a.test"}}})->info().build_id;
+  ASSERT_EQ(::chmod(dir.path().c_str(), 0500), 0);
+  if (::geteuid() != 0) {  // root ignores the mode
+    EXPECT_THROW(build(path, {{{"b.test"}}}), ToolError);
+    EXPECT_EQ(VerdictStore::open(path)->info().build_id, build_id);
+  }
+  ::chmod(dir.path().c_str(), 0700);
+  EXPECT_THROW(build(dir.file("no/such/folder/s.mdb"), {{{"b.test"}}}), ToolError);
+  EXPECT_EQ(VerdictStore::open(path)->info().build_id, build_id);
+}
+
+}  // namespace
+}  // namespace dnsverdict
