@@ -1,0 +1,204 @@
+// The name-list formats: hosts files, plain domain lists and Adblock-style DNS filter lists.
+// These are the feeds with millions of lines, so the path per line is string_view slicing and
+// one key build; no regex, no streams.
+//
+// Every entry takes the source's defaults: action (nxdomain when unset), list_kind for a bare
+// name (subtree unless configured), campaign, category, confidence, expiry. "*.name" is a
+// wildcard on name (every name below it, not name itself).
+#include <fmt/format.h>
+
+#include "feed.h"
+#include "feed_fields.h"
+
+namespace dnsverdict {
+namespace {
+
+// Keys and adds one list entry; reports an invalid name. Returns true when a rule was added.
+bool add_list_entry(std::string_view name, const RuleDraft& rule_template, Action action,
+                    std::string_view file, std::size_t line_number, const FeedDefaults& defaults,
+                    RuleSet& rules, Diagnostics& diagnostics) {
+  RuleDraft rule = rule_template;
+  if (strip_wildcard(name)) rule.kind = RuleKind::kWildcard;
+  std::string error;
+  if (!feed_name_to_key(name, rule.key, error)) {
+    diagnostics.error(file, line_number, fmt::format("\"{}\": {}", name, error));
+    return false;
+  }
+  rule.action = action;
+  rule.line = static_cast<std::uint32_t>(line_number);
+  add_rule(std::move(rule), defaults, rules);
+  return true;
+}
+
+// Names hosts files map to loopback for the system's own use, not as blocks.
+bool is_hosts_housekeeping_name(std::string_view name) noexcept {
+  if (!name.empty() && name.back() == '.') name.remove_suffix(1);
+  return equal_ignoring_case(name, "localhost") ||
+         equal_ignoring_case(name, "localhost.localdomain") ||
+         equal_ignoring_case(name, "broadcasthost") || equal_ignoring_case(name, "local") ||
+         equal_ignoring_case(name, "0.0.0.0") || starts_with_ignoring_case(name, "ip6-");
+}
+
+// The "block" addresses of hosts files: the name resolves to nothing useful.
+bool is_null_address(std::string_view address) noexcept {
+  return address == "0.0.0.0" || address == "127.0.0.1" || address == "::" || address == "::1" ||
+         address == "0:0:0:0:0:0:0:0" || address == "0:0:0:0:0:0:0:1";
+}
+
+std::string_view strip_comment(std::string_view line, char marker) noexcept {
+  std::size_t comment = line.find(marker);
+  return comment == std::string_view::npos ? line : line.substr(0, comment);
+}
+
+}  // namespace
+
+// "ADDRESS NAME [NAME...]  # comment". A null or loopback address blocks with the default
+// action; any other address makes the names sinkholes to that address, unless the source
+// names an action. Housekeeping names (localhost, broadcasthost, ip6-*, ...) are skipped.
+std::size_t parse_hosts(std::string_view file, std::string_view content,
+                        const FeedDefaults& defaults, std::uint16_t source_id, RuleSet& rules,
+                        Diagnostics& diagnostics) {
+  const RuleDraft rule_template = make_rule_template(defaults, source_id, rules);
+  std::size_t added = 0;
+  LineReader lines(content);
+  std::string_view line;
+  while (lines.next(line)) {
+    if (reject_long_line(file, lines.line_number(), line, diagnostics)) continue;
+    std::string_view rest = strip_comment(line, '#');
+    std::string_view address = take_token(rest);
+    if (address.empty()) continue;
+    RuleDraft line_template = rule_template;
+    if (!is_null_address(address)) {
+      std::string data;
+      if (!encode_address(address, data)) {
+        diagnostics.error(file, lines.line_number(),
+                          fmt::format("\"{}\" is not an address (hosts lines are "
+                                      "\"ADDRESS NAME...\")",
+                                      address));
+        continue;
+      }
+      if (!defaults.action) {
+        line_template.action = Action::kSinkhole;
+        line_template.data = std::move(data);
+      }
+    }
+    bool any_name = false;
+    for (std::string_view name = take_token(rest); !name.empty(); name = take_token(rest)) {
+      any_name = true;
+      if (is_hosts_housekeeping_name(name)) continue;
+      added += add_list_entry(name, line_template, line_template.action, file,
+                              lines.line_number(), defaults, rules, diagnostics);
+    }
+    if (!any_name)
+      diagnostics.error(file, lines.line_number(),
+                        fmt::format("address \"{}\" without a name", address));
+  }
+  return added;
+}
+
+// One name per line; "#", ";" and "!" start comments (whole-line, or after the name).
+std::size_t parse_domain_list(std::string_view file, std::string_view content,
+                              const FeedDefaults& defaults, std::uint16_t source_id,
+                              RuleSet& rules, Diagnostics& diagnostics) {
+  const RuleDraft rule_template = make_rule_template(defaults, source_id, rules);
+  std::size_t added = 0;
+  LineReader lines(content);
+  std::string_view line;
+  while (lines.next(line)) {
+    if (reject_long_line(file, lines.line_number(), line, diagnostics)) continue;
+    std::string_view rest = line;
+    std::string_view name = take_token(rest);
+    if (name.empty() || name[0] == '#' || name[0] == ';' || name[0] == '!') continue;
+    std::string_view extra = take_token(rest);
+    if (!extra.empty() && extra[0] != '#' && extra[0] != ';' && extra[0] != '!') {
+      diagnostics.error(file, lines.line_number(),
+                        fmt::format("expected one name per line, found \"{}\" after \"{}\"",
+                                    extra, name));
+      continue;
+    }
+    added += add_list_entry(name, rule_template, rule_template.action, file, lines.line_number(),
+                            defaults, rules, diagnostics);
+  }
+  return added;
+}
+
+// Adblock-style DNS filter lists. Rules: "||name^" blocks name and what is below it (the
+// source's list_kind), "@@||name^" allows it; "$important", "$third-party" and other options
+// that do not narrow a DNS match are accepted. Everything a DNS verdict cannot express is
+// counted as skipped, never an error, since browser filter lists mix such rules in freely:
+//   "adblock cosmetic"  element hiding and scriptlets (##, #@#, #?#, #$#, #%#)
+//   "adblock pattern"   paths, URL parts, regexes, bare patterns
+//   "adblock option"    options that restrict or rewrite a rule ($client, $dnstype, ...)
+// An invalid name inside "||...^" is an error. "[Adblock ...]" headers and "!" comments are
+// ignored.
+std::size_t parse_adblock(std::string_view file, std::string_view content,
+                          const FeedDefaults& defaults, std::uint16_t source_id, RuleSet& rules,
+                          Diagnostics& diagnostics) {
+  const RuleDraft rule_template = make_rule_template(defaults, source_id, rules);
+  std::size_t added = 0;
+  LineReader lines(content);
+  std::string_view line;
+  while (lines.next(line)) {
+    if (reject_long_line(file, lines.line_number(), line, diagnostics)) continue;
+    line = trim(line);
+    if (line.empty() || line[0] == '!' || line[0] == '[' || line[0] == '#') {
+      bool cosmetic_without_domain = starts_with(line, "##") || starts_with(line, "#@#");
+      if (cosmetic_without_domain) rules.count_skipped("adblock cosmetic");
+      continue;
+    }
+    if (line.find("##") != std::string_view::npos || line.find("#@#") != std::string_view::npos ||
+        line.find("#?#") != std::string_view::npos || line.find("#$#") != std::string_view::npos ||
+        line.find("#%#") != std::string_view::npos) {
+      rules.count_skipped("adblock cosmetic");
+      continue;
+    }
+    bool allow = starts_with(line, "@@");
+    if (allow) line.remove_prefix(2);
+    if (!starts_with(line, "||")) {
+      rules.count_skipped("adblock pattern");
+      continue;
+    }
+    line.remove_prefix(2);
+    std::size_t caret = line.find('^');
+    if (caret == std::string_view::npos) {
+      rules.count_skipped("adblock pattern");
+      continue;
+    }
+    std::string_view name = line.substr(0, caret);
+    std::string_view after = line.substr(caret + 1);
+    if (starts_with(after, "|")) after.remove_prefix(1);
+    std::string_view options;
+    if (starts_with(after, "$")) {
+      options = after.substr(1);
+    } else if (!after.empty()) {
+      rules.count_skipped("adblock pattern");
+      continue;
+    }
+    bool restricted = false;
+    while (!options.empty()) {
+      std::size_t comma = options.find(',');
+      std::string_view option = options.substr(0, comma);
+      options.remove_prefix(comma == std::string_view::npos ? options.size() : comma + 1);
+      if (!(equal_ignoring_case(option, "important") || equal_ignoring_case(option, "third-party") ||
+            equal_ignoring_case(option, "3p") || equal_ignoring_case(option, "all") ||
+            equal_ignoring_case(option, "document") || equal_ignoring_case(option, "doc") ||
+            equal_ignoring_case(option, "popup")))
+        restricted = true;
+    }
+    if (restricted) {
+      rules.count_skipped("adblock option");
+      continue;
+    }
+    std::string_view bare = name;
+    strip_wildcard(bare);
+    if (bare.find_first_of("*/|") != std::string_view::npos) {
+      rules.count_skipped("adblock pattern");
+      continue;
+    }
+    added += add_list_entry(name, rule_template, allow ? Action::kAllow : rule_template.action,
+                            file, lines.line_number(), defaults, rules, diagnostics);
+  }
+  return added;
+}
+
+}  // namespace dnsverdict
