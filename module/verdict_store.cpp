@@ -74,9 +74,10 @@ std::shared_ptr<const VerdictStore> VerdictStore::open(const std::string& path) 
     throw StoreError(path + ": not a verdict store (not an LMDB file, or damaged)");
   check_lmdb(rc, path);
 
+  // Database handles opened in a transaction are private to it until it commits.
   MDB_txn* raw_txn = nullptr;
   check_lmdb(mdb_txn_begin(raw_env, nullptr, MDB_RDONLY, &raw_txn), path);
-  store->open_txn_ = LmdbTxn(raw_txn);
+  LmdbTxn dbi_txn(raw_txn);
   auto open_db = [&](const char* name) {
     MDB_dbi dbi;
     int code = mdb_dbi_open(raw_txn, name, 0, &dbi);
@@ -94,6 +95,9 @@ std::shared_ptr<const VerdictStore> VerdictStore::open(const std::string& path) 
   MDB_dbi sources_dbi = open_db(db::kSources);
   MDB_dbi filter_dbi = open_db(db::kFilter);
   open_db(db::kAddressRules);
+  dbi_txn.commit(path);
+  check_lmdb(mdb_txn_begin(raw_env, nullptr, MDB_RDONLY, &raw_txn), path);
+  store->open_txn_ = LmdbTxn(raw_txn);
 
   StoreInfo& info = store->info_;
   {
