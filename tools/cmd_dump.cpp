@@ -173,10 +173,10 @@ std::string csv_field(std::string_view text) {
 
 void write_csv(std::FILE* out, const VerdictStore& store) {
   fmt::print(out, "domain,kind,action,category,campaign,confidence,first_seen,expires,data\n");
-  for_each_rule(store, [&](std::string_view key, const Rule& rule, Coverage coverage) {
-    std::string_view kind = coverage == Coverage::kNameAndBelow ? "subtree"
-                            : coverage == Coverage::kName       ? "exact"
-                                                                : "wildcard";
+  // Each rule with its own kind, even one that covers less than its kind says because a more
+  // specific rule took a slot (an exact rule on a subtree's name): compiled again, it loses
+  // that slot again by the same conflict rules, so the store comes back the same.
+  for_each_rule(store, [&](std::string_view key, const Rule& rule, Coverage) {
     const CampaignRecord* campaign = store.campaign(rule.campaign);
     std::string data;
     if (rule.action == Action::kSinkhole)
@@ -184,7 +184,7 @@ void write_csv(std::FILE* out, const VerdictStore& store) {
     else if (rule.action == Action::kRedirect)
       data = inspect::redirect_target_text(rule.data);
     fmt::print(out, "{},{},{},{},{},{},{},{},{}\n", csv_field(key.empty() ? "." : key_to_text(key)),
-               kind, action_name(rule.action), csv_field(store.category(rule.category)),
+               kind_name(rule.kind), action_name(rule.action), csv_field(store.category(rule.category)),
                csv_field(campaign != nullptr ? std::string_view(campaign->name) : ""),
                rule.confidence, rule.first_seen == 0 ? "" : inspect::format_time(rule.first_seen),
                rule.expires == 0 ? "" : inspect::format_time(rule.expires), csv_field(data));
