@@ -45,6 +45,22 @@ bool is_null_address(std::string_view address) noexcept {
          address == "0:0:0:0:0:0:0:0" || address == "0:0:0:0:0:0:0:1";
 }
 
+// A hosts line with a real address: its names answer with that address, unless the source
+// names an action. False when `address` is not an address.
+bool set_hosts_address(std::string_view address, const FeedDefaults& defaults, RuleDraft& rule) {
+  std::string data;
+  if (!encode_address(address, data)) return false;
+  if (!defaults.action) {
+    rule.action = Action::kSinkhole;
+    rule.data = std::move(data);
+  }
+  return true;
+}
+
+std::string not_an_address(std::string_view text) {
+  return fmt::format("\"{}\" is not an address (hosts lines are \"ADDRESS NAME...\")", text);
+}
+
 std::string_view strip_comment(std::string_view line, char marker) noexcept {
   std::size_t comment = line.find(marker);
   return comment == std::string_view::npos ? line : line.substr(0, comment);
@@ -67,31 +83,30 @@ std::size_t parse_hosts(std::string_view file, std::string_view content,
     std::string_view rest = strip_comment(line, '#');
     std::string_view address = take_token(rest);
     if (address.empty()) continue;
+    // The address is looked at only once a name needs it: housekeeping lines carry
+    // addresses like "fe80::1%lo0" that are no business of ours.
     RuleDraft line_template = rule_template;
-    if (!is_null_address(address)) {
-      std::string data;
-      if (!encode_address(address, data)) {
-        diagnostics.error(file, lines.line_number(),
-                          fmt::format("\"{}\" is not an address (hosts lines are "
-                                      "\"ADDRESS NAME...\")",
-                                      address));
-        continue;
-      }
-      if (!defaults.action) {
-        line_template.action = Action::kSinkhole;
-        line_template.data = std::move(data);
-      }
-    }
+    bool address_checked = false;
     bool any_name = false;
     for (std::string_view name = take_token(rest); !name.empty(); name = take_token(rest)) {
       any_name = true;
       if (is_hosts_housekeeping_name(name)) continue;
+      if (!address_checked) {
+        address_checked = true;
+        if (!is_null_address(address) && !set_hosts_address(address, defaults, line_template)) {
+          diagnostics.error(file, lines.line_number(), not_an_address(address));
+          break;
+        }
+      }
       added += add_list_entry(name, line_template, line_template.action, file,
                               lines.line_number(), defaults, rules, diagnostics);
     }
+    std::string ignored;
     if (!any_name)
       diagnostics.error(file, lines.line_number(),
-                        fmt::format("address \"{}\" without a name", address));
+                        encode_address(address, ignored)
+                            ? fmt::format("address \"{}\" without a name", address)
+                            : not_an_address(address));
   }
   return added;
 }
