@@ -1,0 +1,51 @@
+/* The few accesses to Unbound structures whose headers do not compile as C++
+ * (util/netevent.h: struct comm_reply, struct comm_point; services/mesh.h embeds them).
+ * Called from unbound_glue.cpp; declarations are repeated there. */
+#include "config.h"
+
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "services/mesh.h"
+#include "util/module.h"
+#include "util/netevent.h"
+
+#include "client_addr.h"
+
+int dnsverdict_reply_client(const struct comm_reply* reply, struct dnsverdict_client* client)
+{
+	const struct sockaddr_storage* address;
+	memset(client, 0, sizeof(*client));
+	if(!reply)
+		return 0;
+	client->is_udp = reply->c && reply->c->type == comm_udp;
+	address = &reply->client_addr; /* PROXYv2-aware: the real client */
+	if(address->ss_family == AF_INET) {
+		const struct sockaddr_in* in = (const struct sockaddr_in*)address;
+		client->family = AF_INET;
+		memcpy(client->address, &in->sin_addr, 4);
+		client->port = ntohs(in->sin_port);
+	} else if(address->ss_family == AF_INET6) {
+		const struct sockaddr_in6* in6 = (const struct sockaddr_in6*)address;
+		client->family = AF_INET6;
+		memcpy(client->address, &in6->sin6_addr, 16);
+		client->port = ntohs(in6->sin6_port);
+	}
+	return client->family;
+}
+
+int dnsverdict_first_client(struct module_qstate* qstate, struct dnsverdict_client* client)
+{
+	struct mesh_state* state = qstate ? qstate->mesh_info : NULL;
+	memset(client, 0, sizeof(*client));
+	if(!state || !state->reply_list)
+		return 0;
+	return dnsverdict_reply_client(&state->reply_list->query_reply, client);
+}
+
+int dnsverdict_is_subquery(struct module_qstate* qstate)
+{
+	struct mesh_state* state = qstate ? qstate->mesh_info : NULL;
+	return state && state->super_set.count > 0;
+}

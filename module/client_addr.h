@@ -1,0 +1,32 @@
+/* C accessors for Unbound structures the C++ glue cannot include (client_addr.c). */
+#ifndef DNSVERDICT_CLIENT_ADDR_H
+#define DNSVERDICT_CLIENT_ADDR_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct comm_reply;
+struct module_qstate;
+
+/* A client as the module needs it: address in network byte order (4 octets for AF_INET). */
+struct dnsverdict_client {
+	int family;           /* AF_INET, AF_INET6, or 0 when unknown */
+	uint8_t address[16];
+	uint16_t port;        /* host byte order */
+	int is_udp;
+};
+
+/* The client of a reply (its PROXYv2-aware client_addr). Returns the family, 0 if none. */
+int dnsverdict_reply_client(const struct comm_reply* reply, struct dnsverdict_client* client);
+/* The first client waiting for a query state; 0 when none waits (prefetch, sub-query). */
+int dnsverdict_first_client(struct module_qstate* qstate, struct dnsverdict_client* client);
+/* 1 when the query state answers another query state (iterator or validator lookup). */
+int dnsverdict_is_subquery(struct module_qstate* qstate);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

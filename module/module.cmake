@@ -1,0 +1,38 @@
+# The Unbound module: build/module/dnsverdict.so (no "lib" prefix), loaded by Unbound's
+# dynlib module. Included by module/CMakeLists.txt when DNSVERDICT_BUILD_MODULE is on.
+#
+# dnsverdict_module_logic: everything the module decides, plain C++ without Unbound (unit
+# tested). The shared object adds the one glue file that includes Unbound's headers and a C
+# file for the structures Unbound's C++-hostile headers define.
+
+add_library(dnsverdict_module_logic STATIC
+  ${CMAKE_CURRENT_LIST_DIR}/module_config.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/policy.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/store_holder.cpp
+)
+target_include_directories(dnsverdict_module_logic PUBLIC ${CMAKE_CURRENT_LIST_DIR})
+target_link_libraries(dnsverdict_module_logic PUBLIC dnsverdict_core)
+
+add_library(dnsverdict_module MODULE
+  ${CMAKE_CURRENT_LIST_DIR}/unbound_glue.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/client_addr.c
+)
+# Unbound's headers expect its config.h first; they are included only here.
+target_include_directories(dnsverdict_module PRIVATE ${UNBOUND_TREE})
+target_compile_definitions(dnsverdict_module PRIVATE
+  DNSVERDICT_VERSION="${PROJECT_VERSION}"
+  DNSVERDICT_UNBOUND_VERSION="${UNBOUND_VERSION}")
+# Unbound's C headers do not build clean under -Wextra in C++ (and its own C neither).
+set_source_files_properties(${CMAKE_CURRENT_LIST_DIR}/client_addr.c PROPERTIES
+  COMPILE_OPTIONS "-Wno-unused-parameter;-Wno-sign-compare")
+target_link_libraries(dnsverdict_module PRIVATE dnsverdict_module_logic)
+# Only the six dynlib entry points are exported; Unbound's own symbols resolve from the
+# unbound executable at load time.
+set_target_properties(dnsverdict_module PROPERTIES
+  OUTPUT_NAME dnsverdict
+  PREFIX ""
+  LIBRARY_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/module
+  CXX_VISIBILITY_PRESET hidden
+  C_VISIBILITY_PRESET hidden
+  VISIBILITY_INLINES_HIDDEN ON)
+target_link_options(dnsverdict_module PRIVATE -Wl,--exclude-libs,ALL)

@@ -1,0 +1,289 @@
+#include "module_config.h"
+
+#include <arpa/inet.h>
+
+#include <cctype>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "store_format.h"
+
+namespace dnsverdict {
+namespace {
+
+std::string_view trim(std::string_view text) {
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) {
+    text.remove_prefix(1);
+  }
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) {
+    text.remove_suffix(1);
+  }
+  return text;
+}
+
+// Strips one pair of matching quotes, as unbound.conf allows.
+std::string_view unquote(std::string_view text) {
+  if (text.size() >= 2 && (text.front() == '"' || text.front() == '\'') &&
+      text.back() == text.front()) {
+    return text.substr(1, text.size() - 2);
+  }
+  return text;
+}
+
+bool parse_unsigned(std::string_view text, std::uint64_t max, std::uint64_t& value) {
+  if (text.empty() || text.size() > 19) return false;
+  value = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return false;
+    value = value * 10 + static_cast<std::uint64_t>(c - '0');
+  }
+  return value <= max;
+}
+
+// "1", "1s", "0.5s", "500ms" -> milliseconds.
+bool parse_duration(std::string_view text, std::chrono::milliseconds& duration) {
+  double scale = 1000.0;
+  if (text.size() > 2 && text.substr(text.size() - 2) == "ms") {
+    scale = 1.0;
+    text.remove_suffix(2);
+  } else if (text.size() > 1 && text.back() == 's') {
+    text.remove_suffix(1);
+  }
+  std::string number(text);
+  if (number.empty() || !(std::isdigit(static_cast<unsigned char>(number[0])) || number[0] == '.')) {
+    return false;
+  }
+  char* end = nullptr;
+  errno = 0;
+  double value = std::strtod(number.c_str(), &end);
+  if (errno != 0 || end != number.c_str() + number.size() || !(value >= 0)) return false;
+  duration = std::chrono::milliseconds(static_cast<std::int64_t>(value * scale + 0.5));
+  return true;
+}
+
+bool parse_switch(std::string_view text, bool& value) {
+  if (text == "yes" || text == "on" || text == "true") {
+    value = true;
+    return true;
+  }
+  if (text == "no" || text == "off" || text == "false") {
+    value = false;
+    return true;
+  }
+  return false;
+}
+
+[[noreturn]] void fail(std::string_view file, std::size_t line, std::string_view key,
+                       std::string_view reason) {
+  std::ostringstream message;
+  message << file << ':' << line << ": " << key << ": " << reason;
+  throw ConfigError(message.str());
+}
+
+// The default sinkhole data, from the two address settings.
+void encode_default_sinkhole(ModuleConfig& config) {
+  config.default_sinkhole.clear();
+  if (!config.sinkhole_ipv4.empty()) encode_address(config.sinkhole_ipv4, config.default_sinkhole);
+  if (!config.sinkhole_ipv6.empty()) encode_address(config.sinkhole_ipv6, config.default_sinkhole);
+}
+
+}  // namespace
+
+std::optional<Network> Network::parse(std::string_view text, std::string& error) {
+  Network network;
+  std::string_view address_text = text;
+  std::optional<std::uint64_t> prefix;
+  if (auto slash = text.find('/'); slash != std::string_view::npos) {
+    address_text = text.substr(0, slash);
+    std::uint64_t value = 0;
+    if (!parse_unsigned(text.substr(slash + 1), 128, value)) {
+      error = "bad prefix length in \"" + std::string(text) + "\"";
+      return std::nullopt;
+    }
+    prefix = value;
+  }
+  std::string address(address_text);
+  if (inet_pton(AF_INET, address.c_str(), network.address) == 1) {
+    network.family = AF_INET;
+  } else if (inet_pton(AF_INET6, address.c_str(), network.address) == 1) {
+    network.family = AF_INET6;
+  } else {
+    error = "not an IPv4 or IPv6 network: \"" + std::string(text) + "\"";
+    return std::nullopt;
+  }
+  unsigned max_prefix = network.family == AF_INET ? 32 : 128;
+  if (prefix && *prefix > max_prefix) {
+    error = "prefix length " + std::to_string(*prefix) + " longer than " +
+            std::to_string(max_prefix) + " in \"" + std::string(text) + "\"";
+    return std::nullopt;
+  }
+  network.prefix_length = static_cast<std::uint8_t>(prefix ? *prefix : max_prefix);
+  // Clear the host bits so that contains() compares whole octets and one mask.
+  unsigned bits = network.prefix_length;
+  for (unsigned i = 0; i < max_prefix / 8; ++i) {
+    if (bits >= 8) {
+      bits -= 8;
+    } else {
+      network.address[i] &= static_cast<std::uint8_t>(0xff00u >> bits);
+      bits = 0;
+    }
+  }
+  return network;
+}
+
+bool Network::contains(int client_family, const std::uint8_t* client) const noexcept {
+  static constexpr std::uint8_t kMappedPrefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  if (client_family == AF_INET6 && family == AF_INET &&
+      std::memcmp(client, kMappedPrefix, sizeof kMappedPrefix) == 0) {
+    client += 12;  // ::ffff:a.b.c.d matches IPv4 networks
+    client_family = AF_INET;
+  }
+  if (client_family != family) return false;
+  unsigned whole = prefix_length / 8;
+  if (std::memcmp(client, address, whole) != 0) return false;
+  unsigned rest = prefix_length % 8;
+  if (rest == 0) return true;
+  auto mask = static_cast<std::uint8_t>(0xff00u >> rest);
+  return (client[whole] & mask) == address[whole];
+}
+
+std::string Network::to_text() const {
+  char buffer[INET6_ADDRSTRLEN] = {};
+  inet_ntop(family, address, buffer, sizeof buffer);
+  return std::string(buffer) + "/" + std::to_string(prefix_length);
+}
+
+bool ModuleConfig::is_exempt(int family, const std::uint8_t* address) const noexcept {
+  for (const Network& network : exempt) {
+    if (network.contains(family, address)) return true;
+  }
+  return false;
+}
+
+ModuleConfig parse_config(std::string_view text, std::string_view file) {
+  ModuleConfig config;
+  std::size_t line_number = 0;
+  std::size_t tag_line = 0;
+  while (!text.empty()) {
+    ++line_number;
+    std::size_t end = text.find('\n');
+    std::string_view line = text.substr(0, end);
+    text.remove_prefix(end == std::string_view::npos ? text.size() : end + 1);
+    if (auto hash = line.find('#'); hash != std::string_view::npos) line = line.substr(0, hash);
+    line = trim(line);
+    if (line.empty()) continue;
+    if (line == "server:" || line == "dnsverdict:") continue;  // optional section header
+    auto colon = line.find(':');
+    if (colon == std::string_view::npos) {
+      fail(file, line_number, trim(line), "expected \"key: value\"");
+    }
+    std::string_view key = trim(line.substr(0, colon));
+    std::string_view value = unquote(trim(line.substr(colon + 1)));
+    auto bad = [&](std::string_view reason) { fail(file, line_number, key, reason); };
+    std::uint64_t number = 0;
+
+    if (key == "store") {
+      if (value.empty()) bad("needs a path");
+      config.store_path = std::string(value);
+    } else if (key == "fail-mode") {
+      if (value == "open") {
+        config.fail_mode = FailMode::kOpen;
+      } else if (value == "closed") {
+        config.fail_mode = FailMode::kClosed;
+      } else {
+        bad("expected open or closed, got \"" + std::string(value) + "\"");
+      }
+    } else if (key == "sinkhole-ipv4" || key == "sinkhole-ipv6") {
+      bool v4 = key == "sinkhole-ipv4";
+      std::uint8_t scratch[16];
+      std::string address(value);
+      if (!address.empty() && inet_pton(v4 ? AF_INET : AF_INET6, address.c_str(), scratch) != 1) {
+        bad(std::string("not an ") + (v4 ? "IPv4" : "IPv6") + " address: \"" + address + "\"");
+      }
+      (v4 ? config.sinkhole_ipv4 : config.sinkhole_ipv6) = address;
+    } else if (key == "answer-ttl") {
+      if (!parse_unsigned(value, 604800, number)) bad("expected 0 to 604800 seconds");
+      config.answer_ttl = static_cast<std::uint32_t>(number);
+    } else if (key == "hit-log") {
+      config.hit_log_path = std::string(value);
+    } else if (key == "hit-log-capacity") {
+      if (!parse_unsigned(value, 16u << 20, number) || number == 0) {
+        bad("expected 1 to 16777216 lines");
+      }
+      config.hit_log_capacity = number;
+    } else if (key == "exempt") {
+      // A list separated by spaces or commas; the key may repeat.
+      std::string list(value);
+      for (char& c : list) {
+        if (c == ',') c = ' ';
+      }
+      std::istringstream words(list);
+      std::string word;
+      bool any = false;
+      while (words >> word) {
+        std::string error;
+        auto network = Network::parse(word, error);
+        if (!network) bad(error);
+        config.exempt.push_back(*network);
+        any = true;
+      }
+      if (!any) bad("needs at least one network");
+    } else if (key == "confidence-tag" || key == "confidence-block") {
+      if (!parse_unsigned(value, 101, number)) bad("expected 0 to 101");
+      auto threshold = static_cast<std::uint8_t>(number);
+      if (key == "confidence-tag") {
+        config.confidence_tag = threshold;
+        tag_line = line_number;
+      } else {
+        config.confidence_block = threshold;
+      }
+    } else if (key == "check-interval") {
+      std::chrono::milliseconds interval{};
+      if (!parse_duration(value, interval)) bad("expected a duration such as 1s or 250ms");
+      if (interval < std::chrono::milliseconds(10) || interval > std::chrono::hours(1)) {
+        bad("expected 10ms to 3600s");
+      }
+      config.check_interval = interval;
+    } else if (key == "ede-code") {
+      if (value == "blocked" || value == "15") {
+        config.ede = EdeChoice::kBlocked;
+      } else if (value == "filtered" || value == "17") {
+        config.ede = EdeChoice::kFiltered;
+      } else if (value == "none") {
+        config.ede = EdeChoice::kNone;
+      } else {
+        bad("expected blocked (15), filtered (17) or none");
+      }
+    } else if (key == "ede") {  // shorthand switch
+      bool on = true;
+      if (!parse_switch(value, on)) bad("expected yes or no");
+      config.ede = on ? EdeChoice::kBlocked : EdeChoice::kNone;
+    } else {
+      bad("unknown key");
+    }
+  }
+  if (config.confidence_tag > config.confidence_block) {
+    fail(file, tag_line, "confidence-tag",
+         "must not be above confidence-block (" + std::to_string(config.confidence_block) + ")");
+  }
+  encode_default_sinkhole(config);
+  return config;
+}
+
+ModuleConfig load_config(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw ConfigError(path + ": cannot read: " + std::strerror(errno));
+  std::ostringstream content;
+  content << in.rdbuf();
+  return parse_config(content.str(), path);
+}
+
+std::string config_path_from_environment() {
+  const char* path = std::getenv(kConfigPathVariable);
+  return path != nullptr && path[0] != '\0' ? std::string(path) : std::string(kDefaultConfigPath);
+}
+
+}  // namespace dnsverdict

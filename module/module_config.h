@@ -1,0 +1,82 @@
+// The module's own configuration file (conf/dnsverdict.conf, docs/module.md).
+//
+// Unbound's dynlib loader passes a module nothing but its file name, so the module reads
+// its settings from a file of its own: the path in $DNSVERDICT_CONFIG, else
+// kDefaultConfigPath. The syntax follows unbound.conf: one `key: value` per line, `#` starts
+// a comment, blank lines are ignored; `exempt:` may repeat.
+//
+// Thread safety: a ModuleConfig is immutable once parsed and may be read from any thread.
+#pragma once
+
+#include <sys/socket.h>
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace dnsverdict {
+
+inline constexpr const char* kDefaultConfigPath = "/etc/dnsverdict/dnsverdict.conf";
+inline constexpr const char* kConfigPathVariable = "DNSVERDICT_CONFIG";
+
+// What the module does when it has no usable store.
+enum class FailMode : std::uint8_t {
+  kOpen,    // answer every query normally, log loudly
+  kClosed,  // answer every query SERVFAIL until a store can be opened
+};
+
+// Which RFC 8914 code blocked answers carry (docs/module.md explains the choice).
+enum class EdeChoice : std::uint8_t { kBlocked = 15, kFiltered = 17, kNone = 0 };
+
+// An IPv4 or IPv6 network in CIDR form. IPv4 networks also match IPv4-mapped IPv6 clients.
+struct Network {
+  int family = AF_INET;
+  std::uint8_t address[16] = {};  // network byte order, host bits cleared
+  std::uint8_t prefix_length = 0;
+
+  // Parses "192.0.2.0/24", "2001:db8::/32" or a single address (a /32 or /128).
+  static std::optional<Network> parse(std::string_view text, std::string& error);
+  // `address` holds 4 (AF_INET) or 16 (AF_INET6) octets in network byte order.
+  bool contains(int client_family, const std::uint8_t* client_address) const noexcept;
+  std::string to_text() const;
+};
+
+struct ModuleConfig {
+  std::string store_path = "/var/lib/dnsverdict/verdicts.mdb";
+  FailMode fail_mode = FailMode::kOpen;
+  std::string sinkhole_ipv4 = "0.0.0.0";  // text, as configured ("" = none)
+  std::string sinkhole_ipv6 = "::";
+  std::string default_sinkhole;  // both of the above in rule-data encoding (store_format.h)
+  std::uint32_t answer_ttl = 60;  // seconds, TTL of every synthesized record
+  std::string hit_log_path;       // "" = no hit log
+  std::size_t hit_log_capacity = 65536;
+  std::vector<Network> exempt;    // clients never blocked (their hits are logged)
+  std::uint8_t confidence_tag = 50;    // below: log only
+  std::uint8_t confidence_block = 80;  // below (and >= tag): tag; at or above: the action
+  std::chrono::milliseconds check_interval{1000};
+  EdeChoice ede = EdeChoice::kBlocked;
+
+  // True when a client at `address` (4 or 16 octets, see Network::contains) is exempt.
+  bool is_exempt(int family, const std::uint8_t* address) const noexcept;
+};
+
+// Raised by parse_config/load_config; what() is "file:line: key: reason" (or "file: reason"
+// when the file cannot be read).
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Parses configuration text; `file` names it in messages. Every value is checked; the first
+// error throws ConfigError. Unknown keys are errors (a typo must not silently keep a default).
+ModuleConfig parse_config(std::string_view text, std::string_view file);
+// Reads and parses the file at `path`. Throws ConfigError.
+ModuleConfig load_config(const std::string& path);
+// $DNSVERDICT_CONFIG when set and not empty, else kDefaultConfigPath.
+std::string config_path_from_environment();
+
+}  // namespace dnsverdict

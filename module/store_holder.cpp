@@ -1,0 +1,165 @@
+#include "store_holder.h"
+
+#include <exception>
+#include <utility>
+
+namespace dnsverdict {
+namespace {
+
+// One per thread: the store this thread last took from a holder. Keeps the query path free
+// of shared locks and of contended reference-count updates.
+struct ThreadCache {
+  std::uint64_t instance = 0;
+  std::uint64_t generation = 0;
+  std::shared_ptr<const VerdictStore> store;
+};
+thread_local ThreadCache thread_cache;
+
+std::atomic<std::uint64_t> next_instance{1};
+
+std::string describe(const VerdictStore& store) {
+  return store.path() + " build " + store.info().build_id + " (" +
+         std::to_string(store.info().rule_count) + " rules)";
+}
+
+}  // namespace
+
+StoreHolder::StoreHolder(Options options)
+    : options_(std::move(options)), instance_(next_instance.fetch_add(1)) {
+  if (!options_.opener) {
+    options_.opener = [](const std::string& path) { return VerdictStore::open(path); };
+  }
+}
+
+StoreHolder::~StoreHolder() { stop(); }
+
+void StoreHolder::log(Severity severity, const std::string& message) const {
+  if (options_.logger) options_.logger(severity, message);
+}
+
+void StoreHolder::publish(std::shared_ptr<const VerdictStore> store) {
+  std::lock_guard<std::mutex> lock(publish_mutex_);
+  store_ = std::move(store);
+  generation_.fetch_add(1, std::memory_order_acq_rel);
+}
+
+bool StoreHolder::load(std::string& error) {
+  FileIdentity identity;
+  if (!file_identity(options_.path, identity)) {
+    error = options_.path + ": the store file is missing or unreadable";
+    reported_missing_ = true;
+    failed_.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
+  try {
+    std::shared_ptr<const VerdictStore> store = options_.opener(options_.path);
+    loaded_identity_ = store->identity();
+    have_loaded_identity_ = true;
+    publish(std::move(store));
+    return true;
+  } catch (const std::exception& failure) {
+    error = failure.what();
+  } catch (...) {
+    error = options_.path + ": unknown error opening the store";
+  }
+  failed_identity_ = identity;
+  have_failed_identity_ = true;
+  failed_.fetch_add(1, std::memory_order_relaxed);
+  return false;
+}
+
+bool StoreHolder::check() noexcept {
+  try {
+    FileIdentity identity;
+    if (!file_identity(options_.path, identity)) {
+      if (!reported_missing_) {
+        reported_missing_ = true;
+        log(Severity::kWarning, options_.path +
+                                    ": the store file is gone; still answering from the store "
+                                    "in use until a new one appears");
+      }
+      return false;
+    }
+    reported_missing_ = false;
+    if (have_loaded_identity_ && identity == loaded_identity_) return false;
+    if (have_failed_identity_ && identity == failed_identity_) return false;
+
+    std::shared_ptr<const VerdictStore> fresh;
+    try {
+      fresh = options_.opener(options_.path);
+    } catch (const std::exception& failure) {
+      failed_identity_ = identity;
+      have_failed_identity_ = true;
+      failed_.fetch_add(1, std::memory_order_relaxed);
+      std::shared_ptr<const VerdictStore> kept = current_shared();
+      log(Severity::kError, std::string("new store rejected: ") + failure.what() + "; " +
+                                (kept ? "still answering from " + describe(*kept)
+                                      : std::string("no store in use")));
+      return false;
+    }
+    loaded_identity_ = fresh->identity();
+    have_loaded_identity_ = true;
+    have_failed_identity_ = false;
+    std::shared_ptr<const VerdictStore> previous = current_shared();
+    publish(fresh);
+    swaps_.fetch_add(1, std::memory_order_relaxed);
+    log(Severity::kInfo, "store swapped in: " + describe(*fresh));
+    if (options_.on_swap) options_.on_swap(fresh, previous);
+    return true;
+  } catch (...) {
+    return false;  // out of memory while logging: try again next interval
+  }
+}
+
+const VerdictStore* StoreHolder::current() const noexcept {
+  ThreadCache& cache = thread_cache;
+  if (cache.instance != instance_ ||
+      cache.generation != generation_.load(std::memory_order_acquire)) {
+    std::shared_ptr<const VerdictStore> previous;  // released after the lock
+    std::lock_guard<std::mutex> lock(publish_mutex_);
+    previous = std::move(cache.store);
+    cache.store = store_;
+    cache.generation = generation_.load(std::memory_order_relaxed);
+    cache.instance = instance_;
+  }
+  return cache.store.get();
+}
+
+std::shared_ptr<const VerdictStore> StoreHolder::current_shared() const {
+  std::lock_guard<std::mutex> lock(publish_mutex_);
+  return store_;
+}
+
+bool StoreHolder::start() noexcept {
+  try {
+    std::lock_guard<std::mutex> lock(watcher_mutex_);
+    if (watcher_.joinable()) return true;
+    stopping_ = false;
+    watcher_ = std::thread([this] { run_watcher(); });
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
+
+void StoreHolder::stop() noexcept {
+  {
+    std::lock_guard<std::mutex> lock(watcher_mutex_);
+    stopping_ = true;
+  }
+  watcher_wake_.notify_all();
+  if (watcher_.joinable()) watcher_.join();
+}
+
+void StoreHolder::run_watcher() noexcept {
+  std::unique_lock<std::mutex> lock(watcher_mutex_);
+  while (!stopping_) {
+    watcher_wake_.wait_for(lock, options_.check_interval, [this] { return stopping_; });
+    if (stopping_) break;
+    lock.unlock();
+    check();
+    lock.lock();
+  }
+}
+
+}  // namespace dnsverdict

@@ -1,0 +1,751 @@
+// The one door between Unbound and dnsverdict: the six dynlib entry points and the inplace
+// callbacks. Translates Unbound structures into plain values, asks policy.h what to do, and
+// writes the decision back into Unbound structures. No exception leaves this file: every
+// exported function and callback is noexcept and catches at its boundary.
+//
+// The paths a query takes and how each gets its verdict (docs/module.md has the long form):
+//  - recursion: operate(module_event_new) answers a blocked name itself; the answer is never
+//    cached. Passed queries are checked again at module_event_moddone for listed names in
+//    the answer's CNAME chain (the CNAME-chain trigger).
+//  - message cache: a listed name never enters it. The query_response callback sets
+//    no_cache_store on any query whose upstream response holds a listed name (before the
+//    iterator stores it); passed queries of listed names (exempt clients, tcp-only, internal
+//    sub-queries) run with no_cache_store; after a hot swap the caches are swept for names
+//    the new store lists. The reply_cache callback writes hit lines for cached log/tag
+//    answers and counts any listed name it still sees (it cannot change the answer).
+//  - several clients of one query: the reply callback runs once per waiting client and
+//    rewrites the answer for that client (blocked for the blocked, real for the exempt
+//    where the real answer exists), with the EDE and the hit line per client.
+#include <arpa/inet.h>
+#include <sys/time.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <ctime>
+#include <exception>
+#include <memory>
+#include <string>
+#include <vector>
+
+extern "C" {
+#include "config.h"
+#include "dynlibmod/dynlibmod.h"
+#include "services/cache/dns.h"
+#include "services/cache/rrset.h"
+#include "sldns/rrdef.h"
+#include "util/config_file.h"
+#include "util/data/msgparse.h"
+#include "util/net_help.h"
+#include "util/data/msgreply.h"
+#include "util/data/packed_rrset.h"
+#include "util/log.h"
+#include "util/module.h"
+#include "util/regional.h"
+#include "util/storage/lruhash.h"
+#include "util/storage/slabhash.h"
+}
+
+#include "client_addr.h"
+#include "dns_name.h"
+#include "hit_log.h"
+#include "module_config.h"
+#include "policy.h"
+#include "store_holder.h"
+#include "verdict_store.h"
+
+#define DNSVERDICT_EXPORT extern "C" __attribute__((visibility("default")))
+
+namespace dnsverdict {
+namespace {
+
+struct ModuleState {
+  ModuleConfig config;
+  std::unique_ptr<HitLog> hit_log;
+  std::unique_ptr<StoreHolder> holder;
+  module_env* env = nullptr;
+  bool ede_enabled = false;  // unbound.conf `ede: yes`
+  std::atomic<std::uint64_t> cache_leaks{0};
+  std::atomic<bool> leak_reported{false};
+  std::atomic<bool> no_store_reported{false};
+};
+
+// Per query state, in the query's region (trivially destructible, freed with the region).
+struct QueryState {
+  std::uint64_t generation = 0;    // store generation when the query arrived
+  bool module_answered = false;    // operate() answered for the first client's class
+  bool verdict = false;            // the reply callback has work: a listed name is involved
+  bool chain = false;              // the listed name sits in the answer's CNAME chain
+  bool saved_valid = false;        // `saved` holds the real answer's header
+  std::uint16_t chain_index = 0;   // answer rrsets before the listed name
+  std::uint8_t* owner = nullptr;   // the listed name (wire); the qname unless `chain`
+  std::size_t owner_len = 0;
+  reply_info saved;                // the real answer's header, restored for exempt clients
+};
+
+std::int64_t now_seconds() noexcept { return static_cast<std::int64_t>(::time(nullptr)); }
+
+std::int64_t now_micros() noexcept {
+  timeval now{};
+  gettimeofday(&now, nullptr);
+  return static_cast<std::int64_t>(now.tv_sec) * 1000000 + now.tv_usec;
+}
+
+ModuleState* state_of(module_env* env, int id) noexcept {
+  auto* loader = static_cast<dynlibmod_env*>(env->modinfo[id]);
+  return loader != nullptr ? static_cast<ModuleState*>(loader->dyn_env) : nullptr;
+}
+
+// The store lookup for a wire name; `key` must outlive the result (owner_key points into it).
+LookupResult lookup_name(const VerdictStore& store, const std::uint8_t* wire, std::size_t size,
+                         NameKey& key) noexcept {
+  if (!make_name_key(wire, size, key)) return {};
+  return store.lookup(key, now_seconds());
+}
+
+// The client-independent question: does a listed name block someone?
+bool blocks_someone(const ModuleState& state, const VerdictStore& store, const std::uint8_t* wire,
+                    std::size_t size) noexcept {
+  NameKey key;
+  LookupResult lookup = lookup_name(store, wire, size, key);
+  return lookup.hit() && lookup.rule.action != Action::kAllow &&
+         is_blocking(graded_action(lookup.rule, state.config));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Building answers in a query's region.
+
+ub_packed_rrset_key* make_rrset(regional* region, const std::uint8_t* owner, std::size_t owner_len,
+                                std::uint16_t type, std::uint16_t rrclass, std::uint32_t ttl,
+                                const std::uint8_t* const* rdatas, const std::size_t* sizes,
+                                std::size_t count) noexcept {
+  auto* key = static_cast<ub_packed_rrset_key*>(regional_alloc_zero(region, sizeof(ub_packed_rrset_key)));
+  if (key == nullptr) return nullptr;
+  key->entry.key = key;
+  key->rk.dname = static_cast<std::uint8_t*>(regional_alloc_init(region, owner, owner_len));
+  if (key->rk.dname == nullptr) return nullptr;
+  key->rk.dname_len = owner_len;
+  key->rk.type = htons(type);
+  key->rk.rrset_class = htons(rrclass);
+  std::size_t data_size = 0;
+  for (std::size_t i = 0; i < count; ++i) data_size += 2 + sizes[i];
+  std::size_t header = sizeof(packed_rrset_data) +
+                       count * (sizeof(std::size_t) + sizeof(std::uint8_t*) + sizeof(time_t));
+  auto* data = static_cast<packed_rrset_data*>(regional_alloc_zero(region, header + data_size));
+  if (data == nullptr) return nullptr;
+  data->ttl = ttl;
+  data->count = count;
+  data->trust = rrset_trust_prim_noglue;
+  data->security = sec_status_insecure;
+  data->rr_len = reinterpret_cast<std::size_t*>(data + 1);
+  data->rr_data = reinterpret_cast<std::uint8_t**>(data->rr_len + count);
+  data->rr_ttl = reinterpret_cast<time_t*>(data->rr_data + count);
+  auto* next = reinterpret_cast<std::uint8_t*>(data->rr_ttl + count);
+  for (std::size_t i = 0; i < count; ++i) {
+    data->rr_len[i] = 2 + sizes[i];
+    data->rr_ttl[i] = ttl;
+    data->rr_data[i] = next;
+    next[0] = static_cast<std::uint8_t>(sizes[i] >> 8);
+    next[1] = static_cast<std::uint8_t>(sizes[i] & 0xff);
+    std::memcpy(next + 2, rdatas[i], sizes[i]);
+    next += 2 + sizes[i];
+  }
+  key->entry.data = data;
+  return key;
+}
+
+// The blocked answer to `qinfo` for `decision`: `prefix` answer rrsets first (the CNAME chain
+// leading to the listed name), then what the decision synthesizes for `owner`. Null when the
+// region is out of memory.
+reply_info* build_reply(regional* region, const query_info& qinfo, const Decision& decision,
+                        std::uint32_t ttl, const std::uint8_t* owner, std::size_t owner_len,
+                        ub_packed_rrset_key* const* prefix, std::size_t prefix_count) noexcept {
+  std::size_t capacity = prefix_count + 1;
+  auto* rep = static_cast<reply_info*>(regional_alloc_zero(region, sizeof(reply_info)));
+  auto** rrsets = static_cast<ub_packed_rrset_key**>(
+      regional_alloc_zero(region, capacity * sizeof(ub_packed_rrset_key*)));
+  if (rep == nullptr || rrsets == nullptr) return nullptr;
+  rep->flags = BIT_QR | BIT_RA;
+  rep->qdcount = 1;
+  rep->ttl = ttl;
+  rep->prefetch_ttl = ttl;
+  rep->serve_expired_ttl = ttl;
+  rep->security = sec_status_insecure;  // never "unchecked": the validator would SERVFAIL it
+  rep->reason_bogus = LDNS_EDE_NONE;
+  rep->rrsets = rrsets;
+  std::size_t count = 0;
+  // A REFUSED answer says nothing about the name: no chain.
+  if (decision.response != Response::kRefuse) {
+    for (std::size_t i = 0; i < prefix_count; ++i) rrsets[count++] = prefix[i];
+  }
+  switch (decision.response) {
+    case Response::kNxdomain: rep->flags |= LDNS_RCODE_NXDOMAIN; break;
+    case Response::kRefuse: rep->flags |= LDNS_RCODE_REFUSED; break;
+    case Response::kTruncate: rep->flags |= BIT_TC; break;
+    case Response::kSinkhole: {
+      int family = qinfo.qtype == kTypeA ? AF_INET : AF_INET6;
+      const std::uint8_t* rdatas[16];
+      std::size_t sizes[16];
+      std::size_t n = 0;
+      for_each_address(decision.sinkhole, family, [&](const std::uint8_t* octets) {
+        if (n < 16) {
+          rdatas[n] = octets;
+          sizes[n] = family == AF_INET ? 4 : 16;
+          ++n;
+        }
+      });
+      ub_packed_rrset_key* rrset =
+          make_rrset(region, owner, owner_len, qinfo.qtype, qinfo.qclass, ttl, rdatas, sizes, n);
+      if (rrset == nullptr) return nullptr;
+      rrsets[count++] = rrset;
+      break;
+    }
+    case Response::kRedirect: {
+      const auto* target = reinterpret_cast<const std::uint8_t*>(decision.redirect_target.data());
+      std::size_t size = decision.redirect_target.size();
+      ub_packed_rrset_key* rrset =
+          make_rrset(region, owner, owner_len, kTypeCname, qinfo.qclass, ttl, &target, &size, 1);
+      if (rrset == nullptr) return nullptr;
+      rrsets[count++] = rrset;
+      break;
+    }
+    case Response::kNodata:
+    case Response::kDrop:  // only for a joined client (see reply_callback): REFUSED-free NODATA
+    case Response::kPass: break;
+  }
+  rep->an_numrrsets = count;
+  rep->rrset_count = count;
+  return rep;
+}
+
+// Copies the parts of a reply header that encoding reads (not the trailing rrset refs).
+void copy_header(reply_info& to, const reply_info& from) noexcept {
+  to.flags = from.flags;
+  to.authoritative = from.authoritative;
+  to.qdcount = from.qdcount;
+  to.ttl = from.ttl;
+  to.prefetch_ttl = from.prefetch_ttl;
+  to.serve_expired_ttl = from.serve_expired_ttl;
+  to.security = from.security;
+  to.reason_bogus = from.reason_bogus;
+  to.an_numrrsets = from.an_numrrsets;
+  to.ns_numrrsets = from.ns_numrrsets;
+  to.ar_numrrsets = from.ar_numrrsets;
+  to.rrset_count = from.rrset_count;
+  to.rrsets = from.rrsets;
+}
+
+QueryState* query_state(module_qstate* qstate, int id) noexcept {
+  return static_cast<QueryState*>(qstate->minfo[id]);
+}
+
+void submit_hit(ModuleState& state, const Decision& decision, const LookupResult& lookup,
+                const VerdictStore& store, const query_info& qinfo,
+                const dnsverdict_client& client, const char* note) noexcept {
+  if (!decision.hit || !state.hit_log) return;
+  HitRecord record;
+  fill_hit_record(record, decision, lookup, store,
+                  {reinterpret_cast<const char*>(qinfo.qname), qinfo.qname_len}, qinfo.qtype,
+                  now_micros());
+  if (note != nullptr && *note != '\0' && record.note.empty()) record.note.assign(note);
+  if (client.family != 0) record.set_client(client.family, client.address, client.port);
+  state.hit_log->submit(record);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cache sweep after a hot swap: names the new store blocks leave the message and rrset caches.
+
+struct SweepEntry {
+  std::string name;  // wire
+  std::uint16_t type = 0;
+  std::uint16_t rrclass = 0;
+  std::uint32_t flags = 0;
+  hashvalue_type hash = 0;
+};
+
+struct Sweep {
+  const ModuleState* state;
+  const VerdictStore* store;
+  std::vector<SweepEntry> entries;
+};
+
+void sweep_message(lruhash_entry* entry, void* argument) {
+  auto* sweep = static_cast<Sweep*>(argument);
+  auto* key = static_cast<msgreply_entry*>(entry->key);
+  if (!blocks_someone(*sweep->state, *sweep->store, key->key.qname, key->key.qname_len)) return;
+  try {
+    sweep->entries.push_back({std::string(reinterpret_cast<const char*>(key->key.qname),
+                                          key->key.qname_len),
+                              key->key.qtype, key->key.qclass, 0, entry->hash});
+  } catch (...) {
+  }
+}
+
+void sweep_rrset(lruhash_entry* entry, void* argument) {
+  auto* sweep = static_cast<Sweep*>(argument);
+  auto* key = static_cast<ub_packed_rrset_key*>(entry->key);
+  if (!blocks_someone(*sweep->state, *sweep->store, key->rk.dname, key->rk.dname_len)) return;
+  try {
+    sweep->entries.push_back({std::string(reinterpret_cast<const char*>(key->rk.dname),
+                                          key->rk.dname_len),
+                              ntohs(key->rk.type), ntohs(key->rk.rrset_class), key->rk.flags,
+                              entry->hash});
+  } catch (...) {
+  }
+}
+
+// Runs on the store watcher thread. Collects under the caches' own locks, then removes.
+void sweep_caches(ModuleState& state, const VerdictStore& store) noexcept {
+  module_env* env = state.env;
+  if (env == nullptr || env->msg_cache == nullptr || env->rrset_cache == nullptr) return;
+  try {
+    Sweep messages{&state, &store, {}};
+    slabhash_traverse(env->msg_cache, 0, &sweep_message, &messages);
+    for (SweepEntry& entry : messages.entries) {
+      query_info key{};
+      key.qname = reinterpret_cast<std::uint8_t*>(entry.name.data());
+      key.qname_len = entry.name.size();
+      key.qtype = entry.type;
+      key.qclass = entry.rrclass;
+      slabhash_remove(env->msg_cache, entry.hash, &key);
+    }
+    Sweep rrsets{&state, &store, {}};
+    slabhash_traverse(&env->rrset_cache->table, 0, &sweep_rrset, &rrsets);
+    for (SweepEntry& entry : rrsets.entries) {
+      rrset_cache_remove(env->rrset_cache, reinterpret_cast<std::uint8_t*>(entry.name.data()),
+                         entry.name.size(), entry.type, entry.rrclass, entry.flags);
+    }
+    if (!messages.entries.empty() || !rrsets.entries.empty()) {
+      log_info("dnsverdict: removed %u messages and %u rrsets of newly listed names from the cache",
+               static_cast<unsigned>(messages.entries.size()),
+               static_cast<unsigned>(rrsets.entries.size()));
+    }
+  } catch (...) {
+    log_err("dnsverdict: cache sweep after the store swap failed (out of memory)");
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Callbacks.
+
+// Upstream response, before the iterator caches anything from it: a response holding a
+// listed name (as an owner or a CNAME/DNAME target) is not cached.
+int query_response_callback(module_qstate* qstate, dns_msg* response, int, void* argument) noexcept {
+  try {
+    auto* state = static_cast<ModuleState*>(argument);
+    if (state == nullptr || response == nullptr || response->rep == nullptr ||
+        qstate->no_cache_store) {
+      return 1;
+    }
+    const VerdictStore* store = state->holder->current();
+    if (store == nullptr) return 1;
+    reply_info* rep = response->rep;
+    for (std::size_t i = 0; i < rep->rrset_count; ++i) {
+      ub_packed_rrset_key* rrset = rep->rrsets[i];
+      if (blocks_someone(*state, *store, rrset->rk.dname, rrset->rk.dname_len)) {
+        qstate->no_cache_store = 1;
+        return 1;
+      }
+      std::uint16_t type = ntohs(rrset->rk.type);
+      if ((type == LDNS_RR_TYPE_CNAME || type == LDNS_RR_TYPE_DNAME) && rrset->entry.data) {
+        auto* data = static_cast<packed_rrset_data*>(rrset->entry.data);
+        for (std::size_t r = 0; r < data->count; ++r) {
+          if (data->rr_len[r] > 2 &&
+              blocks_someone(*state, *store, data->rr_data[r] + 2, data->rr_len[r] - 2)) {
+            qstate->no_cache_store = 1;
+            return 1;
+          }
+        }
+      }
+    }
+  } catch (...) {
+  }
+  return 1;
+}
+
+// An answer from the message cache (qstate is null). It cannot be changed: listed names are
+// kept out of the cache; here cached log/tag answers get their hit lines, and anything listed
+// that still shows up is counted and reported once.
+int reply_cache_callback(query_info* qinfo, module_qstate*, reply_info*, int, edns_data*,
+                         edns_option**, comm_reply* repinfo, regional*, timeval*, int,
+                         void* argument) noexcept {
+  try {
+    auto* state = static_cast<ModuleState*>(argument);
+    if (state == nullptr || qinfo == nullptr) return 1;
+    const VerdictStore* store = state->holder->current();
+    if (store == nullptr) return 1;
+    NameKey key;
+    LookupResult lookup = lookup_name(*store, qinfo->qname, qinfo->qname_len, key);
+    if (!lookup.hit()) return 1;
+    dnsverdict_client client;
+    dnsverdict_reply_client(repinfo, &client);
+    QueryContext context{qinfo->qtype, state->config.is_exempt(client.family, client.address),
+                         client.is_udp != 0};
+    Decision decision = decide(lookup, *store, state->config, context);
+    if (decision.blocked()) {
+      // Should not happen (the name was kept out of the cache); the client got the real data.
+      state->cache_leaks.fetch_add(1, std::memory_order_relaxed);
+      if (!state->leak_reported.exchange(true)) {
+        log_warn("dnsverdict: a cached answer for a blocked name was served (counted; "
+                 "reported once)");
+      }
+      decision.applied = Action::kAllow;
+      decision.note = "served-from-cache";
+    }
+    submit_hit(*state, decision, lookup, *store, *qinfo, client, "cache");
+  } catch (...) {
+  }
+  return 1;
+}
+
+// Once per client waiting for a query the modules answered. Gives each client its own
+// verdict: rewrites the reply header in place (restored for the next client), adds the EDE
+// and writes the hit line.
+int reply_callback(query_info* qinfo, module_qstate* qstate, reply_info* rep, int rcode,
+                   edns_data* edns, edns_option** opt_list_out, comm_reply* repinfo,
+                   regional* region, timeval*, int id, void* argument) noexcept {
+  try {
+    auto* state = static_cast<ModuleState*>(argument);
+    if (state == nullptr || qstate == nullptr) return 1;
+    QueryState* query = query_state(qstate, id);
+    if (query == nullptr || !query->verdict) return 1;
+    const VerdictStore* store = state->holder->current();
+    if (store == nullptr) return 1;
+
+    NameKey key;
+    LookupResult lookup = lookup_name(*store, query->owner, query->owner_len, key);
+    dnsverdict_client client;
+    dnsverdict_reply_client(repinfo, &client);
+    QueryContext context{qinfo->qtype, state->config.is_exempt(client.family, client.address),
+                         client.is_udp != 0};
+    Decision decision = decide(lookup, *store, state->config, context);
+
+    if (query->module_answered) {
+      // The module's blocked answer is the only one there is; an exempt client that joined a
+      // blocked query gets it too (docs/module.md), and its hit line says so.
+      if (!decision.blocked()) {
+        decision = decide(lookup, *store, state->config, QueryContext{qinfo->qtype, false, true});
+        decision.note = "exempt-client-joined-blocked-query";
+      }
+    } else if (rcode == LDNS_RCODE_NOERROR && rep != nullptr) {
+      // The real answer: blocked clients get it rewritten, the others get it restored.
+      if (!query->saved_valid) {
+        copy_header(query->saved, *rep);
+        query->saved_valid = true;
+      }
+      if (decision.blocked()) {
+        Decision effective = decision;
+        if (effective.response == Response::kDrop) {
+          effective.response = Response::kRefuse;  // one reply cannot be dropped alone
+          effective.note = "drop-as-refused-for-joined-client";
+        }
+        std::size_t prefix = query->chain ? std::min<std::size_t>(query->chain_index,
+                                                                  query->saved.an_numrrsets)
+                                          : 0;
+        reply_info* blocked =
+            build_reply(region, *qinfo, effective, state->config.answer_ttl, query->owner,
+                        query->owner_len, query->saved.rrsets, prefix);
+        if (blocked != nullptr) {
+          copy_header(*rep, *blocked);
+        } else {
+          effective.response = Response::kPass;  // out of memory: nothing better to send
+        }
+        decision = effective;
+      } else {
+        copy_header(*rep, query->saved);
+      }
+    } else if (decision.blocked()) {
+      decision.applied = Action::kAllow;  // an error answer went out (SERVFAIL, ...)
+      decision.note = "error-answer";
+    }
+
+    if (decision.blocked() && edns != nullptr && edns->edns_present && state->ede_enabled &&
+        state->config.ede != EdeChoice::kNone && opt_list_out != nullptr) {
+      std::string text = ede_text(decision, lookup, *store);
+      edns_opt_list_append_ede(opt_list_out, region,
+                               static_cast<sldns_ede_code>(state->config.ede), text.c_str());
+    }
+    submit_hit(*state, decision, lookup, *store, *qinfo, client, query->chain ? "cname-chain" : "");
+  } catch (...) {
+  }
+  return 1;
+}
+
+// ---------------------------------------------------------------------------------------------
+// operate() helpers.
+
+void finish_with_rcode(module_qstate* qstate, int id, int rcode) noexcept {
+  qstate->return_rcode = rcode;
+  qstate->return_msg = nullptr;
+  qstate->ext_state[id] = module_finished;
+}
+
+void pass_on(module_qstate* qstate, int id) noexcept { qstate->ext_state[id] = module_wait_module; }
+
+// A new query: decide for the first waiting client (or for no client: prefetch).
+void handle_new(ModuleState& state, module_qstate* qstate, int id) noexcept {
+  auto* query = static_cast<QueryState*>(regional_alloc_zero(qstate->region, sizeof(QueryState)));
+  qstate->minfo[id] = query;
+  const VerdictStore* store = state.holder->current();
+  if (store == nullptr) {
+    if (state.config.fail_mode == FailMode::kClosed) {
+      finish_with_rcode(qstate, id, LDNS_RCODE_SERVFAIL);
+    } else {
+      pass_on(qstate, id);
+    }
+    return;
+  }
+  if (query == nullptr) {  // out of memory in the region: let it resolve
+    pass_on(qstate, id);
+    return;
+  }
+  query->generation = state.holder->generation();
+  NameKey key;
+  LookupResult lookup = lookup_name(*store, qstate->qinfo.qname, qstate->qinfo.qname_len, key);
+  if (!lookup.hit()) {
+    pass_on(qstate, id);
+    return;
+  }
+  query->verdict = true;
+  query->owner = qstate->qinfo.qname;
+  query->owner_len = qstate->qinfo.qname_len;
+
+  if (dnsverdict_is_subquery(qstate)) {
+    // The iterator or validator needs this name to resolve another one (a name server's
+    // address, a DS): let it resolve, keep it out of the cache, and no client sees it here.
+    if (is_blocking(graded_action(lookup.rule, state.config))) qstate->no_cache_store = 1;
+    query->verdict = false;
+    pass_on(qstate, id);
+    return;
+  }
+
+  dnsverdict_client client;
+  bool has_client = dnsverdict_first_client(qstate, &client) != 0;
+  QueryContext context{qstate->qinfo.qtype,
+                       has_client && state.config.is_exempt(client.family, client.address),
+                       has_client ? client.is_udp != 0 : true};
+  Decision decision = decide(lookup, *store, state.config, context);
+  if (decision.blocks_someone) qstate->no_cache_store = 1;  // the real answer is per client
+
+  if (!decision.blocked() || decision.response == Response::kTruncate) {
+    // Resolve: log/tag/exempt answers are real; tcp-only truncates per UDP client.
+    pass_on(qstate, id);
+    return;
+  }
+  if (decision.response == Response::kDrop) {
+    // No reply means no reply callback: the hit line is written here, for the first client.
+    submit_hit(state, decision, lookup, *store, qstate->qinfo, client, "");
+    qstate->is_drop = 1;
+    query->module_answered = true;
+    finish_with_rcode(qstate, id, LDNS_RCODE_NOERROR);
+    return;
+  }
+  reply_info* rep = build_reply(qstate->region, qstate->qinfo, decision, state.config.answer_ttl,
+                                query->owner, query->owner_len, nullptr, 0);
+  auto* msg = static_cast<dns_msg*>(regional_alloc_zero(qstate->region, sizeof(dns_msg)));
+  if (rep == nullptr || msg == nullptr) {
+    finish_with_rcode(qstate, id, LDNS_RCODE_SERVFAIL);  // never leak a blocked name
+    return;
+  }
+  msg->qinfo = qstate->qinfo;
+  msg->rep = rep;
+  qstate->return_msg = msg;
+  qstate->return_rcode = LDNS_RCODE_NOERROR;
+  query->module_answered = true;
+  qstate->ext_state[id] = module_finished;
+}
+
+// The next modules are done: look for listed names in the answer's CNAME chain, and re-check
+// the query name when a new store arrived while it resolved.
+void handle_done(ModuleState& state, module_qstate* qstate, int id) noexcept {
+  qstate->ext_state[id] = module_finished;
+  QueryState* query = query_state(qstate, id);
+  if (query == nullptr || query->verdict || dnsverdict_is_subquery(qstate)) return;
+  const VerdictStore* store = state.holder->current();
+  if (store == nullptr) return;
+
+  bool swapped = query->generation != state.holder->generation();
+  bool found = false;
+  if (swapped && blocks_someone(state, *store, qstate->qinfo.qname, qstate->qinfo.qname_len)) {
+    found = true;
+    query->owner = qstate->qinfo.qname;
+    query->owner_len = qstate->qinfo.qname_len;
+  } else if (qstate->return_msg != nullptr && qstate->return_msg->rep != nullptr) {
+    reply_info* rep = qstate->return_msg->rep;
+    for (std::size_t i = 0; i < rep->an_numrrsets && !found; ++i) {
+      ub_packed_rrset_key* rrset = rep->rrsets[i];
+      if (blocks_someone(state, *store, rrset->rk.dname, rrset->rk.dname_len)) {
+        found = true;
+        query->chain = true;
+        query->chain_index = static_cast<std::uint16_t>(i);
+        query->owner = rrset->rk.dname;
+        query->owner_len = rrset->rk.dname_len;
+      }
+    }
+  }
+  if (!found) return;
+  query->verdict = true;
+  if (!qstate->no_cache_store) {
+    // It was cached before this module could tell (a store swapped in meanwhile): remove it.
+    msg_cache_remove(qstate->env, qstate->qinfo.qname, qstate->qinfo.qname_len,
+                     qstate->qinfo.qtype, qstate->qinfo.qclass, qstate->query_flags);
+    rrset_cache_remove(qstate->env->rrset_cache, query->owner, query->owner_len,
+                       qstate->qinfo.qtype, qstate->qinfo.qclass, 0);
+  }
+}
+
+const char* severity_prefix(StoreHolder::Severity severity) noexcept {
+  switch (severity) {
+    case StoreHolder::Severity::kError: return "error";
+    case StoreHolder::Severity::kWarning: return "warning";
+    case StoreHolder::Severity::kInfo: break;
+  }
+  return "info";
+}
+
+}  // namespace
+}  // namespace dnsverdict
+
+using namespace dnsverdict;
+
+DNSVERDICT_EXPORT int init(module_env* env, int id) noexcept {
+  try {
+    auto* loader = static_cast<dynlibmod_env*>(env->modinfo[id]);
+    auto state = std::make_unique<ModuleState>();
+    state->env = env;
+    state->ede_enabled = env->cfg != nullptr && env->cfg->ede;
+    std::string config_path = config_path_from_environment();
+    try {
+      state->config = load_config(config_path);
+    } catch (const std::exception& error) {
+      log_err("dnsverdict: %s", error.what());
+      return 0;
+    }
+    if (!state->config.hit_log_path.empty()) {
+      HitLog::Options options;
+      options.path = state->config.hit_log_path;
+      options.capacity_lines = state->config.hit_log_capacity;
+      std::string error;
+      state->hit_log = HitLog::open(std::move(options), error);
+      if (!state->hit_log) {
+        log_err("dnsverdict: hit log: %s", error.c_str());
+        return 0;
+      }
+    }
+
+    ModuleState* raw = state.get();
+    StoreHolder::Options options;
+    options.path = state->config.store_path;
+    options.check_interval = state->config.check_interval;
+    options.logger = [](StoreHolder::Severity severity, const std::string& message) {
+      if (severity == StoreHolder::Severity::kInfo) {
+        log_info("dnsverdict: %s", message.c_str());
+      } else {
+        log_err("dnsverdict: %s: %s", severity_prefix(severity), message.c_str());
+      }
+    };
+    options.on_swap = [raw](const std::shared_ptr<const VerdictStore>& fresh,
+                            const std::shared_ptr<const VerdictStore>&) {
+      sweep_caches(*raw, *fresh);
+    };
+    state->holder = std::make_unique<StoreHolder>(std::move(options));
+
+    std::string error;
+    if (state->holder->load(error)) {
+      std::shared_ptr<const VerdictStore> store = state->holder->current_shared();
+      log_info("dnsverdict %s built for Unbound %s, store %s build %s (%llu rules)",
+               DNSVERDICT_VERSION, DNSVERDICT_UNBOUND_VERSION, store->path().c_str(),
+               store->info().build_id.c_str(),
+               static_cast<unsigned long long>(store->info().rule_count));
+    } else if (state->config.fail_mode == FailMode::kClosed) {
+      log_err("dnsverdict %s built for Unbound %s: NO STORE: %s; fail-mode closed: every query "
+              "is answered SERVFAIL until a store can be opened",
+              DNSVERDICT_VERSION, DNSVERDICT_UNBOUND_VERSION, error.c_str());
+    } else {
+      log_err("dnsverdict %s built for Unbound %s: NO STORE: %s; fail-mode open: queries are "
+              "answered WITHOUT verdicts until a store can be opened",
+              DNSVERDICT_VERSION, DNSVERDICT_UNBOUND_VERSION, error.c_str());
+    }
+    if (!state->holder->start()) {
+      log_err("dnsverdict: cannot start the store watcher thread");
+      return 0;
+    }
+
+    loader->inplace_cb_register_wrapped(reinterpret_cast<void*>(&reply_callback), inplace_cb_reply,
+                                        raw, env, id);
+    loader->inplace_cb_register_wrapped(reinterpret_cast<void*>(&reply_cache_callback),
+                                        inplace_cb_reply_cache, raw, env, id);
+    loader->inplace_cb_register_wrapped(reinterpret_cast<void*>(&query_response_callback),
+                                        inplace_cb_query_response, raw, env, id);
+    loader->dyn_env = state.release();
+    return 1;
+  } catch (const std::exception& error) {
+    log_err("dnsverdict: init failed: %s", error.what());
+  } catch (...) {
+    log_err("dnsverdict: init failed");
+  }
+  return 0;
+}
+
+DNSVERDICT_EXPORT void deinit(module_env* env, int id) noexcept {
+  try {
+    auto* loader = static_cast<dynlibmod_env*>(env->modinfo[id]);
+    if (loader == nullptr) return;
+    loader->inplace_cb_delete_wrapped(env, inplace_cb_reply, id);
+    loader->inplace_cb_delete_wrapped(env, inplace_cb_reply_cache, id);
+    loader->inplace_cb_delete_wrapped(env, inplace_cb_query_response, id);
+    auto* state = static_cast<ModuleState*>(loader->dyn_env);
+    loader->dyn_env = nullptr;
+    if (state != nullptr) {
+      state->holder->stop();
+      if (state->cache_leaks.load() != 0) {
+        log_warn("dnsverdict: %llu cached answers of blocked names were served",
+                 static_cast<unsigned long long>(state->cache_leaks.load()));
+      }
+      if (state->hit_log) {
+        log_info("dnsverdict: hit log: %llu lines written, %llu dropped",
+                 static_cast<unsigned long long>(state->hit_log->written()),
+                 static_cast<unsigned long long>(state->hit_log->dropped()));
+      }
+      delete state;
+    }
+  } catch (...) {
+  }
+}
+
+DNSVERDICT_EXPORT void operate(module_qstate* qstate, module_ev event, int id,
+                               outbound_entry*) noexcept {
+  try {
+    ModuleState* state = state_of(qstate->env, id);
+    if (state == nullptr) {
+      qstate->ext_state[id] = module_error;
+      return;
+    }
+    switch (event) {
+      case module_event_new:
+      case module_event_pass:
+        if (qstate->minfo[id] == nullptr) {
+          handle_new(*state, qstate, id);
+        } else {
+          pass_on(qstate, id);
+        }
+        return;
+      case module_event_moddone:
+        handle_done(*state, qstate, id);
+        return;
+      default:
+        qstate->ext_state[id] = module_error;
+        return;
+    }
+  } catch (...) {
+    qstate->ext_state[id] = module_error;
+  }
+}
+
+DNSVERDICT_EXPORT void inform_super(module_qstate*, int, module_qstate*) noexcept {}
+
+DNSVERDICT_EXPORT void clear(module_qstate* qstate, int id) noexcept {
+  if (qstate != nullptr) qstate->minfo[id] = nullptr;  // lives in the query's region
+}
+
+DNSVERDICT_EXPORT size_t get_mem(module_env*, int) noexcept { return 0; }
