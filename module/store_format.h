@@ -10,6 +10,7 @@
 //   "categories" u16 id (big-endian) -> category name (text)
 //   "sources"    u16 id (big-endian) -> SourceRecord
 //   "filter"     "bloom" -> the pre-filter over every key in "rules" (bloom_filter.h)
+//                "index", "heap" -> the hash index over the same records (hash_index.h)
 //   "address_rules" reserved for IP/CIDR rules (empty in format version 1)
 // Integers inside records are little-endian; records are read with memcpy, never cast.
 #pragma once
@@ -49,6 +50,8 @@ inline constexpr const char* kSkippedPrefix = "skipped.";  // triggers kept for 
 }  // namespace meta
 
 inline constexpr const char* kFilterKey = "bloom";
+inline constexpr const char* kIndexKey = "index";
+inline constexpr const char* kHeapKey = "heap";
 
 // What a resolver does with a matching query. Values are part of the format.
 enum class Action : std::uint8_t {

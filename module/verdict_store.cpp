@@ -8,11 +8,6 @@
 namespace dnsverdict {
 namespace {
 
-// Thread slots: each thread that looks something up gets a small number once, and uses the
-// read transaction in that slot of every store it reads.
-std::atomic<std::size_t> next_thread_slot{0};
-thread_local std::size_t thread_slot = next_thread_slot.fetch_add(1, std::memory_order_relaxed);
-
 std::uint64_t parse_u64(const std::string& text) {
   std::uint64_t value = 0;
   std::from_chars(text.data(), text.data() + text.size(), value);
@@ -65,7 +60,6 @@ std::shared_ptr<const VerdictStore> VerdictStore::open(const std::string& path) 
   check_lmdb(mdb_env_create(&raw_env), path);
   store->env_ = LmdbEnv(raw_env);
   check_lmdb(mdb_env_set_maxdbs(raw_env, db::kCount + 1), path);
-  check_lmdb(mdb_env_set_maxreaders(raw_env, kMaxThreadSlots + 8), path);
   // Read-only, no subdirectory, no lock file (the file is never written once published),
   // transactions not bound to thread-local storage, no read-ahead (random lookups).
   int rc = mdb_env_open(raw_env, path.c_str(),
@@ -136,73 +130,45 @@ std::shared_ptr<const VerdictStore> VerdictStore::open(const std::string& path) 
     });
     if (bad_record) throw StoreError(path + ": the store is damaged (bad campaign or source record)");
 
-    MDB_val filter_key = to_val(kFilterKey), filter_value;
-    rc = mdb_get(raw_txn, filter_dbi, &filter_key, &filter_value);
-    if (rc == MDB_NOTFOUND || !store->filter_.attach(from_val(filter_value)))
-      throw StoreError(path + ": the store is damaged (no valid pre-filter)");
-    check_lmdb(rc, path);
+    auto get_filter_value = [&](const char* name) {
+      MDB_val key = to_val(name), value;
+      int code = mdb_get(raw_txn, filter_dbi, &key, &value);
+      if (code == MDB_NOTFOUND)
+        throw StoreError(path + ": the store is damaged (no \"" + name + "\" value)");
+      check_lmdb(code, path);
+      return from_val(value);
+    };
+    if (!store->filter_.attach(get_filter_value(kFilterKey)))
+      throw StoreError(path + ": the store is damaged (bad pre-filter)");
+    if (!store->index_.attach(get_filter_value(kIndexKey), get_filter_value(kHeapKey)) ||
+        store->index_.entry_count() != info.key_count)
+      throw StoreError(path + ": the store is damaged (bad hash index)");
   }
-
-  store->thread_txns_.reset(new std::atomic<MDB_txn*>[kMaxThreadSlots]);
-  for (std::size_t i = 0; i < kMaxThreadSlots; ++i) store->thread_txns_[i].store(nullptr);
   return store;
 }
 
-VerdictStore::~VerdictStore() {
-  if (thread_txns_) {
-    for (std::size_t i = 0; i < kMaxThreadSlots; ++i) {
-      MDB_txn* txn = thread_txns_[i].load();
-      if (txn != nullptr) mdb_txn_abort(txn);
-    }
-  }
-  open_txn_.abort();
-  // env_ closes last (member order: it is declared before the transactions it outlives).
-}
-
-MDB_txn* VerdictStore::thread_txn() const noexcept {
-  std::size_t slot = thread_slot;
-  if (slot >= kMaxThreadSlots) return nullptr;
-  MDB_txn* txn = thread_txns_[slot].load(std::memory_order_acquire);
-  if (txn != nullptr) return txn;
-  if (mdb_txn_begin(env_.get(), nullptr, MDB_RDONLY, &txn) != MDB_SUCCESS) return nullptr;
-  thread_txns_[slot].store(txn, std::memory_order_release);
-  return txn;
-}
+// The open transaction is aborted before the environment closes: members are destroyed in
+// reverse order of declaration, and env_ is declared first.
+VerdictStore::~VerdictStore() = default;
 
 LookupResult VerdictStore::lookup(const NameKey& key, std::int64_t now) const noexcept {
   LookupResult result;
   std::size_t labels = key.label_count;
   if (labels == 0) return result;
   // Hash every ancestor and prefetch their filter blocks together, then test from the most
-  // specific: a miss costs `labels` hashes and cache lines, no B-tree descent.
+  // specific: a miss costs `labels` hashes and cache lines.
   std::uint64_t hashes[kMaxLabels];
   for (std::size_t n = 1; n <= labels; ++n) {
     hashes[n - 1] = filter_hash(key.prefix(n));
     filter_.prefetch(hashes[n - 1]);
   }
-  MDB_txn* txn = nullptr;
-  std::unique_ptr<MDB_txn, void (*)(MDB_txn*)> fallback(nullptr, mdb_txn_abort);
   for (std::size_t n = labels; n >= 1; --n) {
     if (!filter_.may_contain(hashes[n - 1])) continue;
-    if (txn == nullptr) {
-      txn = thread_txn();
-      if (txn == nullptr) {
-        // More threads than slots (or no reader could be had): a transaction of our own.
-        MDB_txn* own = nullptr;
-        if (mdb_txn_begin(env_.get(), nullptr, MDB_RDONLY, &own) != MDB_SUCCESS) {
-          result.status = LookupStatus::kError;
-          return result;
-        }
-        fallback.reset(own);
-        txn = own;
-      }
-    }
     std::string_view owner = key.prefix(n);
-    MDB_val mdb_key = to_val(owner), value;
-    int rc = mdb_get(txn, rules_dbi_, &mdb_key, &value);
-    if (rc == MDB_NOTFOUND) continue;
+    std::string_view record;
+    if (!index_.find(owner, hashes[n - 1], record)) continue;  // a filter false positive
     RuleSlots slots;
-    if (rc != MDB_SUCCESS || !decode_slots(from_val(value), slots)) {
+    if (!decode_slots(record, slots)) {
       result.status = LookupStatus::kError;
       return result;
     }
@@ -212,8 +178,6 @@ LookupResult VerdictStore::lookup(const NameKey& key, std::int64_t now) const no
     result.rule = *rule;
     result.owner_labels = static_cast<std::uint8_t>(n);
     result.owner_key = owner;
-    // rule.data outlives the fallback transaction: pages of a read-only map stay mapped for
-    // the environment's lifetime, and this file is never written, so the view stays valid.
     return result;
   }
   return result;

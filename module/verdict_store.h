@@ -1,10 +1,11 @@
 // Read-only access to a verdict store file (store_format.h).
 //
 // Thread safety: a VerdictStore is immutable after open() and may be used from any number of
-// threads at once. Each thread gets its own LMDB read transaction on first use, kept for the
-// store's lifetime (the file never changes under an open store: new stores are new files),
-// so a lookup never begins or ends a transaction. The store is opened with MDB_NOLOCK: it
-// needs no lock file and no write access to its directory.
+// threads at once. open() holds one read transaction for the store's lifetime and takes
+// views of the pre-filter, hash index and record heap from it; a lookup reads those views
+// and never begins a transaction or takes a lock (a published file never changes: new stores
+// are new files). The store is opened with MDB_NOLOCK: it needs no lock file and no write
+// access to its directory.
 //
 // Views (std::string_view) returned by lookup() and for_each() point into the memory map and
 // stay valid as long as the VerdictStore they came from is alive.
@@ -21,6 +22,7 @@
 #include <string_view>
 
 #include "bloom_filter.h"
+#include "hash_index.h"
 #include "dns_name.h"
 #include "lmdb_handle.h"
 #include "store_format.h"
@@ -98,22 +100,18 @@ class VerdictStore {
 
  private:
   VerdictStore() = default;
-  MDB_txn* thread_txn() const noexcept;
-
-  static constexpr std::size_t kMaxThreadSlots = 256;
 
   std::string path_;
   FileIdentity identity_;
   LmdbEnv env_;
   MDB_dbi rules_dbi_ = 0;
   BloomFilterView filter_;
+  HashIndexView index_;
   StoreInfo info_;
   std::map<std::uint32_t, CampaignRecord> campaigns_;
   std::map<std::uint16_t, std::string> categories_;
   std::map<std::uint16_t, SourceRecord> sources_;
-  // One read transaction per thread slot, created on the thread's first lookup.
-  mutable std::unique_ptr<std::atomic<MDB_txn*>[]> thread_txns_;
-  LmdbTxn open_txn_;  // holds the filter's pages mapped for the store's lifetime
+  LmdbTxn open_txn_;  // the views above are valid while it is open
 };
 
 }  // namespace dnsverdict

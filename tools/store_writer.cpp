@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 
 #include "bloom_filter.h"
+#include "hash_index.h"
 #include "diagnostics.h"
 #include "lmdb_handle.h"
 #include "verdict_store.h"
@@ -159,10 +160,25 @@ PublishResult write_store(const RuleSet& rules, const std::string& target,
     key_bytes += record.key.size();
   }
   BloomFilterBuilder filter(records.size());
-  for (const auto& record : records) filter.add(filter_hash(record.key));
+  HashIndexBuilder index(records.size());
+  {
+    std::size_t start = 0;
+    for (std::size_t i = 0; i < records.size(); ++i) {
+      std::uint64_t hash = filter_hash(records[i].key);
+      filter.add(hash);
+      try {
+        index.add(records[i].key, hash, std::string_view(encoded).substr(start, ends[i] - start));
+      } catch (const std::length_error& error) {
+        throw ToolError(fmt::format("{}: too many rules for one store: {}", target, error.what()));
+      }
+      start = ends[i];
+    }
+  }
   std::string filter_bytes = filter.finish();
+  std::string index_bytes = index.finish_index();
   std::size_t map_size = (key_bytes + encoded.size() + records.size() * 16) * 3 +
-                         filter_bytes.size() * 2 + (std::size_t{64} << 20);
+                         (filter_bytes.size() + index_bytes.size() + index.heap().size()) * 2 +
+                         (std::size_t{64} << 20);
 
   std::random_device random;
   TempFile temp;
@@ -198,8 +214,10 @@ PublishResult write_store(const RuleSet& rules, const std::string& target,
     }
     result.build_id = hex128(XXH3_128bits_digest(state));
 
-    // One value, stored on LMDB overflow pages: contiguous in the file and read in place.
+    // Single values on LMDB overflow pages: contiguous in the file and read in place.
     builder.put(db::kFilter, kFilterKey, filter_bytes);
+    builder.put(db::kFilter, kIndexKey, index_bytes);
+    builder.put(db::kFilter, kHeapKey, index.heap());
 
     std::int64_t build_time = options.build_time != 0 ? options.build_time : std::time(nullptr);
     auto meta = [&](const std::string& key, const std::string& value) {

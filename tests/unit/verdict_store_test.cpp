@@ -21,12 +21,17 @@ using testing::TempDir;
 constexpr std::int64_t kNow = 1'800'000'000;
 
 struct Spec {
+  Spec(std::string name, RuleKind kind = RuleKind::kSubtree, Action action = Action::kNxdomain,
+       std::uint8_t confidence = 100, bool allowlist = false, std::int64_t expires = 0,
+       std::string campaign = {})
+      : name(std::move(name)), kind(kind), action(action), confidence(confidence),
+        allowlist(allowlist), expires(expires), campaign(std::move(campaign)) {}
   std::string name;
-  RuleKind kind = RuleKind::kSubtree;
-  Action action = Action::kNxdomain;
-  std::uint8_t confidence = 100;
-  bool allowlist = false;
-  std::int64_t expires = 0;
+  RuleKind kind;
+  Action action;
+  std::uint8_t confidence;
+  bool allowlist;
+  std::int64_t expires;
   std::string campaign;
 };
 

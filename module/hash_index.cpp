@@ -1,0 +1,109 @@
+#include "hash_index.h"
+
+#include <cstring>
+#include <stdexcept>
+
+namespace dnsverdict {
+namespace {
+
+constexpr char kMagic[8] = {'D', 'V', 'I', 'N', 'D', 'E', 'X', '1'};
+constexpr std::uint32_t kVersion = 1;
+
+inline std::uint32_t fingerprint(std::uint64_t hash) noexcept {
+  return static_cast<std::uint32_t>(hash >> 32) | 1u;
+}
+
+inline std::uint64_t load_slot(const unsigned char* slots, std::uint64_t i) noexcept {
+  std::uint64_t value;
+  std::memcpy(&value, slots + i * 8, 8);
+  return value;
+}
+
+}  // namespace
+
+bool HashIndexView::attach(std::string_view index, std::string_view heap) noexcept {
+  slots_ = nullptr;
+  if (index.size() < kIndexHeaderSize || std::memcmp(index.data(), kMagic, 8) != 0) return false;
+  std::uint32_t version;
+  std::uint64_t slot_count, entries, heap_size;
+  std::memcpy(&version, index.data() + 8, 4);
+  std::memcpy(&slot_count, index.data() + 16, 8);
+  std::memcpy(&entries, index.data() + 24, 8);
+  std::memcpy(&heap_size, index.data() + 32, 8);
+  if (version != kVersion || slot_count == 0 || (slot_count & (slot_count - 1)) != 0 ||
+      entries >= slot_count || slot_count > (std::uint64_t{1} << 40) ||
+      index.size() != kIndexHeaderSize + slot_count * 8 || heap.size() != heap_size)
+    return false;
+  slots_ = reinterpret_cast<const unsigned char*>(index.data()) + kIndexHeaderSize;
+  mask_ = slot_count - 1;
+  entries_ = entries;
+  heap_ = heap;
+  return true;
+}
+
+void HashIndexView::prefetch(std::uint64_t hash) const noexcept {
+  __builtin_prefetch(slots_ + (hash & mask_) * 8);
+}
+
+bool HashIndexView::find(std::string_view key, std::uint64_t hash,
+                         std::string_view& record) const noexcept {
+  const std::uint32_t wanted = fingerprint(hash);
+  // At most every slot once: a damaged index can't make this loop forever.
+  for (std::uint64_t probe = 0, i = hash & mask_; probe <= mask_; ++probe, i = (i + 1) & mask_) {
+    std::uint64_t slot = load_slot(slots_, i);
+    if (slot == 0) return false;
+    if (static_cast<std::uint32_t>(slot >> 32) != wanted) continue;
+    std::uint64_t offset = slot & 0xffffffffu;
+    if (offset >= heap_.size()) return false;
+    std::size_t key_size = static_cast<unsigned char>(heap_[offset]);
+    if (offset + 1 + key_size + 2 > heap_.size()) return false;
+    if (key_size != key.size() || std::memcmp(heap_.data() + offset + 1, key.data(), key_size) != 0)
+      continue;
+    std::uint16_t record_size;
+    std::memcpy(&record_size, heap_.data() + offset + 1 + key_size, 2);
+    std::uint64_t record_start = offset + 1 + key_size + 2;
+    if (record_start + record_size > heap_.size()) return false;
+    record = heap_.substr(record_start, record_size);
+    return true;
+  }
+  return false;
+}
+
+HashIndexBuilder::HashIndexBuilder(std::uint64_t expected_keys) {
+  // Load factor at most 0.5..0.75: short probe runs, mostly inside one cache line.
+  std::uint64_t slots = 16;
+  while (slots < expected_keys + expected_keys / 3 + 1) slots <<= 1;
+  slots_.assign(slots, 0);
+}
+
+void HashIndexBuilder::add(std::string_view key, std::uint64_t hash, std::string_view record) {
+  if (key.size() > 255 || record.size() > 0xffff) throw std::length_error("index entry too large");
+  std::uint64_t offset = heap_.size();
+  if (offset + 3 + key.size() + record.size() > 0xffffffffull)
+    throw std::length_error("the store's record heap would exceed 4 GiB");
+  if (entries_ + 1 >= slots_.size()) throw std::length_error("index full");
+  heap_.push_back(static_cast<char>(key.size()));
+  heap_.append(key);
+  auto record_size = static_cast<std::uint16_t>(record.size());
+  heap_.append(reinterpret_cast<const char*>(&record_size), 2);
+  heap_.append(record);
+  std::uint64_t mask = slots_.size() - 1;
+  std::uint64_t i = hash & mask;
+  while (slots_[i] != 0) i = (i + 1) & mask;
+  slots_[i] = (std::uint64_t{fingerprint(hash)} << 32) | offset;
+  ++entries_;
+}
+
+std::string HashIndexBuilder::finish_index() const {
+  std::string out(kIndexHeaderSize, '\0');
+  std::uint64_t slot_count = slots_.size(), heap_size = heap_.size();
+  std::memcpy(out.data(), kMagic, 8);
+  std::memcpy(out.data() + 8, &kVersion, 4);
+  std::memcpy(out.data() + 16, &slot_count, 8);
+  std::memcpy(out.data() + 24, &entries_, 8);
+  std::memcpy(out.data() + 32, &heap_size, 8);
+  out.append(reinterpret_cast<const char*>(slots_.data()), slots_.size() * 8);
+  return out;
+}
+
+}  // namespace dnsverdict

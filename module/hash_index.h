@@ -1,0 +1,57 @@
+// The store's hit path: an open-addressing hash table over every key in "rules", pointing
+// into a heap of (key, record) entries; both are single LMDB values read in place. A hit
+// costs about two cache lines (slot, entry) instead of a B-tree descent with a binary search
+// per page. The "rules" B-tree stays the canonical table (iteration, tools, mdb_dump).
+//
+// Heap: entries back to back, in key order: u8 key length, key, u16 record length, record.
+// Index: a 48-octet header — magic "DVINDEX1", u32 version, u32 reserved, u64 slot count
+// (a power of two), u64 entry count, u64 heap size, u64 reserved — then u64 slots. A slot is 0
+// when empty, else (fingerprint << 32 | heap offset), with fingerprint = the upper 32 bits
+// of the key's filter_hash() with the lowest bit set (never 0). Probing is linear from slot
+// (hash & (slot count - 1)). The key is always compared, so a fingerprint collision costs a
+// probe, never a wrong answer.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace dnsverdict {
+
+inline constexpr std::size_t kIndexHeaderSize = 48;
+
+class HashIndexView {
+ public:
+  // Validates both values' headers and sizes; false (and an empty view) if malformed.
+  bool attach(std::string_view index, std::string_view heap) noexcept;
+  bool empty() const noexcept { return slots_ == nullptr; }
+  // The record stored for `key` (whose filter_hash is `hash`); false when absent.
+  bool find(std::string_view key, std::uint64_t hash, std::string_view& record) const noexcept;
+  void prefetch(std::uint64_t hash) const noexcept;
+  std::uint64_t entry_count() const noexcept { return entries_; }
+
+ private:
+  const unsigned char* slots_ = nullptr;
+  std::uint64_t mask_ = 0;
+  std::uint64_t entries_ = 0;
+  std::string_view heap_;
+};
+
+// Builds the heap and the index. Keys must be added once each.
+class HashIndexBuilder {
+ public:
+  explicit HashIndexBuilder(std::uint64_t expected_keys);
+  // Appends the entry to the heap; throws std::length_error when the heap would exceed the
+  // 4 GiB the offsets can address.
+  void add(std::string_view key, std::uint64_t hash, std::string_view record);
+  std::string finish_index() const;
+  const std::string& heap() const noexcept { return heap_; }
+
+ private:
+  std::vector<std::uint64_t> slots_;
+  std::string heap_;
+  std::uint64_t entries_ = 0;
+};
+
+}  // namespace dnsverdict
