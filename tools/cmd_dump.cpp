@@ -263,7 +263,7 @@ int run_dump(const Arguments& args) {
   if (origin_wire.size() <= 1) throw UsageError("--origin: the zone needs a name below the root");
   origin = name_to_text(origin_wire);
 
-  auto store = inspect::open_store(operands[0]);
+  auto store = VerdictStore::open(operands[0]);
   std::unique_ptr<OutputFile> file;
   if (!output.empty() && output != "-") file = std::make_unique<OutputFile>(output);
   std::FILE* out = file ? file->get() : stdout;

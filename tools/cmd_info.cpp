@@ -222,7 +222,7 @@ int run_info(const Arguments& args) {
       operands.push_back(arg);
   }
   if (operands.size() != 1) throw UsageError("expected exactly one store");
-  auto store = inspect::open_store(operands[0]);
+  auto store = VerdictStore::open(operands[0]);
   if (json)
     print_json(stdout, *store);
   else

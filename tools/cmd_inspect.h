@@ -1,12 +1,11 @@
-// Helpers shared by the inspection commands (lookup, info, dump): opening a store for a
-// command, and the few text forms they print alike (times, JSON strings, rule data).
+// Helpers shared by the inspection commands (lookup, info, dump): the few text forms they
+// print alike (times, JSON strings, rule data).
 #pragma once
 
 #include <fmt/format.h>
 
 #include <cstdint>
 #include <ctime>
-#include <memory>
 #include <string>
 #include <string_view>
 
@@ -15,12 +14,6 @@
 #include "verdict_store.h"
 
 namespace dnsverdict::inspect {
-
-// Opens a store for reading. VerdictStore's StoreError already names the path; main.cpp prints
-// it on one line and exits 1.
-inline std::shared_ptr<const VerdictStore> open_store(const std::string& path) {
-  return VerdictStore::open(path);
-}
 
 // UTC time in ISO 8601 ("2024-05-01T12:00:00Z").
 inline std::string format_time(std::int64_t unix_seconds) {

@@ -5,6 +5,7 @@
 #include <climits>
 #include <cstdio>
 #include <ctime>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -12,6 +13,7 @@
 #include "commands.h"
 #include "diagnostics.h"
 #include "feed.h"
+#include "feed_fields.h"
 
 namespace dnsverdict {
 namespace {
@@ -28,44 +30,37 @@ constexpr const char* kLookupUsage =
     "options:\n"
     "  --json       one JSON object per name, one per line (JSON Lines)\n"
     "  --at TIME    apply expiry as at TIME instead of now: unix seconds, YYYY-MM-DD,\n"
-    "               YYYY-MM-DDTHH:MM[:SS][Z] (UTC), or +N/-N from now with a unit s, m, h, d\n"
+    "               YYYY-MM-DDTHH:MM[:SS]Z (or a +hh:mm offset), now, or an offset\n"
+    "               from now: +7d, -12h, +30m, +90s\n"
     "  -h, --help   this help\n"
     "\n"
     "exit codes: 0 every lookup ran (hit or miss), 1 error (unreadable store, invalid name),\n"
     "2 usage error\n";
 
-// Parses --at: unix seconds, an ISO 8601 date or UTC date-time, or an offset from `now`.
+// Parses --at: what feeds accept for times (unix seconds, ISO 8601 date or date-time), "now",
+// or an offset from now ("+7d", "-12h", "+30m", "+90s").
 std::int64_t parse_time(const std::string& text, std::int64_t now) {
-  auto parse_integer = [](std::string_view digits, std::int64_t& value) {
-    auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
-    return error == std::errc() && end == digits.data() + digits.size() && !digits.empty();
-  };
-  std::int64_t value = 0;
   if (text == "now") return now;
-  if (parse_integer(text, value)) return value;
-  if (!text.empty() && (text[0] == '+' || text[0] == '-')) {
+  if (text.size() > 1 && (text[0] == '+' || text[0] == '-')) {
     std::string_view amount(text);
     amount.remove_prefix(1);
     std::int64_t unit = 1;
-    if (!amount.empty()) {
-      switch (amount.back()) {
-        case 's': unit = 1; amount.remove_suffix(1); break;
-        case 'm': unit = 60; amount.remove_suffix(1); break;
-        case 'h': unit = 3600; amount.remove_suffix(1); break;
-        case 'd': unit = 86400; amount.remove_suffix(1); break;
-        default: break;
-      }
+    switch (amount.back()) {
+      case 's': unit = 1; amount.remove_suffix(1); break;
+      case 'm': unit = 60; amount.remove_suffix(1); break;
+      case 'h': unit = 3600; amount.remove_suffix(1); break;
+      case 'd': unit = 86400; amount.remove_suffix(1); break;
+      default: break;
     }
-    if (parse_integer(amount, value) && value >= 0 && value <= INT32_MAX)
+    std::int64_t value = 0;
+    auto [end, error] = std::from_chars(amount.data(), amount.data() + amount.size(), value);
+    if (error == std::errc() && end == amount.data() + amount.size() && !amount.empty() &&
+        value >= 0 && value <= INT32_MAX)
       return text[0] == '+' ? now + value * unit : now - value * unit;
   }
-  for (const char* format : {"%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%MZ",
-                             "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d"}) {
-    std::tm parts{};
-    const char* end = strptime(text.c_str(), format, &parts);
-    if (end != nullptr && *end == '\0') return static_cast<std::int64_t>(timegm(&parts));
-  }
-  throw UsageError(fmt::format("--at: cannot read '{}' as a time", text));
+  std::string error;
+  if (std::optional<std::int64_t> time = parse_timestamp(text, error)) return *time;
+  throw UsageError(fmt::format("--at: {}; or now, +7d, -12h", error));
 }
 
 std::string_view effect(Action action, bool allowlisted) {
@@ -254,7 +249,7 @@ int run_lookup(const Arguments& args) {
 
   std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
   std::int64_t at = at_text.empty() ? now : parse_time(at_text, now);
-  auto store = inspect::open_store(operands[0]);
+  auto store = VerdictStore::open(operands[0]);
 
   int status = 0;
   for (std::size_t i = 1; i < operands.size(); ++i) {
