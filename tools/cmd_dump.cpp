@@ -107,14 +107,22 @@ class RpzWriter {
  private:
   void records(const std::string& owner, const Rule& rule) {
     switch (rule.action) {
-      case Action::kNxdomain: return cname(owner, ".");
-      case Action::kNodata: return cname(owner, "*.");
-      case Action::kDrop: return cname(owner, "rpz-drop.");
-      case Action::kTcpOnly: return cname(owner, "rpz-tcp-only.");
-      case Action::kAllow: return cname(owner, "rpz-passthru.");
-      case Action::kRefuse: return cname(owner, ".", "refuse: no RPZ equivalent, exported as nxdomain");
-      case Action::kLog: return cname(owner, "rpz-passthru.", "log: no RPZ equivalent, exported as passthru");
-      case Action::kTag: return cname(owner, "rpz-passthru.", "tag: no RPZ equivalent, exported as passthru");
+      case Action::kNxdomain:
+        return cname(owner, ".");
+      case Action::kNodata:
+        return cname(owner, "*.");
+      case Action::kDrop:
+        return cname(owner, "rpz-drop.");
+      case Action::kTcpOnly:
+        return cname(owner, "rpz-tcp-only.");
+      case Action::kAllow:
+        return cname(owner, "rpz-passthru.");
+      case Action::kRefuse:
+        return cname(owner, ".", "refuse: no RPZ equivalent, exported as nxdomain");
+      case Action::kLog:
+        return cname(owner, "rpz-passthru.", "log: no RPZ equivalent, exported as passthru");
+      case Action::kTag:
+        return cname(owner, "rpz-passthru.", "tag: no RPZ equivalent, exported as passthru");
       case Action::kRedirect: {
         std::string target = inspect::redirect_target_text(rule.data);
         if (target.empty())
@@ -184,7 +192,8 @@ void write_csv(std::FILE* out, const VerdictStore& store) {
     else if (rule.action == Action::kRedirect)
       data = inspect::redirect_target_text(rule.data);
     fmt::print(out, "{},{},{},{},{},{},{},{},{}\n", csv_field(key.empty() ? "." : key_to_text(key)),
-               kind_name(rule.kind), action_name(rule.action), csv_field(store.category(rule.category)),
+               kind_name(rule.kind), action_name(rule.action),
+               csv_field(store.category(rule.category)),
                csv_field(campaign != nullptr ? std::string_view(campaign->name) : ""),
                rule.confidence, rule.first_seen == 0 ? "" : inspect::format_time(rule.first_seen),
                rule.expires == 0 ? "" : inspect::format_time(rule.expires), csv_field(data));
@@ -282,7 +291,8 @@ int run_dump(const Arguments& args) {
                  writer.expired());
     }
   }
-  if (file) file->commit();
+  if (file)
+    file->commit();
   else if (std::fflush(stdout) != 0)
     throw ToolError(fmt::format("standard output: cannot write: {}", std::strerror(errno)));
   return 0;

@@ -89,13 +89,14 @@ void print_text(std::FILE* out, const VerdictStore& store) {
              info.build_time);
   fmt::print(out, "compiler          {}\n", info.compiler_version);
   fmt::print(out, "file size         {} ({}), {:.1f} bytes per rule\n",
-             human_size(static_cast<std::uint64_t>(store.identity().size)),
-             store.identity().size, bytes_per_rule(store));
+             human_size(static_cast<std::uint64_t>(store.identity().size)), store.identity().size,
+             bytes_per_rule(store));
   fmt::print(out, "rules             {} under {} names\n", info.rule_count, info.key_count);
 
   std::vector<std::vector<std::string>> rows;
   for (Action action : kAllActions) {
-    std::uint64_t count = meta_count(info, meta::kCountActionPrefix + std::string(action_name(action)));
+    std::uint64_t count =
+        meta_count(info, meta::kCountActionPrefix + std::string(action_name(action)));
     if (count != 0) rows.push_back({std::string(action_name(action)), std::to_string(count)});
   }
   fmt::print(out, "\nrules by action\n");
@@ -103,8 +104,9 @@ void print_text(std::FILE* out, const VerdictStore& store) {
   print_table(out, rows);
   rows.clear();
   for (RuleKind kind : kAllKinds)
-    rows.push_back({std::string(kind_name(kind)),
-                    std::to_string(meta_count(info, meta::kCountKindPrefix + std::string(kind_name(kind))))});
+    rows.push_back(
+        {std::string(kind_name(kind)),
+         std::to_string(meta_count(info, meta::kCountKindPrefix + std::string(kind_name(kind))))});
   fmt::print(out, "\nrules by kind\n");
   print_table(out, rows);
 
@@ -122,9 +124,10 @@ void print_text(std::FILE* out, const VerdictStore& store) {
     rows = {{"id", "name", "default action", "sinkhole", "description"}};
     for (const auto& [id, campaign] : store.campaigns()) {
       std::string sinkhole = addresses_to_text(campaign.sinkhole, ",");
-      rows.push_back({std::to_string(id), campaign.name,
-                      campaign.default_action ? std::string(action_name(*campaign.default_action)) : "-",
-                      sinkhole.empty() ? "-" : sinkhole, campaign.description});
+      rows.push_back(
+          {std::to_string(id), campaign.name,
+           campaign.default_action ? std::string(action_name(*campaign.default_action)) : "-",
+           sinkhole.empty() ? "-" : sinkhole, campaign.description});
     }
     print_table(out, rows);
   }
@@ -154,8 +157,8 @@ void print_json(std::FILE* out, const VerdictStore& store) {
       "\"file_size\":{},\"bytes_per_rule\":{:.1f}",
       json_string(store.path()), info.format_version, json_string(info.build_id),
       json_string(inspect::format_time(info.build_time)), info.build_time,
-      json_string(info.compiler_version), info.rule_count, info.key_count,
-      store.identity().size, bytes_per_rule(store));
+      json_string(info.compiler_version), info.rule_count, info.key_count, store.identity().size,
+      bytes_per_rule(store));
 
   std::vector<std::string> items;
   auto join = [&items] {
@@ -165,12 +168,14 @@ void print_json(std::FILE* out, const VerdictStore& store) {
     return joined;
   };
   for (Action action : kAllActions)
-    items.push_back(fmt::format("{}:{}", json_string(action_name(action)),
-                                meta_count(info, meta::kCountActionPrefix + std::string(action_name(action)))));
+    items.push_back(
+        fmt::format("{}:{}", json_string(action_name(action)),
+                    meta_count(info, meta::kCountActionPrefix + std::string(action_name(action)))));
   json += fmt::format(",\"actions\":{{{}}}", join());
   for (RuleKind kind : kAllKinds)
-    items.push_back(fmt::format("{}:{}", json_string(kind_name(kind)),
-                                meta_count(info, meta::kCountKindPrefix + std::string(kind_name(kind)))));
+    items.push_back(
+        fmt::format("{}:{}", json_string(kind_name(kind)),
+                    meta_count(info, meta::kCountKindPrefix + std::string(kind_name(kind)))));
   json += fmt::format(",\"kinds\":{{{}}}", join());
 
   for (const auto& [id, source] : store.sources())

@@ -46,11 +46,24 @@ std::int64_t parse_time(const std::string& text, std::int64_t now) {
     amount.remove_prefix(1);
     std::int64_t unit = 1;
     switch (amount.back()) {
-      case 's': unit = 1; amount.remove_suffix(1); break;
-      case 'm': unit = 60; amount.remove_suffix(1); break;
-      case 'h': unit = 3600; amount.remove_suffix(1); break;
-      case 'd': unit = 86400; amount.remove_suffix(1); break;
-      default: break;
+      case 's':
+        unit = 1;
+        amount.remove_suffix(1);
+        break;
+      case 'm':
+        unit = 60;
+        amount.remove_suffix(1);
+        break;
+      case 'h':
+        unit = 3600;
+        amount.remove_suffix(1);
+        break;
+      case 'd':
+        unit = 86400;
+        amount.remove_suffix(1);
+        break;
+      default:
+        break;
     }
     std::int64_t value = 0;
     auto [end, error] = std::from_chars(amount.data(), amount.data() + amount.size(), value);
@@ -65,18 +78,27 @@ std::int64_t parse_time(const std::string& text, std::int64_t now) {
 
 std::string_view effect(Action action, bool allowlisted) {
   switch (action) {
-    case Action::kNxdomain: return "answers NXDOMAIN";
-    case Action::kNodata: return "answers NOERROR with no data";
-    case Action::kRefuse: return "answers REFUSED";
-    case Action::kDrop: return "drops the query, no answer";
-    case Action::kSinkhole: return "answers with sinkhole addresses";
-    case Action::kRedirect: return "answers with a CNAME to the redirect target";
-    case Action::kLog: return "resolves normally, the query is logged";
-    case Action::kTag: return "resolves normally, the query is tagged";
+    case Action::kNxdomain:
+      return "answers NXDOMAIN";
+    case Action::kNodata:
+      return "answers NOERROR with no data";
+    case Action::kRefuse:
+      return "answers REFUSED";
+    case Action::kDrop:
+      return "drops the query, no answer";
+    case Action::kSinkhole:
+      return "answers with sinkhole addresses";
+    case Action::kRedirect:
+      return "answers with a CNAME to the redirect target";
+    case Action::kLog:
+      return "resolves normally, the query is logged";
+    case Action::kTag:
+      return "resolves normally, the query is tagged";
     case Action::kAllow:
       return allowlisted ? "resolves normally: allowlisted, passes whatever blocks it"
                          : "resolves normally: allowed";
-    case Action::kTcpOnly: return "UDP gets a truncated answer, TCP resolves normally";
+    case Action::kTcpOnly:
+      return "UDP gets a truncated answer, TCP resolves normally";
   }
   return "";
 }
@@ -87,7 +109,7 @@ struct Verdict {
   std::string name;   // normalised presentation form
   std::string error;  // set when the lookup could not run
   LookupResult result;
-  std::string owner;  // presentation form of the matched rule's owner name
+  std::string owner;     // presentation form of the matched rule's owner name
   LookupResult skipped;  // the most specific rule, when it was skipped as expired
   std::string skipped_owner;
 };
@@ -191,11 +213,11 @@ void print_json(std::FILE* out, const VerdictStore& store, const Verdict& verdic
     const CampaignRecord* campaign = store.campaign(rule.campaign);
     std::string_view category = store.category(rule.category);
     const SourceRecord* source = store.source(rule.source);
-    line += fmt::format(
-        ",\"action\":{},\"blocking\":{},\"allowlist\":{},\"owner\":{},\"kind\":{}",
-        json_string(action_name(rule.action)), is_blocking(rule.action) ? "true" : "false",
-        (rule.flags & kFlagAllowlist) != 0 ? "true" : "false", json_string(verdict.owner),
-        json_string(kind_name(rule.kind)));
+    line += fmt::format(",\"action\":{},\"blocking\":{},\"allowlist\":{},\"owner\":{},\"kind\":{}",
+                        json_string(action_name(rule.action)),
+                        is_blocking(rule.action) ? "true" : "false",
+                        (rule.flags & kFlagAllowlist) != 0 ? "true" : "false",
+                        json_string(verdict.owner), json_string(kind_name(rule.kind)));
     line += fmt::format(",\"campaign\":{},\"category\":{},\"source\":{}",
                         campaign != nullptr ? json_string(campaign->name) : "null",
                         category.empty() ? "null" : json_string(category),
@@ -215,9 +237,10 @@ void print_json(std::FILE* out, const VerdictStore& store, const Verdict& verdic
   }
   if (verdict.skipped.hit()) {
     const Rule& rule = verdict.skipped.rule;
-    line += fmt::format(",\"expired_rule\":{{\"owner\":{},\"kind\":{},\"action\":{},\"expires\":{}}}",
-                        json_string(verdict.skipped_owner), json_string(kind_name(rule.kind)),
-                        json_string(action_name(rule.action)), inspect::json_time(rule.expires));
+    line +=
+        fmt::format(",\"expired_rule\":{{\"owner\":{},\"kind\":{},\"action\":{},\"expires\":{}}}",
+                    json_string(verdict.skipped_owner), json_string(kind_name(rule.kind)),
+                    json_string(action_name(rule.action)), inspect::json_time(rule.expires));
   }
   fmt::print(out, "{}}}\n", line);
 }

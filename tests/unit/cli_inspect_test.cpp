@@ -1,12 +1,11 @@
 // The inspection commands (lookup, info, dump) run as the real `dnsverdict` program against
 // stores built through the real compiler code: what they print, and their exit codes.
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <spawn.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <climits>
 #include <cstdlib>
@@ -52,8 +51,10 @@ CliRun run_cli(const TempDir& dir, std::vector<std::string> args) {
   std::string out_path = dir.file("cli.out"), err_path = dir.file("cli.err");
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                   0644);
+  posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                   0644);
   pid_t pid = 0;
   CliRun run;
   int error = posix_spawn(&pid, program.c_str(), &actions, nullptr, argv.data(), environ);
@@ -187,7 +188,8 @@ TEST_F(CliInspect, LookupMostSpecificRuleWins) {
   ASSERT_EQ(result.status, 0) << result.err;
   EXPECT_TRUE(has_line(result.out, "mail.evil.example: sinkhole (answers with sinkhole addresses)"))
       << result.out;
-  EXPECT_TRUE(has_line(result.out, "  answer      192.0.2.53 (the rule's addresses)")) << result.out;
+  EXPECT_TRUE(has_line(result.out, "  answer      192.0.2.53 (the rule's addresses)"))
+      << result.out;
   // The sinkhole rule is exact: below it the blocklist's subtree rule applies again.
   EXPECT_TRUE(has_line(result.out, "www.mail.evil.example: nxdomain (answers NXDOMAIN)"))
       << result.out;
@@ -248,13 +250,15 @@ TEST_F(CliInspect, LookupSkipsExpiredRulesAndSaysSo) {
 
 TEST_F(CliInspect, LookupJsonGivesOneObjectPerName) {
   std::string store = build_mixed();
-  CliRun result = run({"lookup", "--json", store, "sink.example", "redirect.example", "nowhere.test"});
+  CliRun result =
+      run({"lookup", "--json", store, "sink.example", "redirect.example", "nowhere.test"});
   ASSERT_EQ(result.status, 0) << result.err;
   auto lines = lines_of(result.out);
   ASSERT_EQ(lines.size(), 3u) << result.out;
   EXPECT_NE(lines[0].find("\"name\":\"sink.example\""), std::string::npos) << lines[0];
-  EXPECT_NE(lines[0].find("\"addresses\":[\"192.0.2.1\",\"2001:db8::1\"],\"addresses_from\":\"rule\""),
-            std::string::npos)
+  EXPECT_NE(
+      lines[0].find("\"addresses\":[\"192.0.2.1\",\"2001:db8::1\"],\"addresses_from\":\"rule\""),
+      std::string::npos)
       << lines[0];
   EXPECT_NE(lines[1].find("\"action\":\"redirect\""), std::string::npos) << lines[1];
   EXPECT_NE(lines[1].find("\"target\":\"walled.garden.example\""), std::string::npos) << lines[1];
@@ -267,12 +271,13 @@ TEST_F(CliInspect, LookupJsonGivesOneObjectPerName) {
 }
 
 TEST_F(CliInspect, LookupNormalisesNamesLikeFeeds) {
-  std::string store =
-      build({{FeedFormat::kDomains, "Evil.Example.\nbücher.example\n", list_defaults(Action::kNxdomain)}});
+  std::string store = build({{FeedFormat::kDomains, "Evil.Example.\nbücher.example\n",
+                              list_defaults(Action::kNxdomain)}});
   CliRun result = run({"lookup", store, "WWW.EVIL.example.", "BÜCHER.example"});
   ASSERT_EQ(result.status, 0) << result.err;
   EXPECT_TRUE(has_line(result.out, "www.evil.example: nxdomain (answers NXDOMAIN)")) << result.out;
-  EXPECT_TRUE(has_line(result.out, "xn--bcher-kva.example: nxdomain (answers NXDOMAIN)")) << result.out;
+  EXPECT_TRUE(has_line(result.out, "xn--bcher-kva.example: nxdomain (answers NXDOMAIN)"))
+      << result.out;
 }
 
 TEST_F(CliInspect, LookupOfAnInvalidNameIsAnErrorButTheOthersRun) {
@@ -290,9 +295,8 @@ TEST_F(CliInspect, AMissingOrBrokenStoreIsAOneLineErrorNamingThePath) {
   std::string missing = dir_.file("missing.mdb");
   std::string broken = dir_.write("broken.mdb", std::string(8192, 'x'));
   for (const std::string& path : {missing, broken}) {
-    for (std::vector<std::string> args : {std::vector<std::string>{"lookup", path, "a.example"},
-                                          {"info", path},
-                                          {"dump", path}}) {
+    for (std::vector<std::string> args :
+         {std::vector<std::string>{"lookup", path, "a.example"}, {"info", path}, {"dump", path}}) {
       CliRun result = run(args);
       EXPECT_EQ(result.status, 1) << args[0] << " " << path;
       EXPECT_NE(result.err.find(path), std::string::npos) << result.err;
@@ -349,9 +353,10 @@ TEST_F(CliInspect, InfoReportsMetadataCountsAndSources) {
   EXPECT_EQ(json.rfind("{\"path\":", 0), 0u) << json;
   EXPECT_NE(json.find("\"format_version\":1,"), std::string::npos) << json;
   EXPECT_NE(json.find("\"rules\":13,\"keys\":12,"), std::string::npos) << json;
-  EXPECT_NE(json.find("\"actions\":{\"nxdomain\":4,\"nodata\":2,\"refuse\":0,\"drop\":1,"
-                      "\"sinkhole\":2,\"redirect\":1,\"log\":0,\"tag\":0,\"allow\":2,\"tcp-only\":1}"),
-            std::string::npos)
+  EXPECT_NE(
+      json.find("\"actions\":{\"nxdomain\":4,\"nodata\":2,\"refuse\":0,\"drop\":1,"
+                "\"sinkhole\":2,\"redirect\":1,\"log\":0,\"tag\":0,\"allow\":2,\"tcp-only\":1}"),
+      std::string::npos)
       << json;
   EXPECT_NE(json.find("\"kinds\":{\"exact\":9,\"subtree\":2,\"wildcard\":2}"), std::string::npos)
       << json;
@@ -359,7 +364,8 @@ TEST_F(CliInspect, InfoReportsMetadataCountsAndSources) {
             std::string::npos)
       << json;
   EXPECT_NE(json.find("\"name\":\"fancy\",\"default_action\":null"), std::string::npos) << json;
-  EXPECT_NE(json.find("\"categories\":[{\"id\":1,\"name\":\"malware\"}]"), std::string::npos) << json;
+  EXPECT_NE(json.find("\"categories\":[{\"id\":1,\"name\":\"malware\"}]"), std::string::npos)
+      << json;
 }
 
 TEST_F(CliInspect, InfoListsSkippedTriggers) {
@@ -401,26 +407,31 @@ TEST_F(CliInspect, DumpRpzWritesEveryActionAndKind) {
 TEST_F(CliInspect, DumpRpzMarksWhatRpzCannotSay) {
   FeedDefaults expired = list_defaults(Action::kNxdomain);
   expired.expires = 1700000000;
-  std::string store = build({{FeedFormat::kDomains, "logged.example\n", list_defaults(Action::kLog)},
-                             {FeedFormat::kDomains, "tagged.example\n", list_defaults(Action::kTag)},
-                             {FeedFormat::kDomains, "refused.example\n", list_defaults(Action::kRefuse)},
-                             {FeedFormat::kDomains, "nowhere.example\n", list_defaults(Action::kSinkhole)},
-                             {FeedFormat::kDomains, "gone.example\n", expired}});
+  std::string store =
+      build({{FeedFormat::kDomains, "logged.example\n", list_defaults(Action::kLog)},
+             {FeedFormat::kDomains, "tagged.example\n", list_defaults(Action::kTag)},
+             {FeedFormat::kDomains, "refused.example\n", list_defaults(Action::kRefuse)},
+             {FeedFormat::kDomains, "nowhere.example\n", list_defaults(Action::kSinkhole)},
+             {FeedFormat::kDomains, "gone.example\n", expired}});
   CliRun result = run({"dump", "--origin", "Zone.Test.", store});
   ASSERT_EQ(result.status, 0) << result.err;
   const std::string& zone = result.out;
   EXPECT_TRUE(has_line(zone, "$ORIGIN zone.test.")) << zone;
-  EXPECT_TRUE(has_line(zone, "logged.example CNAME rpz-passthru. ; log: no RPZ equivalent, "
-                             "exported as passthru"))
+  EXPECT_TRUE(has_line(zone,
+                       "logged.example CNAME rpz-passthru. ; log: no RPZ equivalent, "
+                       "exported as passthru"))
       << zone;
-  EXPECT_TRUE(has_line(zone, "*.tagged.example CNAME rpz-passthru. ; tag: no RPZ equivalent, "
-                             "exported as passthru"))
+  EXPECT_TRUE(has_line(zone,
+                       "*.tagged.example CNAME rpz-passthru. ; tag: no RPZ equivalent, "
+                       "exported as passthru"))
       << zone;
-  EXPECT_TRUE(has_line(zone, "refused.example CNAME . ; refuse: no RPZ equivalent, exported as "
-                             "nxdomain"))
+  EXPECT_TRUE(has_line(zone,
+                       "refused.example CNAME . ; refuse: no RPZ equivalent, exported as "
+                       "nxdomain"))
       << zone;
-  EXPECT_TRUE(has_line(zone, "; nowhere.example: sinkhole to the module's default addresses "
-                             "(none in the store), left out"))
+  EXPECT_TRUE(has_line(zone,
+                       "; nowhere.example: sinkhole to the module's default addresses "
+                       "(none in the store), left out"))
       << zone;
   EXPECT_EQ(zone.find("gone.example"), std::string::npos) << zone;
   EXPECT_TRUE(has_line(zone, "; 1 expired rules left out")) << zone;
@@ -435,7 +446,8 @@ TEST_F(CliInspect, DumpRpzRoundTripsThroughTheRpzParser) {
   std::string zone = testing::read_file(dir_.file("first.rpz"));
 
   Diagnostics diagnostics(0, nullptr);
-  RuleSet reparsed = testing::parse_feeds({{FeedFormat::kRpz, zone, {}, "first.rpz"}}, &diagnostics);
+  RuleSet reparsed =
+      testing::parse_feeds({{FeedFormat::kRpz, zone, {}, "first.rpz"}}, &diagnostics);
   EXPECT_EQ(diagnostics.errors(), 0u) << diagnostics.messages();
   EXPECT_EQ(diagnostics.warnings(), 0u) << diagnostics.messages();
 
@@ -447,12 +459,14 @@ TEST_F(CliInspect, DumpRpzRoundTripsThroughTheRpzParser) {
 }
 
 TEST_F(CliInspect, DumpCsvWritesEveryFieldTheParserReads) {
-  std::string store = build({{FeedFormat::kCsv,
-                              "domain,action,category,campaign,confidence,first_seen,expires,data\n"
-                              "a.example,drop,\"c2, botnet\",Fancy,80,2024-01-02,2030-01-01T00:00:00Z,\n"
-                              "*.b.example,sinkhole,,,90,,,192.0.2.7;2001:db8::7\n"
-                              "c.example,redirect,,,,,,Walled.Garden.example.\n",
-                              {}, "indicators.csv"}});
+  std::string store =
+      build({{FeedFormat::kCsv,
+              "domain,action,category,campaign,confidence,first_seen,expires,data\n"
+              "a.example,drop,\"c2, botnet\",Fancy,80,2024-01-02,2030-01-01T00:00:00Z,\n"
+              "*.b.example,sinkhole,,,90,,,192.0.2.7;2001:db8::7\n"
+              "c.example,redirect,,,,,,Walled.Garden.example.\n",
+              {},
+              "indicators.csv"}});
   CliRun result = run({"dump", "--format", "csv", store});
   ASSERT_EQ(result.status, 0) << result.err;
   EXPECT_EQ(result.out,
@@ -469,11 +483,11 @@ TEST_F(CliInspect, DumpCsvRoundTripsThroughTheCsvParser) {
   FeedDefaults allow;
   allow.allowlist = true;
   std::string store = build({{FeedFormat::kRpz, kRpzFeed, {}, "policy.rpz"},
-                 {FeedFormat::kDomains, "evil.example\nexact.example\n",
-                  list_defaults(Action::kNodata, "fancy", "malware"), "list.txt"},
-                 {FeedFormat::kDomains, "old.example\n", expiring, "old.txt"},
-                 {FeedFormat::kDomains, "good.evil.example\n", allow, "allow.txt"}},
-                "mixed.mdb");
+                             {FeedFormat::kDomains, "evil.example\nexact.example\n",
+                              list_defaults(Action::kNodata, "fancy", "malware"), "list.txt"},
+                             {FeedFormat::kDomains, "old.example\n", expiring, "old.txt"},
+                             {FeedFormat::kDomains, "good.evil.example\n", allow, "allow.txt"}},
+                            "mixed.mdb");
   CliRun first = run({"dump", "--format=csv", "-o", dir_.file("first.csv"), store});
   ASSERT_EQ(first.status, 0) << first.err;
   std::string csv = testing::read_file(dir_.file("first.csv"));
