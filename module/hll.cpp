@@ -80,19 +80,46 @@ void HyperLogLog::set_register(std::uint32_t index, std::uint8_t rank) noexcept 
     if (dense_[index] < rank) dense_[index] = rank;
     return;
   }
-  auto position = std::lower_bound(sparse_.begin(), sparse_.end(), make_entry(index, 0));
-  if (position != sparse_.end() && entry_index(*position) == index) {
-    if (entry_rank(*position) < rank) *position = make_entry(index, rank);
+  if (!sparse_.empty()) {
+    const std::size_t mask = sparse_.size() - 1;
+    for (std::size_t slot = index & mask;; slot = (slot + 1) & mask) {
+      std::uint32_t entry = sparse_[slot];
+      if (entry == 0) break;
+      if (entry_index(entry) == index) {
+        if (entry_rank(entry) < rank) sparse_[slot] = make_entry(index, rank);
+        return;
+      }
+    }
+  }
+  // A register not set before.
+  if (sparse_count_ >= kSparseLimit) {
+    if (convert_to_dense()) dense_[index] = rank;
     return;
   }
-  if (sparse_.size() >= kSparseLimit) {
-    if (convert_to_dense()) dense_[index] = rank;  // the register was zero
-    return;
-  }
+  if ((sparse_count_ + 1) * 4 > sparse_.size() * 3 && !grow_sparse()) return;
+  const std::size_t mask = sparse_.size() - 1;
+  std::size_t slot = index & mask;
+  while (sparse_[slot] != 0) slot = (slot + 1) & mask;
+  sparse_[slot] = make_entry(index, rank);
+  ++sparse_count_;
+}
+
+bool HyperLogLog::grow_sparse() noexcept {
+  std::vector<std::uint32_t> slots;
   try {
-    sparse_.insert(position, make_entry(index, rank));
+    slots.assign(sparse_.empty() ? 8 : sparse_.size() * 2, 0);
   } catch (const std::bad_alloc&) {
+    return false;
   }
+  const std::size_t mask = slots.size() - 1;
+  for (std::uint32_t entry : sparse_) {
+    if (entry == 0) continue;
+    std::size_t slot = entry_index(entry) & mask;
+    while (slots[slot] != 0) slot = (slot + 1) & mask;
+    slots[slot] = entry;
+  }
+  sparse_.swap(slots);
+  return true;
 }
 
 bool HyperLogLog::convert_to_dense() noexcept {
@@ -101,9 +128,25 @@ bool HyperLogLog::convert_to_dense() noexcept {
   } catch (const std::bad_alloc&) {
     return false;
   }
-  for (std::uint32_t entry : sparse_) dense_[entry_index(entry)] = entry_rank(entry);
+  for (std::uint32_t entry : sparse_)
+    if (entry != 0) dense_[entry_index(entry)] = entry_rank(entry);
   std::vector<std::uint32_t>().swap(sparse_);
+  sparse_count_ = 0;
   return true;
+}
+
+std::vector<std::uint32_t> HyperLogLog::sorted_entries() const {
+  std::vector<std::uint32_t> entries;
+  if (!dense_.empty()) {
+    for (std::uint32_t i = 0; i < kRegisters; ++i)
+      if (dense_[i] != 0) entries.push_back(make_entry(i, dense_[i]));
+    return entries;
+  }
+  entries.reserve(sparse_count_);
+  for (std::uint32_t entry : sparse_)
+    if (entry != 0) entries.push_back(entry);
+  std::sort(entries.begin(), entries.end());
+  return entries;
 }
 
 double HyperLogLog::estimate() const noexcept {
@@ -114,8 +157,9 @@ double HyperLogLog::estimate() const noexcept {
     for (std::uint8_t value : dense_) ++counts[value];
     for (int k = 0; k <= kMaxRank; ++k) histogram[k] = counts[k];
   } else {
-    histogram[0] = static_cast<double>(kRegisters - sparse_.size());
-    for (std::uint32_t entry : sparse_) histogram[entry_rank(entry)] += 1;
+    histogram[0] = static_cast<double>(kRegisters - sparse_count_);
+    for (std::uint32_t entry : sparse_)
+      if (entry != 0) histogram[entry_rank(entry)] += 1;
   }
   const double m = static_cast<double>(kRegisters);
   if (histogram[0] == m) return 0.0;
@@ -132,37 +176,25 @@ void HyperLogLog::merge(const HyperLogLog& other) {
     if (dense_.empty()) {
       std::vector<std::uint8_t> registers = other.dense_;
       for (std::uint32_t entry : sparse_)
-        registers[entry_index(entry)] = std::max(registers[entry_index(entry)], entry_rank(entry));
+        if (entry != 0)
+          registers[entry_index(entry)] =
+              std::max(registers[entry_index(entry)], entry_rank(entry));
       dense_.swap(registers);
       std::vector<std::uint32_t>().swap(sparse_);
+      sparse_count_ = 0;
       return;
     }
     for (std::size_t i = 0; i < kRegisters; ++i) dense_[i] = std::max(dense_[i], other.dense_[i]);
     return;
   }
-  if (!dense_.empty()) {
-    for (std::uint32_t entry : other.sparse_)
-      dense_[entry_index(entry)] = std::max(dense_[entry_index(entry)], entry_rank(entry));
-    return;
-  }
-  // Both sparse: a sorted merge keeping the larger rank per index.
-  std::vector<std::uint32_t> merged;
-  merged.reserve(sparse_.size() + other.sparse_.size());
-  auto a = sparse_.begin();
-  auto b = other.sparse_.begin();
-  while (a != sparse_.end() || b != other.sparse_.end()) {
-    if (b == other.sparse_.end() || (a != sparse_.end() && entry_index(*a) < entry_index(*b))) {
-      merged.push_back(*a++);
-    } else if (a == sparse_.end() || entry_index(*b) < entry_index(*a)) {
-      merged.push_back(*b++);
-    } else {
-      merged.push_back(std::max(*a, *b));  // same index: the larger rank is the larger entry
-      ++a;
-      ++b;
-    }
-  }
-  sparse_.swap(merged);
-  if (sparse_.size() > kSparseLimit && !convert_to_dense()) throw std::bad_alloc();
+  if (dense_.empty() && sparse_count_ + other.sparse_count_ > kSparseLimit &&
+      !convert_to_dense())
+    throw std::bad_alloc();
+  std::uint32_t before = sparse_count_;
+  for (std::uint32_t entry : other.sparse_)
+    if (entry != 0) set_register(entry_index(entry), entry_rank(entry));
+  // set_register() drops a value only when memory runs out.
+  if (dense_.empty() && sparse_count_ < before) throw std::bad_alloc();
 }
 
 std::string HyperLogLog::serialize() const {
@@ -170,18 +202,13 @@ std::string HyperLogLog::serialize() const {
   out.push_back(static_cast<char>(kFormatVersion));
   out.push_back(static_cast<char>(kPrecision));
   std::size_t set_registers =
-      dense_.empty() ? sparse_.size()
+      dense_.empty() ? sparse_count_
                      : kRegisters - static_cast<std::size_t>(
                                         std::count(dense_.begin(), dense_.end(), 0));
   if (set_registers * 4 + 4 < kPackedDenseSize) {
     out.push_back(static_cast<char>(kEncodingSparse));
     put_u32(out, static_cast<std::uint32_t>(set_registers));
-    if (dense_.empty()) {
-      for (std::uint32_t entry : sparse_) put_u32(out, entry);
-    } else {
-      for (std::uint32_t i = 0; i < kRegisters; ++i)
-        if (dense_[i] != 0) put_u32(out, make_entry(i, dense_[i]));
-    }
+    for (std::uint32_t entry : sorted_entries()) put_u32(out, entry);
   } else {
     out.push_back(static_cast<char>(kEncodingDense));
     std::vector<std::uint8_t> values = registers();
@@ -214,16 +241,17 @@ bool HyperLogLog::deserialize(std::string_view bytes, HyperLogLog& out) {
     if (body.size() < 4) return false;
     std::uint32_t count = get_u32(body.data());
     if (count > kRegisters || body.size() != 4 + std::size_t{count} * 4) return false;
-    std::vector<std::uint32_t> entries(count);
+    if (count > kSparseLimit) sketch.dense_.assign(kRegisters, 0);
+    std::uint32_t previous = 0;
     for (std::uint32_t i = 0; i < count; ++i) {
       std::uint32_t entry = get_u32(body.data() + 4 + std::size_t{i} * 4);
       std::uint8_t rank = entry_rank(entry);
       if (entry_index(entry) >= kRegisters || rank == 0 || rank > kMaxRank) return false;
-      if (i > 0 && entry_index(entry) <= entry_index(entries[i - 1])) return false;
-      entries[i] = entry;
+      if (i > 0 && entry_index(entry) <= entry_index(previous)) return false;
+      previous = entry;
+      sketch.set_register(entry_index(entry), rank);
     }
-    sketch.sparse_.swap(entries);
-    if (sketch.sparse_.size() > kSparseLimit && !sketch.convert_to_dense()) return false;
+    if (sketch.sparse_count_ + (sketch.dense_.empty() ? 0 : count) != count) return false;
   } else if (encoding == kEncodingDense) {
     if (body.size() != kPackedDenseSize) return false;
     const auto* packed = reinterpret_cast<const unsigned char*>(body.data());
@@ -249,13 +277,15 @@ std::size_t HyperLogLog::memory_bytes() const noexcept {
 
 void HyperLogLog::clear() noexcept {
   std::vector<std::uint32_t>().swap(sparse_);
+  sparse_count_ = 0;
   std::vector<std::uint8_t>().swap(dense_);
 }
 
 std::vector<std::uint8_t> HyperLogLog::registers() const {
   if (!dense_.empty()) return dense_;
   std::vector<std::uint8_t> values(kRegisters, 0);
-  for (std::uint32_t entry : sparse_) values[entry_index(entry)] = entry_rank(entry);
+  for (std::uint32_t entry : sparse_)
+    if (entry != 0) values[entry_index(entry)] = entry_rank(entry);
   return values;
 }
 

@@ -6,12 +6,14 @@
 // sketch anywhere (module, stats store, CLI, `dnsverdict estimate`) can be merged with every
 // other without converting precision.
 //
-// Representation. A sketch starts *sparse*: a sorted vector of (register index, rank) pairs,
-// 4 bytes each, holding only the registers that are not zero. Most rules see a handful of
-// clients per hour, so most sketches stay at a few dozen bytes. Once more than
-// kSparseLimit registers are set, it converts to *dense*: one byte per register (16 KiB;
-// 6 bits used). Both forms hold exactly the same information (sparse uses the same
-// precision), so converting loses nothing and estimates do not jump at the switch.
+// Representation. A sketch starts *sparse*: an open-addressing hash set of (register index,
+// rank) pairs, 4 bytes each, holding only the registers that are not zero (the index is
+// already uniformly distributed, so it is its own hash; linear probing, at most 3/4 full).
+// Most rules see a handful of clients per hour, so most sketches stay at a few dozen bytes.
+// Once more than kSparseLimit registers are set (8 KiB of slots), it converts to *dense*:
+// one byte per register (16 KiB; 6 bits used). Both forms hold exactly the same
+// information (sparse uses the same precision), so converting loses nothing and estimates
+// do not jump at the switch.
 //
 // Input. Feed values that are already uniformly distributed hashes (xxHash XXH3-64 of the
 // item); the sketch does not hash again. The top p bits pick the register, the remaining
@@ -39,7 +41,7 @@ class HyperLogLog {
   static constexpr int kPrecision = 14;
   static constexpr std::size_t kRegisters = std::size_t{1} << kPrecision;
   static constexpr int kMaxRank = 64 - kPrecision + 1;  // 51
-  // Sparse entries kept before converting to dense (4 KiB of entries vs 16 KiB dense).
+  // Sparse entries kept before converting to dense (8 KiB of slots vs 16 KiB dense).
   static constexpr std::size_t kSparseLimit = 1024;
   // 1.04 / sqrt(m): the relative standard error of estimate().
   static constexpr double kStandardError = 0.008125;
@@ -77,7 +79,7 @@ class HyperLogLog {
   // Heap and object bytes this sketch holds now.
   std::size_t memory_bytes() const noexcept;
 
-  bool empty() const noexcept { return dense_.empty() && sparse_.empty(); }
+  bool empty() const noexcept { return dense_.empty() && sparse_count_ == 0; }
   bool is_dense() const noexcept { return !dense_.empty(); }
   void clear() noexcept;
 
@@ -90,10 +92,14 @@ class HyperLogLog {
 
  private:
   void set_register(std::uint32_t index, std::uint8_t rank) noexcept;
+  bool grow_sparse() noexcept;
   bool convert_to_dense() noexcept;
+  std::vector<std::uint32_t> sorted_entries() const;
 
-  std::vector<std::uint32_t> sparse_;  // (index << 8 | rank), sorted by index
-  std::vector<std::uint8_t> dense_;    // kRegisters bytes when dense, else empty
+  // Sparse slots: 0 = free, else (index << 8 | rank); the size is a power of two.
+  std::vector<std::uint32_t> sparse_;
+  std::uint32_t sparse_count_ = 0;
+  std::vector<std::uint8_t> dense_;  // kRegisters bytes when dense, else empty
 };
 
 }  // namespace dnsverdict

@@ -78,7 +78,7 @@ TEST(HyperLogLog, RootMeanSquareErrorMatchesStandardError) {
 TEST(HyperLogLog, StaysSparseWhileSmall) {
   HyperLogLog sketch = sketch_of(0, 100);
   EXPECT_FALSE(sketch.is_dense());
-  EXPECT_LT(sketch.memory_bytes(), 1024u);
+  EXPECT_LT(sketch.memory_bytes(), 2048u);
   HyperLogLog big = sketch_of(0, 5000);
   EXPECT_TRUE(big.is_dense());
   EXPECT_LE(big.memory_bytes(), HyperLogLog::kRegisters + 256);

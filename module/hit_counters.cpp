@@ -1,0 +1,299 @@
+#include "hit_counters.h"
+
+#include <sys/socket.h>
+#include <xxhash.h>
+
+#include <algorithm>
+#include <cstring>
+#include <list>
+#include <mutex>
+#include <unordered_map>
+
+namespace dnsverdict {
+namespace {
+
+// Process-wide thread slots: a thread keeps its slot for life, so it always counts into the
+// same shard of every HitCounters instance.
+std::atomic<std::size_t> next_thread_slot{0};
+thread_local const std::size_t thread_slot =
+    next_thread_slot.fetch_add(1, std::memory_order_relaxed);
+
+// Adds a hit to the bucket of `hour`, creating it in order when missing. Usually the last
+// bucket is the one (hits arrive in time order), so the search is one comparison.
+void add_to_hours(std::vector<HourlyCounts>& hours, std::int64_t hour, std::int64_t time,
+                  const ClientHashes* client) {
+  for (auto it = hours.rbegin(); it != hours.rend(); ++it) {
+    if (it->hour == hour) {
+      it->add(time, client);
+      return;
+    }
+  }
+  auto position = std::upper_bound(
+      hours.begin(), hours.end(), hour,
+      [](std::int64_t value, const HourlyCounts& counts) { return value < counts.hour; });
+  position = hours.emplace(position);
+  position->hour = hour;
+  position->add(time, client);
+}
+
+void merge_hours(std::vector<HourlyCounts>& into, std::vector<HourlyCounts>&& from) {
+  if (into.empty()) {
+    into = std::move(from);
+    return;
+  }
+  for (HourlyCounts& counts : from) {
+    auto position = std::lower_bound(
+        into.begin(), into.end(), counts.hour,
+        [](const HourlyCounts& existing, std::int64_t value) { return existing.hour < value; });
+    if (position != into.end() && position->hour == counts.hour)
+      position->merge(counts);
+    else
+      into.insert(position, std::move(counts));
+  }
+}
+
+std::size_t hours_memory(const std::vector<HourlyCounts>& hours) {
+  std::size_t bytes = hours.capacity() * sizeof(HourlyCounts);
+  for (const HourlyCounts& counts : hours)
+    bytes += counts.clients.memory_bytes() + counts.networks.memory_bytes() -
+             2 * sizeof(HyperLogLog);
+  return bytes;
+}
+
+}  // namespace
+
+ClientAddress ClientAddress::from(int family, const void* address) noexcept {
+  ClientAddress client;
+  if (address == nullptr) return client;
+  if (family == AF_INET) {
+    client.family = AF_INET;
+    std::memcpy(client.bytes, address, 4);
+  } else if (family == AF_INET6) {
+    client.family = AF_INET6;
+    std::memcpy(client.bytes, address, 16);
+  }
+  return client;
+}
+
+bool ClientAddress::known() const noexcept { return family == AF_INET || family == AF_INET6; }
+
+ClientHashes client_hashes(const ClientAddress& client) noexcept {
+  // family octet + address octets; the network is the same with the host part zeroed.
+  std::uint8_t input[17] = {};
+  bool v4 = client.family == AF_INET;
+  input[0] = v4 ? 4 : 6;
+  std::size_t size = v4 ? 4 : 16;
+  std::memcpy(input + 1, client.bytes, size);
+  ClientHashes hashes;
+  hashes.address = XXH3_64bits(input, size + 1);
+  std::size_t network_octets = v4 ? 3 : 7;  // /24, /56
+  std::memset(input + 1 + network_octets, 0, size - network_octets);
+  hashes.network = XXH3_64bits(input, size + 1);
+  return hashes;
+}
+
+void HourlyCounts::add(std::int64_t time, const ClientHashes* client) noexcept {
+  if (queries == 0 || time < first_seen) first_seen = time;
+  if (queries == 0 || time > last_seen) last_seen = time;
+  ++queries;
+  if (client != nullptr) {
+    clients.add_hash(client->address);
+    networks.add_hash(client->network);
+  }
+}
+
+void HourlyCounts::merge(const HourlyCounts& other) {
+  if (other.queries != 0) {
+    first_seen = queries == 0 ? other.first_seen : std::min(first_seen, other.first_seen);
+    last_seen = queries == 0 ? other.last_seen : std::max(last_seen, other.last_seen);
+  }
+  queries += other.queries;
+  clients.merge(other.clients);
+  networks.merge(other.networks);
+}
+
+struct alignas(64) HitCounters::Shard {
+  struct RuleEntry {
+    std::uint64_t hash = 0;
+    RuleCounts counts;
+  };
+  using RuleList = std::list<RuleEntry>;
+
+  mutable std::mutex mutex;
+  RuleList rules;  // most recently hit first: the back is evicted
+  std::unordered_map<std::uint64_t, RuleList::iterator> rule_index;
+  std::unordered_map<std::uint64_t, CampaignCounts> campaigns;
+  CounterTotals totals;
+};
+
+HitCounters::HitCounters() : HitCounters(Options{}) {}
+
+HitCounters::HitCounters(Options options) : options_(options) {
+  options_.shards = std::max<std::size_t>(options_.shards, 1);
+  options_.max_rules = std::max<std::size_t>(options_.max_rules, 1);
+  rules_per_shard_ = (options_.max_rules + options_.shards - 1) / options_.shards;
+  shards_ = std::make_unique<Shard[]>(options_.shards);
+}
+
+HitCounters::~HitCounters() = default;
+
+HitCounters::Shard& HitCounters::shard_for_this_thread() noexcept {
+  return shards_[thread_slot % options_.shards];
+}
+
+void HitCounters::record_hit(const HitEvent& hit) noexcept {
+  ClientHashes hashes;
+  const ClientHashes* client = nullptr;
+  if (hit.client.known()) {
+    hashes = client_hashes(hit.client);
+    client = &hashes;
+  }
+  const std::uint64_t rule_hash = XXH3_64bits_withSeed(hit.rule_key.data(), hit.rule_key.size(),
+                                                       static_cast<std::uint64_t>(hit.kind));
+  const std::uint64_t campaign_hash =
+      hit.campaign.empty() ? 0 : XXH3_64bits(hit.campaign.data(), hit.campaign.size());
+  const std::int64_t hour = hour_of(hit.time);
+
+  Shard& shard = shard_for_this_thread();
+  std::lock_guard<std::mutex> lock(shard.mutex);
+  ++shard.totals.hits;
+  try {
+    Shard::RuleList::iterator entry;
+    auto found = shard.rule_index.find(rule_hash);
+    if (found != shard.rule_index.end()) {
+      entry = found->second;
+      if (entry != shard.rules.begin()) shard.rules.splice(shard.rules.begin(), shard.rules, entry);
+    } else {
+      if (shard.rules.size() >= rules_per_shard_) {
+        // Reuse the least recently hit entry's node for the new rule.
+        entry = std::prev(shard.rules.end());
+        ++shard.totals.evicted_rules;
+        for (const HourlyCounts& counts : entry->counts.hours)
+          shard.totals.evicted_queries += counts.queries;
+        shard.rule_index.erase(entry->hash);
+        entry->counts.hours.clear();
+        shard.rules.splice(shard.rules.begin(), shard.rules, entry);
+      } else {
+        shard.rules.emplace_front();
+        entry = shard.rules.begin();
+      }
+      entry->hash = rule_hash;
+      entry->counts.rule_key.assign(hit.rule_key.data(), hit.rule_key.size());
+      entry->counts.kind = hit.kind;
+      entry->counts.campaign.assign(hit.campaign.data(), hit.campaign.size());
+      try {
+        shard.rule_index.emplace(rule_hash, entry);
+      } catch (...) {
+        shard.rules.erase(entry);
+        throw;
+      }
+    }
+    add_to_hours(entry->counts.hours, hour, hit.time, client);
+  } catch (...) {
+    // Out of memory: this hit is lost at rule level; the campaign below may still count it.
+  }
+  if (hit.campaign.empty()) return;
+  try {
+    auto found = shard.campaigns.find(campaign_hash);
+    if (found == shard.campaigns.end()) {
+      if (shard.campaigns.size() >= options_.max_campaigns) {
+        ++shard.totals.untracked_campaign_hits;
+        return;
+      }
+      found = shard.campaigns.emplace(campaign_hash, CampaignCounts{}).first;
+      found->second.campaign.assign(hit.campaign.data(), hit.campaign.size());
+    }
+    add_to_hours(found->second.hours, hour, hit.time, client);
+  } catch (...) {
+    ++shard.totals.untracked_campaign_hits;
+  }
+}
+
+CountersSnapshot HitCounters::take_snapshot() {
+  std::unordered_map<std::uint64_t, RuleCounts> rules;
+  std::unordered_map<std::uint64_t, CampaignCounts> campaigns;
+  CountersSnapshot snapshot;
+  for (std::size_t i = 0; i < options_.shards; ++i) {
+    Shard::RuleList shard_rules;
+    std::unordered_map<std::uint64_t, Shard::RuleList::iterator> shard_index;
+    std::unordered_map<std::uint64_t, CampaignCounts> shard_campaigns;
+    {
+      std::lock_guard<std::mutex> lock(shards_[i].mutex);
+      shard_rules.swap(shards_[i].rules);
+      shard_index.swap(shards_[i].rule_index);
+      shard_campaigns.swap(shards_[i].campaigns);
+      const CounterTotals& totals = shards_[i].totals;
+      snapshot.totals.hits += totals.hits;
+      snapshot.totals.evicted_rules += totals.evicted_rules;
+      snapshot.totals.evicted_queries += totals.evicted_queries;
+      snapshot.totals.untracked_campaign_hits += totals.untracked_campaign_hits;
+    }
+    for (auto& entry : shard_rules) {
+      auto [position, inserted] = rules.try_emplace(entry.hash);
+      if (inserted)
+        position->second = std::move(entry.counts);
+      else
+        merge_hours(position->second.hours, std::move(entry.counts.hours));
+    }
+    for (auto& [hash, counts] : shard_campaigns) {
+      auto [position, inserted] = campaigns.try_emplace(hash);
+      if (inserted)
+        position->second = std::move(counts);
+      else
+        merge_hours(position->second.hours, std::move(counts.hours));
+    }
+  }
+  snapshot.rules.reserve(rules.size());
+  for (auto& [hash, counts] : rules) snapshot.rules.push_back(std::move(counts));
+  std::sort(snapshot.rules.begin(), snapshot.rules.end(),
+            [](const RuleCounts& a, const RuleCounts& b) {
+              return a.rule_key != b.rule_key ? a.rule_key < b.rule_key : a.kind < b.kind;
+            });
+  snapshot.campaigns.reserve(campaigns.size());
+  for (auto& [hash, counts] : campaigns) snapshot.campaigns.push_back(std::move(counts));
+  std::sort(snapshot.campaigns.begin(), snapshot.campaigns.end(),
+            [](const CampaignCounts& a, const CampaignCounts& b) { return a.campaign < b.campaign; });
+  return snapshot;
+}
+
+CounterTotals HitCounters::totals() const {
+  CounterTotals sum;
+  for (std::size_t i = 0; i < options_.shards; ++i) {
+    std::lock_guard<std::mutex> lock(shards_[i].mutex);
+    sum.hits += shards_[i].totals.hits;
+    sum.evicted_rules += shards_[i].totals.evicted_rules;
+    sum.evicted_queries += shards_[i].totals.evicted_queries;
+    sum.untracked_campaign_hits += shards_[i].totals.untracked_campaign_hits;
+  }
+  return sum;
+}
+
+std::size_t HitCounters::tracked_rules() const {
+  std::size_t count = 0;
+  for (std::size_t i = 0; i < options_.shards; ++i) {
+    std::lock_guard<std::mutex> lock(shards_[i].mutex);
+    count += shards_[i].rules.size();
+  }
+  return count;
+}
+
+std::size_t HitCounters::memory_bytes() const {
+  constexpr std::size_t kNodeOverhead = 2 * sizeof(void*);  // list / hash node links
+  std::size_t bytes = sizeof(*this) + options_.shards * sizeof(Shard);
+  for (std::size_t i = 0; i < options_.shards; ++i) {
+    const Shard& shard = shards_[i];
+    std::lock_guard<std::mutex> lock(shard.mutex);
+    bytes += shard.rule_index.bucket_count() * sizeof(void*) +
+             shard.campaigns.bucket_count() * sizeof(void*);
+    for (const auto& entry : shard.rules)
+      bytes += sizeof(entry) + 2 * kNodeOverhead + sizeof(std::uint64_t) + sizeof(void*) +
+               entry.counts.rule_key.capacity() + entry.counts.campaign.capacity() +
+               hours_memory(entry.counts.hours);
+    for (const auto& [hash, counts] : shard.campaigns)
+      bytes += sizeof(counts) + kNodeOverhead + sizeof(hash) + counts.campaign.capacity() +
+               hours_memory(counts.hours);
+  }
+  return bytes;
+}
+
+}  // namespace dnsverdict

@@ -1,0 +1,154 @@
+// The module's in-memory hit counters: for every rule and every campaign, per clock hour,
+// how many queries hit it, how many distinct client addresses and client networks asked
+// (HyperLogLog, hll.h), and when it was first and last hit. docs/counters.md explains the
+// numbers; the stats flusher (stats_flusher.h) drains them into the stats store.
+//
+// Hit path. Counters are sharded: each thread counts into one shard (a process-wide thread
+// slot modulo the shard count), and each shard has its own mutex. With at least as many
+// shards as Unbound worker threads no two threads ever share a shard, so the mutex is only
+// ever contended by the flusher taking a snapshot (a pointer swap, once per flush). Per-thread
+// shards were chosen over locks striped by rule hash because one hot campaign (the case
+// that matters) would put every thread on the same stripe.
+//
+// Memory bound. Each shard tracks at most ceil(max_rules / shards) rules; a hit on a new
+// rule beyond that evicts the shard's least recently hit rule, whose counts since the last
+// flush are lost (counted in evicted_rules / evicted_queries). Campaign counters are kept
+// apart from rule counters and are never evicted: campaign totals stay exact (their
+// sketches keep their 0.81% error) however many rules are evicted. Campaigns are at most
+// max_campaigns per shard (hits beyond are counted in untracked_campaign_hits). Sketches
+// are sparse while small; a rule or campaign hour costs at most 2 x 16 KiB of registers.
+// Rules are identified by a 64-bit hash of (kind, owner key), campaigns by a hash of their
+// name; a collision (odds about n^2 / 2^65) would merge two rules' counts.
+//
+// Thread safety: record_hit() from any number of threads at once; take_snapshot(),
+// totals() and memory_bytes() from any thread (usually the flusher's).
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "hll.h"
+#include "store_format.h"
+
+namespace dnsverdict {
+
+// A client address as the query path has it. `family` is AF_INET or AF_INET6; anything else
+// means unknown (the query is counted, the client is not).
+struct ClientAddress {
+  int family = 0;
+  std::uint8_t bytes[16] = {};  // network byte order; IPv4 uses the first 4
+
+  // Copies 4 octets for AF_INET, 16 for AF_INET6 (an in_addr / in6_addr); other families
+  // give an unknown address.
+  static ClientAddress from(int family, const void* address) noexcept;
+  bool known() const noexcept;
+};
+
+// The two hashes a client contributes: its address, and its network (/24 for IPv4, /56 for
+// IPv6). XXH3-64 over family + octets, so IPv4 and IPv6 never collide by construction.
+struct ClientHashes {
+  std::uint64_t address = 0;
+  std::uint64_t network = 0;
+};
+ClientHashes client_hashes(const ClientAddress& client) noexcept;
+
+inline constexpr std::int64_t kSecondsPerHour = 3600;
+// The start of the clock hour (UTC) that `unix_seconds` falls in.
+inline std::int64_t hour_of(std::int64_t unix_seconds) noexcept {
+  std::int64_t hour = unix_seconds - unix_seconds % kSecondsPerHour;
+  return unix_seconds < 0 && unix_seconds % kSecondsPerHour != 0 ? hour - kSecondsPerHour : hour;
+}
+
+// One subject's counts for one clock hour.
+struct HourlyCounts {
+  std::int64_t hour = 0;  // unix seconds at the start of the hour
+  std::uint64_t queries = 0;
+  std::int64_t first_seen = 0;  // unix seconds; 0 when queries == 0
+  std::int64_t last_seen = 0;
+  HyperLogLog clients;   // client addresses
+  HyperLogLog networks;  // client /24 (IPv4) and /56 (IPv6) networks
+
+  void add(std::int64_t time, const ClientHashes* client) noexcept;
+  // Sums queries, merges sketches, widens first/last seen. `other.hour` must equal `hour`.
+  void merge(const HourlyCounts& other);
+};
+
+// One hit as the glue reports it. Views are read during record_hit() only.
+struct HitEvent {
+  std::string_view rule_key;  // the matched rule's owner as a store key (dns_name.h)
+  RuleKind kind = RuleKind::kExact;
+  std::string_view campaign;  // the rule's campaign name; empty: none
+  ClientAddress client;
+  std::int64_t time = 0;  // unix seconds
+};
+
+struct RuleCounts {
+  std::string rule_key;
+  RuleKind kind = RuleKind::kExact;
+  std::string campaign;
+  std::vector<HourlyCounts> hours;  // ascending hour, one entry per hour
+};
+
+struct CampaignCounts {
+  std::string campaign;
+  std::vector<HourlyCounts> hours;  // ascending hour
+};
+
+// Cumulative since the counters were created (never reset by a snapshot).
+struct CounterTotals {
+  std::uint64_t hits = 0;
+  std::uint64_t evicted_rules = 0;    // rule entries dropped at the cap
+  std::uint64_t evicted_queries = 0;  // queries those entries held (lost at rule level only)
+  std::uint64_t untracked_campaign_hits = 0;  // hits beyond max_campaigns (rule level kept)
+};
+
+// Everything counted since the previous snapshot, shards merged.
+struct CountersSnapshot {
+  std::vector<RuleCounts> rules;          // sorted by (rule_key, kind)
+  std::vector<CampaignCounts> campaigns;  // sorted by name
+  CounterTotals totals;
+  bool empty() const noexcept { return rules.empty() && campaigns.empty(); }
+};
+
+class HitCounters {
+ public:
+  struct Options {
+    std::size_t shards = 16;          // >= Unbound's num-threads avoids all sharing
+    std::size_t max_rules = 100000;   // rule entries tracked at once, over all shards
+    std::size_t max_campaigns = 10000;  // campaign entries per shard
+  };
+
+  HitCounters();  // default Options
+  explicit HitCounters(Options options);
+  ~HitCounters();
+  HitCounters(const HitCounters&) = delete;
+  HitCounters& operator=(const HitCounters&) = delete;
+
+  // Counts one hit for its rule and (if any) its campaign. Never throws; allocates only
+  // when the rule or campaign is new since the last snapshot or a sketch grows.
+  void record_hit(const HitEvent& hit) noexcept;
+
+  // Moves out everything counted so far and starts afresh. Holds each shard's mutex only to
+  // swap its tables; merging the shards happens after.
+  CountersSnapshot take_snapshot();
+
+  CounterTotals totals() const;
+  std::size_t tracked_rules() const;
+  std::size_t memory_bytes() const;  // approximate: entries, tables and sketches
+  const Options& options() const noexcept { return options_; }
+
+ private:
+  struct Shard;
+  Shard& shard_for_this_thread() noexcept;
+
+  Options options_;
+  std::size_t rules_per_shard_;
+  std::unique_ptr<Shard[]> shards_;
+};
+
+}  // namespace dnsverdict
