@@ -1,8 +1,7 @@
 // What every feed parser shares: format names and detection, line splitting, name
 // normalisation, the field helpers of feed_fields.h, and the parse_feed dispatcher.
-#include <idn2.h>
-
 #include <fmt/format.h>
+#include <idn2.h>
 
 #include <cstdlib>
 
@@ -13,8 +12,12 @@
 namespace dnsverdict {
 namespace {
 
-inline char lower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + ('a' - 'A')) : c; }
-inline bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
+inline char lower(char c) noexcept {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + ('a' - 'A')) : c;
+}
+inline bool is_digit(char c) noexcept {
+  return c >= '0' && c <= '9';
+}
 
 constexpr std::string_view kByteOrderMark = "\xEF\xBB\xBF";
 
@@ -25,9 +28,30 @@ bool is_forbidden_in_name(char c) noexcept {
   auto octet = static_cast<unsigned char>(c);
   if (octet <= ' ' || octet == 0x7f) return true;
   switch (c) {
-    case '*': case '/': case ':': case '@': case '?': case '#': case '"': case '\'':
-    case '<': case '>': case ',': case ';': case '(': case ')': case '[': case ']':
-    case '{': case '}': case '|': case '^': case '=': case '`': case '$': case '!':
+    case '*':
+    case '/':
+    case ':':
+    case '@':
+    case '?':
+    case '#':
+    case '"':
+    case '\'':
+    case '<':
+    case '>':
+    case ',':
+    case ';':
+    case '(':
+    case ')':
+    case '[':
+    case ']':
+    case '{':
+    case '}':
+    case '|':
+    case '^':
+    case '=':
+    case '`':
+    case '$':
+    case '!':
       return true;
     default:
       return false;
@@ -36,7 +60,8 @@ bool is_forbidden_in_name(char c) noexcept {
 
 std::string describe_character(char c) {
   auto octet = static_cast<unsigned char>(c);
-  if (octet <= ' ' || octet == 0x7f) return fmt::format("control character or space (0x{:02x})", octet);
+  if (octet <= ' ' || octet == 0x7f)
+    return fmt::format("control character or space (0x{:02x})", octet);
   if (c == '*') return "'*' (a wildcard is only allowed as a leading \"*.\")";
   return fmt::format("'{}'", c);
 }
@@ -141,7 +166,8 @@ bool is_leap_year(unsigned year) noexcept {
 }
 
 // Reads exactly `count` digits at `pos`.
-bool read_digits(std::string_view text, std::size_t& pos, std::size_t count, unsigned& value) noexcept {
+bool read_digits(std::string_view text, std::size_t& pos, std::size_t count,
+                 unsigned& value) noexcept {
   if (pos + count > text.size()) return false;
   value = 0;
   for (std::size_t i = 0; i < count; ++i) {
@@ -220,9 +246,9 @@ std::string_view take_token(std::string_view& text) noexcept {
 bool reject_long_line(std::string_view file, std::size_t line_number, std::string_view line,
                       Diagnostics& diagnostics) {
   if (line.size() <= kMaxLineOctets) return false;
-  diagnostics.error(file, line_number,
-                    fmt::format("line is {} octets long (limit {}); skipped", line.size(),
-                                kMaxLineOctets));
+  diagnostics.error(
+      file, line_number,
+      fmt::format("line is {} octets long (limit {}); skipped", line.size(), kMaxLineOctets));
   return true;
 }
 
@@ -357,21 +383,28 @@ void add_rule(RuleDraft&& rule, const FeedDefaults& defaults, RuleSet& rules) {
 
 std::string_view format_name(FeedFormat format) noexcept {
   switch (format) {
-    case FeedFormat::kAuto: return "auto";
-    case FeedFormat::kRpz: return "rpz";
-    case FeedFormat::kHosts: return "hosts";
-    case FeedFormat::kDomains: return "domains";
-    case FeedFormat::kAdblock: return "adblock";
-    case FeedFormat::kCsv: return "csv";
-    case FeedFormat::kJsonl: return "jsonl";
+    case FeedFormat::kAuto:
+      return "auto";
+    case FeedFormat::kRpz:
+      return "rpz";
+    case FeedFormat::kHosts:
+      return "hosts";
+    case FeedFormat::kDomains:
+      return "domains";
+    case FeedFormat::kAdblock:
+      return "adblock";
+    case FeedFormat::kCsv:
+      return "csv";
+    case FeedFormat::kJsonl:
+      return "jsonl";
   }
   return "unknown";
 }
 
 std::optional<FeedFormat> parse_format(std::string_view name) noexcept {
-  for (FeedFormat format : {FeedFormat::kAuto, FeedFormat::kRpz, FeedFormat::kHosts,
-                            FeedFormat::kDomains, FeedFormat::kAdblock, FeedFormat::kCsv,
-                            FeedFormat::kJsonl})
+  for (FeedFormat format :
+       {FeedFormat::kAuto, FeedFormat::kRpz, FeedFormat::kHosts, FeedFormat::kDomains,
+        FeedFormat::kAdblock, FeedFormat::kCsv, FeedFormat::kJsonl})
     if (equal_ignoring_case(name, format_name(format))) return format;
   if (equal_ignoring_case(name, "list") || equal_ignoring_case(name, "domain-list"))
     return FeedFormat::kDomains;
@@ -385,7 +418,8 @@ FeedFormat detect_format(std::string_view content) noexcept {
   if (content.size() > kSampleOctets) {
     // Keep whole lines only: a cut line could look like anything.
     std::size_t last_newline = content.rfind('\n', kSampleOctets);
-    content = content.substr(0, last_newline == std::string_view::npos ? kSampleOctets : last_newline);
+    content =
+        content.substr(0, last_newline == std::string_view::npos ? kSampleOctets : last_newline);
   }
   LineReader lines(content);
   std::string_view line;

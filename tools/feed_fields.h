@@ -17,7 +17,9 @@ namespace dnsverdict {
 // line is almost always a binary or minified file given by mistake.
 inline constexpr std::size_t kMaxLineOctets = 16 * 1024;
 
-inline bool is_blank(char c) noexcept { return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f'; }
+inline bool is_blank(char c) noexcept {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
+}
 std::string_view trim(std::string_view text) noexcept;
 bool equal_ignoring_case(std::string_view a, std::string_view b) noexcept;
 bool starts_with(std::string_view text, std::string_view prefix) noexcept;
@@ -43,8 +45,7 @@ bool strip_wildcard(std::string_view& name) noexcept;
 
 // The rule every line of a source starts from: source, campaign, category, confidence,
 // expiry and action from the defaults (nxdomain when the defaults name no action).
-RuleDraft make_rule_template(const FeedDefaults& defaults, std::uint16_t source_id,
-                             RuleSet& rules);
+RuleDraft make_rule_template(const FeedDefaults& defaults, std::uint16_t source_id, RuleSet& rules);
 
 // Adds a rule, applying the source's role: an allowlist source's rules all allow.
 void add_rule(RuleDraft&& rule, const FeedDefaults& defaults, RuleSet& rules);

@@ -22,8 +22,20 @@
 namespace dnsverdict {
 namespace {
 
-enum class Field { kDomain, kAction, kCategory, kCampaign, kConfidence, kFirstSeen, kExpires,
-                   kKind, kData, kSinkhole, kRedirect, kCount };
+enum class Field {
+  kDomain,
+  kAction,
+  kCategory,
+  kCampaign,
+  kConfidence,
+  kFirstSeen,
+  kExpires,
+  kKind,
+  kData,
+  kSinkhole,
+  kRedirect,
+  kCount
+};
 
 constexpr std::string_view kFieldNames[] = {"domain",     "action",     "category", "campaign",
                                             "confidence", "first_seen", "expires",  "kind",
@@ -153,8 +165,8 @@ bool indicator_to_rule(const Indicator& indicator, RuleSet& rules, RuleDraft& ru
 
 // Splits one CSV record into fields, reading further lines while a quoted field is open.
 // False with `error` on a malformed quote.
-bool read_csv_record(std::string_view first_line, LineReader& lines, std::vector<std::string>& fields,
-                     std::string& error) {
+bool read_csv_record(std::string_view first_line, LineReader& lines,
+                     std::vector<std::string>& fields, std::string& error) {
   fields.clear();
   fields.emplace_back();
   std::string_view line = first_line;
@@ -255,7 +267,8 @@ bool FlatJsonObject::parse(std::string_view text, std::string& error) {
         if (pos_ >= text_.size() || text_[pos_] != '"') return fail("expected a field name");
         if (!string(member.name)) return false;
         for (const Member& seen : members_)
-          if (seen.name == member.name) return fail(fmt::format("field \"{}\" given twice", member.name));
+          if (seen.name == member.name)
+            return fail(fmt::format("field \"{}\" given twice", member.name));
         skip_space();
         if (pos_ >= text_.size() || text_[pos_] != ':') return fail("expected ':'");
         ++pos_;
@@ -288,10 +301,14 @@ bool FlatJsonObject::hex4(unsigned& value) {
   for (int i = 0; i < 4; ++i) {
     char c = text_[pos_++];
     value <<= 4;
-    if (c >= '0' && c <= '9') value |= static_cast<unsigned>(c - '0');
-    else if (c >= 'a' && c <= 'f') value |= static_cast<unsigned>(c - 'a' + 10);
-    else if (c >= 'A' && c <= 'F') value |= static_cast<unsigned>(c - 'A' + 10);
-    else return fail("bad \\u escape");
+    if (c >= '0' && c <= '9')
+      value |= static_cast<unsigned>(c - '0');
+    else if (c >= 'a' && c <= 'f')
+      value |= static_cast<unsigned>(c - 'a' + 10);
+    else if (c >= 'A' && c <= 'F')
+      value |= static_cast<unsigned>(c - 'A' + 10);
+    else
+      return fail("bad \\u escape");
   }
   return true;
 }
@@ -310,14 +327,30 @@ bool FlatJsonObject::string(std::string& out) {
     if (pos_ >= text_.size()) return fail("unterminated string");
     char escape = text_[pos_++];
     switch (escape) {
-      case '"': out += '"'; break;
-      case '\\': out += '\\'; break;
-      case '/': out += '/'; break;
-      case 'b': out += '\b'; break;
-      case 'f': out += '\f'; break;
-      case 'n': out += '\n'; break;
-      case 'r': out += '\r'; break;
-      case 't': out += '\t'; break;
+      case '"':
+        out += '"';
+        break;
+      case '\\':
+        out += '\\';
+        break;
+      case '/':
+        out += '/';
+        break;
+      case 'b':
+        out += '\b';
+        break;
+      case 'f':
+        out += '\f';
+        break;
+      case 'n':
+        out += '\n';
+        break;
+      case 'r':
+        out += '\r';
+        break;
+      case 't':
+        out += '\t';
+        break;
       case 'u': {
         unsigned code;
         if (!hex4(code)) return false;
@@ -390,9 +423,10 @@ bool FlatJsonObject::value(Member& member) {
     return string(member.value);
   }
   if (c == '{' || c == '[')
-    return fail(fmt::format("field \"{}\" has a nested value (only strings, numbers, true, false "
-                            "and null are supported)",
-                            member.name));
+    return fail(
+        fmt::format("field \"{}\" has a nested value (only strings, numbers, true, false "
+                    "and null are supported)",
+                    member.name));
   for (std::string_view literal : {"true", "false", "null"}) {
     if (text_.substr(pos_, literal.size()) == literal) {
       pos_ += literal.size();
@@ -430,12 +464,14 @@ std::size_t parse_csv(std::string_view file, std::string_view content, const Fee
       for (std::size_t i = 0; i < fields.size(); ++i) {
         std::optional<Field> field = field_by_name(fields[i]);
         if (!field) {
-          diagnostics.warning(file, line_number,
-                              fmt::format("column \"{}\" is not a known field; ignored", fields[i]));
+          diagnostics.warning(
+              file, line_number,
+              fmt::format("column \"{}\" is not a known field; ignored", fields[i]));
         } else {
           for (const auto& seen : columns)
             if (seen == field) {
-              diagnostics.error(file, line_number, fmt::format("column \"{}\" appears twice", fields[i]));
+              diagnostics.error(file, line_number,
+                                fmt::format("column \"{}\" appears twice", fields[i]));
               ok = false;
             }
         }
@@ -452,9 +488,9 @@ std::size_t parse_csv(std::string_view file, std::string_view content, const Fee
       continue;
     }
     if (fields.size() != columns.size()) {
-      diagnostics.error(file, line_number,
-                        fmt::format("{} fields, but the header names {} columns", fields.size(),
-                                    columns.size()));
+      diagnostics.error(
+          file, line_number,
+          fmt::format("{} fields, but the header names {} columns", fields.size(), columns.size()));
       continue;
     }
     Indicator indicator;
@@ -495,9 +531,9 @@ std::size_t parse_jsonl(std::string_view file, std::string_view content,
       std::optional<Field> field = field_by_name(member.name);
       if (!field || member.is_null) continue;
       if (!member.is_string && (member.value == "true" || member.value == "false")) {
-        diagnostics.error(file, line_number,
-                          fmt::format("field \"{}\" is a boolean; expected a string or number",
-                                      member.name));
+        diagnostics.error(
+            file, line_number,
+            fmt::format("field \"{}\" is a boolean; expected a string or number", member.name));
         ok = false;
         break;
       }

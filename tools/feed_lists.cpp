@@ -98,8 +98,8 @@ std::size_t parse_hosts(std::string_view file, std::string_view content,
           break;
         }
       }
-      added += add_list_entry(name, line_template, line_template.action, file,
-                              lines.line_number(), defaults, rules, diagnostics);
+      added += add_list_entry(name, line_template, line_template.action, file, lines.line_number(),
+                              defaults, rules, diagnostics);
     }
     std::string ignored;
     if (!any_name)
@@ -113,8 +113,8 @@ std::size_t parse_hosts(std::string_view file, std::string_view content,
 
 // One name per line; "#", ";" and "!" start comments (whole-line, or after the name).
 std::size_t parse_domain_list(std::string_view file, std::string_view content,
-                              const FeedDefaults& defaults, std::uint16_t source_id,
-                              RuleSet& rules, Diagnostics& diagnostics) {
+                              const FeedDefaults& defaults, std::uint16_t source_id, RuleSet& rules,
+                              Diagnostics& diagnostics) {
   const RuleDraft rule_template = make_rule_template(defaults, source_id, rules);
   std::size_t added = 0;
   LineReader lines(content);
@@ -126,9 +126,9 @@ std::size_t parse_domain_list(std::string_view file, std::string_view content,
     if (name.empty() || name[0] == '#' || name[0] == ';' || name[0] == '!') continue;
     std::string_view extra = take_token(rest);
     if (!extra.empty() && extra[0] != '#' && extra[0] != ';' && extra[0] != '!') {
-      diagnostics.error(file, lines.line_number(),
-                        fmt::format("expected one name per line, found \"{}\" after \"{}\"",
-                                    extra, name));
+      diagnostics.error(
+          file, lines.line_number(),
+          fmt::format("expected one name per line, found \"{}\" after \"{}\"", extra, name));
       continue;
     }
     added += add_list_entry(name, rule_template, rule_template.action, file, lines.line_number(),
@@ -194,10 +194,10 @@ std::size_t parse_adblock(std::string_view file, std::string_view content,
       std::size_t comma = options.find(',');
       std::string_view option = options.substr(0, comma);
       options.remove_prefix(comma == std::string_view::npos ? options.size() : comma + 1);
-      if (!(equal_ignoring_case(option, "important") || equal_ignoring_case(option, "third-party") ||
-            equal_ignoring_case(option, "3p") || equal_ignoring_case(option, "all") ||
-            equal_ignoring_case(option, "document") || equal_ignoring_case(option, "doc") ||
-            equal_ignoring_case(option, "popup")))
+      if (!(equal_ignoring_case(option, "important") ||
+            equal_ignoring_case(option, "third-party") || equal_ignoring_case(option, "3p") ||
+            equal_ignoring_case(option, "all") || equal_ignoring_case(option, "document") ||
+            equal_ignoring_case(option, "doc") || equal_ignoring_case(option, "popup")))
         restricted = true;
     }
     if (restricted) {

@@ -41,7 +41,8 @@ constexpr std::string_view kTriggerLabels[] = {"rpz-ip", "rpz-client-ip", "rpz-n
 bool is_ttl(std::string_view token) noexcept {
   if (token.empty() || token[0] < '0' || token[0] > '9') return false;
   for (char c : token)
-    if (!((c >= '0' && c <= '9') || std::string_view("smhdwSMHDW").find(c) != std::string_view::npos))
+    if (!((c >= '0' && c <= '9') ||
+          std::string_view("smhdwSMHDW").find(c) != std::string_view::npos))
       return false;
   return true;
 }
@@ -66,8 +67,8 @@ std::string_view top_label(std::string_view key) noexcept {
 
 // An owner resolved against the origin.
 struct Owner {
-  std::string key;             // relative to the origin; empty: the apex
-  std::string_view trigger;    // non-empty: an rpz-ip/nsdname/... trigger label
+  std::string key;           // relative to the origin; empty: the apex
+  std::string_view trigger;  // non-empty: an rpz-ip/nsdname/... trigger label
   RuleKind kind = RuleKind::kExact;
   bool valid = false;
 };
@@ -102,9 +103,9 @@ class RpzParser {
   Diagnostics& diagnostics_;
   const RuleDraft rule_template_;
 
-  std::size_t line_ = 0;                   // first line of the current record
-  std::string joined_;                     // a record spread over several lines
-  std::vector<std::string_view> tokens_;   // of the current record
+  std::size_t line_ = 0;                  // first line of the current record
+  std::string joined_;                    // a record spread over several lines
+  std::vector<std::string_view> tokens_;  // of the current record
   std::vector<std::string_view> rdata_;
 
   bool have_origin_ = false;
@@ -225,9 +226,10 @@ void RpzParser::directive() {
   } else if (equal_ignoring_case(name, "$TTL")) {
     if (tokens_.size() != 2 || !is_ttl(tokens_[1])) error("$TTL needs one TTL value");
   } else if (equal_ignoring_case(name, "$INCLUDE") || equal_ignoring_case(name, "$GENERATE")) {
-    error(fmt::format("{} is not supported: give every zone file to the compiler as a feed of "
-                      "its own",
-                      upper(name)));
+    error(
+        fmt::format("{} is not supported: give every zone file to the compiler as a feed of "
+                    "its own",
+                    upper(name)));
   } else {
     error(fmt::format("unknown directive {}", name));
   }
@@ -312,7 +314,8 @@ void RpzParser::record(bool blank_owner) {
       ++next;
     }
   }
-  if (next >= tokens_.size()) return error(fmt::format("record for \"{}\" has no type", owner_text_));
+  if (next >= tokens_.size())
+    return error(fmt::format("record for \"{}\" has no type", owner_text_));
   std::string_view type = tokens_[next++];
   if (equal_ignoring_case(type, "SOA")) {
     // The SOA owner is the origin when no $ORIGIN named one.
@@ -333,9 +336,9 @@ void RpzParser::record(bool blank_owner) {
     return;
   }
   if (owner_.key.empty())
-    return error(fmt::format("{} record at the zone apex{}: a policy needs a name below the origin",
-                             upper(type),
-                             owner_.kind == RuleKind::kWildcard ? " (\"*\" would match every name)" : ""));
+    return error(fmt::format(
+        "{} record at the zone apex{}: a policy needs a name below the origin", upper(type),
+        owner_.kind == RuleKind::kWildcard ? " (\"*\" would match every name)" : ""));
   rdata_.assign(tokens_.begin() + static_cast<std::ptrdiff_t>(next), tokens_.end());
   policy_record(type, rdata_);
 }
@@ -349,7 +352,8 @@ void RpzParser::policy_record(std::string_view type, const std::vector<std::stri
     return;
   }
   if (rdata.size() != 1)
-    return error(fmt::format("{} record needs exactly one value, found {}", upper(type), rdata.size()));
+    return error(
+        fmt::format("{} record needs exactly one value, found {}", upper(type), rdata.size()));
   std::string_view value = rdata[0];
   bool same_owner = pending_ && pending_->key == owner_.key && pending_->kind == owner_.kind;
 

@@ -88,13 +88,16 @@ Manifest ManifestReader::read() {
       continue;
     }
     std::size_t equals = line.find('=');
-    if (equals == std::string_view::npos) fail(fmt::format("expected \"key = value\", found \"{}\"", line));
+    if (equals == std::string_view::npos)
+      fail(fmt::format("expected \"key = value\", found \"{}\"", line));
     std::string_view key = trim(line.substr(0, equals));
     std::string_view value = trim(line.substr(equals + 1));
     if (key.empty()) fail("a key is missing before '='");
     if (value.empty()) fail(fmt::format("\"{}\" has no value", key));
-    if (section_ == Section::kNone) fail(fmt::format("\"{}\" outside a [feed] or [campaign] section", key));
-    if (!section_keys_.emplace(key).second) fail(fmt::format("\"{}\" given twice in this section", key));
+    if (section_ == Section::kNone)
+      fail(fmt::format("\"{}\" outside a [feed] or [campaign] section", key));
+    if (!section_keys_.emplace(key).second)
+      fail(fmt::format("\"{}\" given twice in this section", key));
     if (section_ == Section::kFeed) {
       feed_key(key, value);
     } else {
@@ -111,7 +114,8 @@ void ManifestReader::section(std::string_view header) {
   std::string_view inside = trim(header.substr(1, header.size() - 2));
   std::string_view type = take_token(inside);
   std::string_view name = trim(inside);
-  if (name.size() >= 2 && name.front() == '"' && name.back() == '"') name = name.substr(1, name.size() - 2);
+  if (name.size() >= 2 && name.front() == '"' && name.back() == '"')
+    name = name.substr(1, name.size() - 2);
   section_line_ = line_;
   section_keys_.clear();
   if (type == "feed") {
@@ -124,7 +128,8 @@ void ManifestReader::section(std::string_view header) {
     section_ = Section::kFeed;
   } else if (type == "campaign") {
     if (name.empty()) fail("[campaign] needs a name: [campaign NAME]");
-    if (!campaign_names_.emplace(name).second) fail(fmt::format("campaign \"{}\" described twice", name));
+    if (!campaign_names_.emplace(name).second)
+      fail(fmt::format("campaign \"{}\" described twice", name));
     CampaignRecord campaign;
     campaign.name = std::string(name);
     manifest_.campaigns.push_back(std::move(campaign));
@@ -140,14 +145,16 @@ void ManifestReader::feed_key(std::string_view key, std::string_view value) {
   if (key == "format") {
     std::optional<FeedFormat> format = parse_format(value);
     if (!format)
-      fail(fmt::format("unknown format \"{}\" (auto, rpz, hosts, domains, adblock, csv, jsonl)", value));
+      fail(fmt::format("unknown format \"{}\" (auto, rpz, hosts, domains, adblock, csv, jsonl)",
+                       value));
     manifest_.feeds.back().format = *format;
   } else if (key == "action") {
     std::optional<Action> action = parse_action(value);
     if (!action) fail(fmt::format("unknown action \"{}\"", value));
     if (*action == Action::kRedirect)
-      fail("a feed's default action cannot be redirect: each redirect needs its own target "
-           "(an RPZ CNAME, or a redirect column in CSV/JSON Lines)");
+      fail(
+          "a feed's default action cannot be redirect: each redirect needs its own target "
+          "(an RPZ CNAME, or a redirect column in CSV/JSON Lines)");
     defaults.action = *action;
   } else if (key == "category") {
     defaults.category = std::string(value);
@@ -158,7 +165,8 @@ void ManifestReader::feed_key(std::string_view key, std::string_view value) {
     if (!confidence) fail(error);
     defaults.confidence = *confidence;
   } else if (key == "role") {
-    if (value != "block" && value != "allow") fail(fmt::format("role \"{}\" is neither block nor allow", value));
+    if (value != "block" && value != "allow")
+      fail(fmt::format("role \"{}\" is neither block nor allow", value));
     defaults.allowlist = value == "allow";
   } else if (key == "kind") {
     std::optional<RuleKind> kind = parse_kind(value);
@@ -169,9 +177,10 @@ void ManifestReader::feed_key(std::string_view key, std::string_view value) {
     if (!expires) fail(error);
     defaults.expires = *expires;
   } else {
-    fail(fmt::format("unknown feed key \"{}\" (format, action, category, campaign, confidence, "
-                     "role, kind, expires)",
-                     key));
+    fail(
+        fmt::format("unknown feed key \"{}\" (format, action, category, campaign, confidence, "
+                    "role, kind, expires)",
+                    key));
   }
 }
 
@@ -206,6 +215,8 @@ void ManifestReader::finish_section() {
 
 }  // namespace
 
-Manifest read_manifest(const std::string& path) { return ManifestReader(path).read(); }
+Manifest read_manifest(const std::string& path) {
+  return ManifestReader(path).read();
+}
 
 }  // namespace dnsverdict

@@ -95,9 +95,9 @@ TEST(FeedName, RejectsInvalidNamesWithAReason) {
 }
 
 TEST(FeedFormat, NamesRoundTrip) {
-  for (FeedFormat format : {FeedFormat::kAuto, FeedFormat::kRpz, FeedFormat::kHosts,
-                            FeedFormat::kDomains, FeedFormat::kAdblock, FeedFormat::kCsv,
-                            FeedFormat::kJsonl})
+  for (FeedFormat format :
+       {FeedFormat::kAuto, FeedFormat::kRpz, FeedFormat::kHosts, FeedFormat::kDomains,
+        FeedFormat::kAdblock, FeedFormat::kCsv, FeedFormat::kJsonl})
     EXPECT_EQ(parse_format(format_name(format)), format);
   EXPECT_EQ(parse_format("RPZ"), FeedFormat::kRpz);
   EXPECT_EQ(parse_format("list"), FeedFormat::kDomains);

@@ -14,7 +14,8 @@ using testing::wire;
 
 TEST(FeedCsv, ReadsEveryColumn) {
   ParsedFeed feed(FeedFormat::kCsv,
-                  "\xEF\xBB\xBF" "Domain,Action,Category,Campaign,Confidence,First-Seen,Expires,Kind,"
+                  "\xEF\xBB\xBF"
+                  "Domain,Action,Category,Campaign,Confidence,First-Seen,Expires,Kind,"
                   "Sinkhole,Redirect,Notes\r\n"
                   "cc.example,sinkhole,botnet-cc,lookalike,95,2024-01-02,2030-01-01T00:00:00Z,"
                   "subtree,\"10.66.66.66,fd00::6666\",,\"a note, with a comma\"\r\n"
@@ -77,8 +78,7 @@ TEST(FeedCsv, HandlesQuotingAcrossLines) {
                   "after.example,x\n");
   EXPECT_EQ(feed.errors(), 0u) << feed.messages();
   ASSERT_NE(feed.self("quoted.example"), nullptr);
-  EXPECT_EQ(feed.rules().campaigns().at(feed.self("quoted.example")->campaign).name,
-            "say \"hi\"");
+  EXPECT_EQ(feed.rules().campaigns().at(feed.self("quoted.example")->campaign).name, "say \"hi\"");
   ASSERT_NE(feed.self("multi.example"), nullptr);
   EXPECT_EQ(feed.rules().campaigns().at(feed.self("multi.example")->campaign).name,
             "first line\nsecond line");
@@ -88,20 +88,20 @@ TEST(FeedCsv, HandlesQuotingAcrossLines) {
 TEST(FeedCsv, ReportsBadValuesWithTheirLines) {
   ParsedFeed feed(FeedFormat::kCsv,
                   "domain,action,confidence,first_seen,kind,data\n"  // 1
-                  "ok.example,,,,,\n"                               // 2
-                  "bad..example,,,,,\n"                             // 3
-                  "x.example,explode,,,,\n"                         // 4
-                  "x.example,,101,,,\n"                             // 5
-                  "x.example,,,last week,,\n"                       // 6
-                  "x.example,,,,everything,\n"                      // 7
-                  "x.example,redirect,,,,\n"                        // 8
-                  "x.example,sinkhole,,,,not-an-ip\n"               // 9
-                  "x.example,nxdomain,,,,10.0.0.1\n"                // 10
-                  "x.example,,\n"                                   // 11
-                  "\"x.example\"junk,,,,,\n"                        // 12
-                  ",,,,,\n"                                         // 13
-                  "*.y.example,,,,exact,\n"                         // 14
-                  "z.example,,,,,\n");                              // 15
+                  "ok.example,,,,,\n"                                // 2
+                  "bad..example,,,,,\n"                              // 3
+                  "x.example,explode,,,,\n"                          // 4
+                  "x.example,,101,,,\n"                              // 5
+                  "x.example,,,last week,,\n"                        // 6
+                  "x.example,,,,everything,\n"                       // 7
+                  "x.example,redirect,,,,\n"                         // 8
+                  "x.example,sinkhole,,,,not-an-ip\n"                // 9
+                  "x.example,nxdomain,,,,10.0.0.1\n"                 // 10
+                  "x.example,,\n"                                    // 11
+                  "\"x.example\"junk,,,,,\n"                         // 12
+                  ",,,,,\n"                                          // 13
+                  "*.y.example,,,,exact,\n"                          // 14
+                  "z.example,,,,,\n");                               // 15
   EXPECT_EQ(feed.errors(), 12u) << feed.messages();
   EXPECT_EQ(feed.messages(),
             "feed.txt:3: \"bad..example\": empty label\n"
@@ -136,9 +136,8 @@ TEST(FeedCsv, ReportsAnUnterminatedQuote) {
 }
 
 TEST(FeedCsv, AHugeLineIsOneError) {
-  ParsedFeed feed(FeedFormat::kCsv,
-                  "domain,campaign\nbefore.example,x\n" + std::string(100 * 1024, 'q') +
-                      ",x\nafter.example,x\n");
+  ParsedFeed feed(FeedFormat::kCsv, "domain,campaign\nbefore.example,x\n" +
+                                        std::string(100 * 1024, 'q') + ",x\nafter.example,x\n");
   EXPECT_EQ(feed.errors(), 1u) << feed.messages();
   EXPECT_NE(feed.messages().find("feed.txt:3: line is"), std::string::npos);
   EXPECT_NE(feed.self("after.example"), nullptr);

@@ -127,16 +127,19 @@ TEST(FeedDomains, ReportsInvalidNamesWithTheirLines) {
   ParsedFeed feed(FeedFormat::kDomains,
                   "good.example\r\n"
                   "two names.example\r\n"
-                  "a..example\r\n"
-                  + std::string(64, 'x') + ".example\r\n"
-                  "http://evil.example/path\r\n"
-                  "later.example\r\n");
+                  "a..example\r\n" +
+                      std::string(64, 'x') +
+                      ".example\r\n"
+                      "http://evil.example/path\r\n"
+                      "later.example\r\n");
   EXPECT_EQ(feed.errors(), 4u);
   EXPECT_EQ(feed.messages(),
             "feed.txt:2: expected one name per line, found \"names.example\" after \"two\"\n"
             "feed.txt:3: \"a..example\": empty label\n"
-            "feed.txt:4: \"" + std::string(64, 'x') + ".example\": label longer than 63 octets\n"
-            "feed.txt:5: \"http://evil.example/path\": invalid character in name: ':'\n");
+            "feed.txt:4: \"" +
+                std::string(64, 'x') +
+                ".example\": label longer than 63 octets\n"
+                "feed.txt:5: \"http://evil.example/path\": invalid character in name: ':'\n");
   EXPECT_NE(feed.self("later.example"), nullptr);
 }
 

@@ -168,25 +168,26 @@ TEST(FeedRpz, AppliesSourceDefaultsAndAllowlistRole) {
 
 TEST(FeedRpz, ReportsErrorsWithTheirLines) {
   ParsedFeed feed(FeedFormat::kRpz,
-                  "$ORIGIN rpz.example.\n"                 // 1
-                  "$INCLUDE other.zone\n"                  // 2
-                  "outside.test.elsewhere. CNAME .\n"      // 3
-                  "a..test CNAME .\n"                      // 4
-                  "v4.test AAAA 192.0.2.1\n"               // 5
-                  "v6.test A 2001:db8::1\n"                // 6
-                  "both.test A 192.0.2.1\n"                // 7
-                  "both.test CNAME .\n"                    // 8
-                  "notype.test 300 IN\n"                   // 9
-                  "@ CNAME .\n"                            // 10
-                  "chaos.test CH CNAME .\n"                // 11
-                  "$FOO bar\n"                             // 12
-                  "good.test CNAME .\n");                  // 13
+                  "$ORIGIN rpz.example.\n"             // 1
+                  "$INCLUDE other.zone\n"              // 2
+                  "outside.test.elsewhere. CNAME .\n"  // 3
+                  "a..test CNAME .\n"                  // 4
+                  "v4.test AAAA 192.0.2.1\n"           // 5
+                  "v6.test A 2001:db8::1\n"            // 6
+                  "both.test A 192.0.2.1\n"            // 7
+                  "both.test CNAME .\n"                // 8
+                  "notype.test 300 IN\n"               // 9
+                  "@ CNAME .\n"                        // 10
+                  "chaos.test CH CNAME .\n"            // 11
+                  "$FOO bar\n"                         // 12
+                  "good.test CNAME .\n");              // 13
   EXPECT_EQ(feed.errors(), 10u) << feed.messages();
   const std::string& messages = feed.messages();
   EXPECT_NE(messages.find("feed.txt:2: $INCLUDE is not supported"), std::string::npos) << messages;
-  EXPECT_NE(messages.find("feed.txt:3: owner \"outside.test.elsewhere.\" is outside the zone origin "
-                          "rpz.example."),
-            std::string::npos)
+  EXPECT_NE(
+      messages.find("feed.txt:3: owner \"outside.test.elsewhere.\" is outside the zone origin "
+                    "rpz.example."),
+      std::string::npos)
       << messages;
   EXPECT_NE(messages.find("feed.txt:4: owner \"a..test\": empty label"), std::string::npos);
   EXPECT_NE(messages.find("feed.txt:5: \"192.0.2.1\" is not an IPv6 address"), std::string::npos);

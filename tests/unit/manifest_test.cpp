@@ -85,12 +85,14 @@ TEST(Manifest, ReportsTheFileAndLineOfEachMistake) {
     const char* message;
   } cases[] = {
       {"# x\nformat = csv\n", "test.manifest:2: \"format\" outside a [feed] or [campaign] section"},
-      {"[feeds a.txt]\n", "test.manifest:1: unknown section \"[feeds]\" (expected [feed PATH] or "
-                          "[campaign NAME])"},
+      {"[feeds a.txt]\n",
+       "test.manifest:1: unknown section \"[feeds]\" (expected [feed PATH] or "
+       "[campaign NAME])"},
       {"[feed a.txt\n", "test.manifest:1: a section header must end with ']'"},
       {"[feed]\n", "test.manifest:1: [feed] needs a path: [feed PATH]"},
       {"[campaign ]\n", "test.manifest:1: [campaign] needs a name: [campaign NAME]"},
-      {"[feed a.txt]\nformat csv\n", "test.manifest:2: expected \"key = value\", found \"format csv\""},
+      {"[feed a.txt]\nformat csv\n",
+       "test.manifest:2: expected \"key = value\", found \"format csv\""},
       {"[feed a.txt]\nformat =\n", "test.manifest:2: \"format\" has no value"},
       {"[feed a.txt]\n= csv\n", "test.manifest:2: a key is missing before '='"},
       {"[feed a.txt]\nformat = yaml\n",
@@ -103,7 +105,8 @@ TEST(Manifest, ReportsTheFileAndLineOfEachMistake) {
        "target (an RPZ CNAME, or a redirect column in CSV/JSON Lines)"},
       {"[feed a.txt]\nconfidence = 101\n",
        "test.manifest:2: confidence \"101\" is not an integer from 0 to 100"},
-      {"[feed a.txt]\nrole = maybe\n", "test.manifest:2: role \"maybe\" is neither block nor allow"},
+      {"[feed a.txt]\nrole = maybe\n",
+       "test.manifest:2: role \"maybe\" is neither block nor allow"},
       {"[feed a.txt]\nkind = prefix\n",
        "test.manifest:2: unknown kind \"prefix\" (exact, subtree or wildcard)"},
       {"[feed a.txt]\nexpires = soon\n",
@@ -196,21 +199,19 @@ TEST_F(SampleFeeds, ApplyEveryRpzAction) {
   struct Expected {
     const char* name;
     Action action;
-  } cases[] = {{"nxdomain.example.test", Action::kNxdomain},
-               {"nodata.example.test", Action::kNodata},
-               {"passthru.example.test", Action::kAllow},
-               {"drop.example.test", Action::kDrop},
-               {"tcp-only.example.test", Action::kTcpOnly},
-               {"sinkhole.example.test", Action::kSinkhole},
-               {"redirect.example.test", Action::kRedirect},
-               {"a.wildcard.example.test", Action::kNxdomain},
-               {"wildcard.example.test", Action::kAllow}};
+  } cases[] = {
+      {"nxdomain.example.test", Action::kNxdomain}, {"nodata.example.test", Action::kNodata},
+      {"passthru.example.test", Action::kAllow},    {"drop.example.test", Action::kDrop},
+      {"tcp-only.example.test", Action::kTcpOnly},  {"sinkhole.example.test", Action::kSinkhole},
+      {"redirect.example.test", Action::kRedirect}, {"a.wildcard.example.test", Action::kNxdomain},
+      {"wildcard.example.test", Action::kAllow}};
   for (const auto& expected : cases) {
     LookupResult result = lookup(expected.name);
     ASSERT_TRUE(result.hit()) << expected.name;
     EXPECT_EQ(result.rule.action, expected.action) << expected.name;
   }
-  EXPECT_EQ(addresses_to_text(lookup("sinkhole.example.test").rule.data), "192.0.2.53,2001:db8::53");
+  EXPECT_EQ(addresses_to_text(lookup("sinkhole.example.test").rule.data),
+            "192.0.2.53,2001:db8::53");
 }
 
 TEST_F(SampleFeeds, ListsBlockLogTagAndAllow) {
