@@ -1,6 +1,6 @@
 // Helpers shared by the feed parsers and the manifest reader (internal to tools/): text
 // fields, timestamps, confidence values, and the rule every parser starts each line from.
-// Pure functions except reject_long_line (reports), make_rule_template (interns names) and add_rule.
+// Pure functions, except reject_long_line (reports), make_rule_template (interns) and add_rule.
 #pragma once
 
 #include <cstddef>
