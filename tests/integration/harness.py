@@ -1,0 +1,327 @@
+"""Test bed for the Unbound module: NSD as the upstream and the built Unbound with the module,
+both on free loopback ports, plus small DNS clients. Python 3 standard library only.
+
+Paths come from the environment (tests/integration/integration.cmake sets them):
+  DNSVERDICT_CLI      the built `dnsverdict` program
+  DNSVERDICT_MODULE   the built dnsverdict.so
+  UNBOUND_EXECUTABLE  an Unbound with the dynlib module
+  NSD_EXECUTABLE      nsd (default /usr/sbin/nsd)
+
+Everything started is stopped: processes run in their own process groups and are killed by
+group on stop(), with bounded waits.
+"""
+
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import tempfile
+import time
+
+CLI = os.environ.get("DNSVERDICT_CLI", "dnsverdict")
+MODULE = os.environ.get("DNSVERDICT_MODULE", "dnsverdict.so")
+UNBOUND = os.environ.get("UNBOUND_EXECUTABLE", "unbound")
+NSD = os.environ.get("NSD_EXECUTABLE", "/usr/sbin/nsd")
+
+ZONE = """$ORIGIN lab.
+$TTL 300
+@       SOA ns.lab. hostmaster.lab. 1 3600 600 86400 60
+@       NS  ns.lab.
+ns      A   127.0.0.1
+*       A   10.0.0.1
+*       AAAA fd00::1
+*       MX  10 mail.lab.
+alias   CNAME evil-chain.lab.
+alias2  CNAME later2.lab.
+walled  A   10.9.9.9
+"""
+
+
+def free_port():
+    """A port free for both UDP and TCP on 127.0.0.1."""
+    for _ in range(50):
+        port = random.randint(20000, 60000)
+        try:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp, \
+                 socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+                udp.bind(("127.0.0.1", port))
+                tcp.bind(("127.0.0.1", port))
+                return port
+        except OSError:
+            continue
+    raise RuntimeError("no free port")
+
+
+def start_process(args, log_path, env=None):
+    log = open(log_path, "ab")
+    return subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env,
+                            start_new_session=True)
+
+
+def stop_process(process, timeout=5):
+    if process is None or process.poll() is not None:
+        return
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=timeout)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        process.wait(timeout=timeout)
+
+
+def compile_store(path, feeds, force=True):
+    """feeds: list of (content, [options]) compiled with the real CLI into `path`."""
+    directory = os.path.dirname(path)
+    args = [CLI, "compile", "-q", "-o", path]
+    if force:
+        args += ["--force"]
+    for index, (content, options) in enumerate(feeds):
+        feed = os.path.join(directory, "feed-%d-%d.txt" % (os.getpid(), index))
+        with open(feed, "w") as out:
+            out.write(content)
+        args += list(options) + [feed]
+    result = subprocess.run(args, capture_output=True, text=True, timeout=60)
+    if result.returncode != 0:
+        raise RuntimeError("compile failed: %s %s" % (result.stdout, result.stderr))
+    return path
+
+
+def publish_store(path, feeds):
+    """Compiles beside `path`, then renames into place (what `dnsverdict compile` does)."""
+    temporary = path + ".new"
+    compile_store(temporary, feeds)
+    os.rename(temporary, path)
+
+
+class Answer:
+    def __init__(self, text, returncode):
+        self.text = text
+        self.returncode = returncode
+        match = re.search(r"status: (\w+)", text)
+        self.status = match.group(1) if match else None
+        match = re.search(r";; flags: ([a-z ]*);", text)
+        self.flags = match.group(1).split() if match else []
+        match = re.search(r"; EDE: (\d+)[^:]*:?\s*(?:\((.*)\))?", text)
+        self.ede_code = int(match.group(1)) if match else None
+        self.ede_text = (match.group(2) or "") if match else None
+        self.records = []
+        section = None
+        for line in text.splitlines():
+            if line.startswith(";; ANSWER SECTION"):
+                section = "answer"
+                continue
+            if line.startswith(";;"):
+                section = None if not line.startswith(";; ANSWER") else section
+            if section == "answer" and line and not line.startswith(";"):
+                fields = line.split()
+                if len(fields) >= 5:
+                    self.records.append((fields[0].rstrip("."), fields[3], fields[4].rstrip(".")))
+
+    @property
+    def timed_out(self):
+        return self.status is None
+
+    def addresses(self, rtype="A"):
+        return sorted(r[2] for r in self.records if r[1] == rtype)
+
+    def __repr__(self):
+        return "Answer(%s, %s, %s, ede=%s)" % (self.status, self.flags, self.records, self.ede_code)
+
+
+class Testbed:
+    """NSD + Unbound with the module, in a temporary folder."""
+
+    def __init__(self, config_lines=(), store_feeds=None, create_store=True):
+        self.dir = tempfile.mkdtemp(prefix="dnsverdict-it-")
+        self.store = os.path.join(self.dir, "verdicts.mdb")
+        self.hit_log = os.path.join(self.dir, "hits.jsonl")
+        self.nsd = None
+        self.unbound = None
+        self.nsd_port = free_port()
+        self.port = free_port()
+        if create_store:
+            compile_store(self.store, store_feeds or [("placeholder.lab\n", [])])
+        self.config_lines = list(config_lines)
+
+    # -- lifecycle
+    def start(self):
+        try:
+            self._start_nsd()
+            self._start_unbound()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self):
+        stop_process(self.unbound)
+        stop_process(self.nsd)
+        self.unbound = self.nsd = None
+
+    def cleanup(self):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.cleanup()
+
+    def _start_nsd(self):
+        with open(os.path.join(self.dir, "lab.zone"), "w") as out:
+            out.write(ZONE)
+        conf = os.path.join(self.dir, "nsd.conf")
+        with open(conf, "w") as out:
+            out.write("""server:
+  ip-address: 127.0.0.1@{port}
+  username: ""
+  database: ""
+  zonesdir: "{dir}"
+  zonelistfile: "{dir}/zone.list"
+  xfrdfile: "{dir}/xfrd.state"
+  pidfile: "{dir}/nsd.pid"
+  logfile: "{dir}/nsd.log"
+  server-count: 1
+  verbosity: 0
+remote-control:
+  control-enable: no
+zone:
+  name: "lab."
+  zonefile: "{dir}/lab.zone"
+""".format(port=self.nsd_port, dir=self.dir))
+        self.nsd = start_process([NSD, "-d", "-c", conf], os.path.join(self.dir, "nsd.out"))
+        self._wait_until(lambda: self._raw_ok(self.nsd_port, "ns.lab"), "nsd")
+
+    def module_config_text(self):
+        lines = ["store: " + self.store, "hit-log: " + self.hit_log,
+                 "check-interval: 200ms", "exempt: 127.0.0.2/32"]
+        keys = {line.split(":", 1)[0] for line in self.config_lines}
+        lines = [line for line in lines if line.split(":", 1)[0] not in keys]
+        return "\n".join(lines + self.config_lines) + "\n"
+
+    def _start_unbound(self):
+        self.module_conf = os.path.join(self.dir, "dnsverdict.conf")
+        with open(self.module_conf, "w") as out:
+            out.write(self.module_config_text())
+        conf = os.path.join(self.dir, "unbound.conf")
+        with open(conf, "w") as out:
+            out.write("""server:
+  interface: 127.0.0.1
+  port: {port}
+  num-threads: 2
+  do-daemonize: no
+  username: ""
+  chroot: ""
+  directory: "{dir}"
+  pidfile: "{dir}/unbound.pid"
+  logfile: ""
+  use-syslog: no
+  verbosity: 1
+  do-not-query-localhost: no
+  access-control: 127.0.0.0/8 allow
+  module-config: "dynlib validator iterator"
+  ede: yes
+  minimal-responses: yes
+dynlib:
+  dynlib-file: "{module}"
+stub-zone:
+  name: "lab."
+  stub-addr: 127.0.0.1@{nsd}
+remote-control:
+  control-enable: no
+""".format(port=self.port, dir=self.dir, module=MODULE, nsd=self.nsd_port))
+        env = dict(os.environ, DNSVERDICT_CONFIG=self.module_conf)
+        self.unbound_log = os.path.join(self.dir, "unbound.out")
+        self.unbound = start_process([UNBOUND, "-d", "-c", conf], self.unbound_log, env=env)
+        self._wait_until(lambda: self.unbound.poll() is not None or
+                         raw_query(self.port, "ns.lab", timeout=0.3) is not None, "unbound")
+        if self.unbound.poll() is not None:
+            raise RuntimeError("unbound exited:\n" + self.log())
+
+    def _raw_ok(self, port, name):
+        return raw_query(port, name, timeout=0.3) is not None
+
+    @staticmethod
+    def _wait_until(ready, what, timeout=15):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if ready():
+                return
+            time.sleep(0.1)
+        raise RuntimeError(what + " did not start")
+
+    def log(self):
+        try:
+            with open(self.unbound_log, errors="replace") as text:
+                return text.read()
+        except OSError:
+            return ""
+
+    # -- queries
+    def dig(self, name, rtype="A", source="127.0.0.1", tcp=False, edns=True, timeout=2):
+        args = ["dig", "@127.0.0.1", "-p", str(self.port), "-b", source, name, rtype,
+                "+tries=1", "+time=%d" % timeout, "+noall", "+comments", "+answer"]
+        args.append("+tcp" if tcp else "+notcp")
+        args.append("+edns=0" if edns else "+noedns")
+        args.append("+ignore")  # show a truncated UDP answer instead of retrying over TCP
+        result = subprocess.run(args, capture_output=True, text=True, timeout=timeout + 5)
+        return Answer(result.stdout, result.returncode)
+
+    def hits(self, wait_for=None, timeout=3):
+        """The hit-log lines as dicts; waits until `wait_for(lines)` is true (or timeout)."""
+        deadline = time.time() + timeout
+        while True:
+            lines = []
+            if os.path.exists(self.hit_log):
+                with open(self.hit_log) as text:
+                    lines = [json.loads(line) for line in text if line.strip()]
+            if wait_for is None or wait_for(lines) or time.time() > deadline:
+                return lines
+            time.sleep(0.1)
+
+    def swap(self, feeds, settle=1.0):
+        """Publishes a new store and waits for the module to pick it up (within settle s)."""
+        before = self.log().count("store swapped in")
+        publish_store(self.store, feeds)
+        deadline = time.time() + settle + 2
+        while time.time() < deadline:
+            if self.log().count("store swapped in") > before:
+                return time.time()
+            time.sleep(0.05)
+        raise AssertionError("store swap not picked up:\n" + self.log()[-2000:])
+
+
+# -- a minimal DNS client for load (no process per query)
+RCODES = {0: "NOERROR", 1: "FORMERR", 2: "SERVFAIL", 3: "NXDOMAIN", 4: "NOTIMP", 5: "REFUSED"}
+
+
+def encode_query(name, qtype=1, query_id=None):
+    query_id = random.randint(0, 0xffff) if query_id is None else query_id
+    header = struct.pack("!HHHHHH", query_id, 0x0100, 1, 0, 0, 0)
+    labels = b"".join(bytes([len(label)]) + label.encode() for label in name.strip(".").split(".") if label)
+    return query_id, header + labels + b"\x00" + struct.pack("!HH", qtype, 1)
+
+
+def raw_query(port, name, qtype=1, timeout=1.0, source="127.0.0.1"):
+    """Returns the rcode name, or None on timeout."""
+    query_id, packet = encode_query(name, qtype)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind((source, 0))
+        sock.settimeout(timeout)
+        try:
+            sock.sendto(packet, ("127.0.0.1", port))
+            while True:
+                data, _ = sock.recvfrom(4096)
+                if len(data) >= 12 and struct.unpack("!H", data[:2])[0] == query_id:
+                    return RCODES.get(data[3] & 0x0f, str(data[3] & 0x0f))
+        except (socket.timeout, OSError):
+            return None

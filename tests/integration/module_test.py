@@ -1,0 +1,244 @@
+"""Integration tests: the real Unbound (2 threads) with the module, NSD upstream, dig clients.
+Run by CTest (tests/integration/integration.cmake); see harness.py for the environment."""
+
+import os
+import shutil
+import sys
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+
+RPZ = """$TTL 60
+@ SOA localhost. root.localhost. 1 3600 600 86400 60
+@ NS localhost.
+redirect.lab CNAME walled.lab.
+ownsink.lab A 192.0.2.66
+"""
+
+FEEDS = [
+    ("nx.lab\nevil-chain.lab\n", ["--action", "nxdomain", "--campaign", "LookAlike"]),
+    ("nodata.lab\n", ["--action", "nodata"]),
+    ("refuse.lab\n", ["--action", "refuse"]),
+    ("drop.lab\n", ["--action", "drop"]),
+    ("sink.lab\n", ["--action", "sinkhole"]),
+    ("logged.lab\n", ["--action", "log"]),
+    ("tagged.lab\n", ["--action", "tag"]),
+    ("tcponly.lab\n", ["--action", "tcp-only"]),
+    ("low.lab\n", ["--action", "nxdomain", "--confidence", "40"]),
+    ("mid.lab\n", ["--action", "nxdomain", "--confidence", "60"]),
+    ("high.lab\n", ["--action", "nxdomain", "--confidence", "90"]),
+    ("exempted.lab\nconcurrent.lab\n", ["--action", "nxdomain"]),
+    (RPZ, ["--format", "rpz", "--campaign", ""]),
+]
+
+
+class ModuleTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.bed = harness.Testbed(store_feeds=FEEDS)
+        cls.bed.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.bed.cleanup()
+
+    def dig(self, *args, **kwargs):
+        return self.bed.dig(*args, **kwargs)
+
+    def test_actions(self):
+        self.assertEqual(self.dig("nx.lab").status, "NXDOMAIN")
+        self.assertEqual(self.dig("www.nx.lab").status, "NXDOMAIN")  # subtree rule
+        answer = self.dig("nodata.lab")
+        self.assertEqual((answer.status, answer.records), ("NOERROR", []))
+        self.assertEqual(self.dig("refuse.lab").status, "REFUSED")
+        self.assertTrue(self.dig("drop.lab", timeout=1).timed_out)
+        self.assertEqual(self.dig("sink.lab").addresses(), ["0.0.0.0"])
+        self.assertEqual(self.dig("sink.lab", "AAAA").addresses("AAAA"), ["::"])
+        answer = self.dig("sink.lab", "MX")
+        self.assertEqual((answer.status, answer.records), ("NOERROR", []))
+        self.assertEqual(self.dig("ownsink.lab").addresses(), ["192.0.2.66"])
+        answer = self.dig("redirect.lab")
+        self.assertIn(("redirect.lab", "CNAME", "walled.lab"), answer.records)
+        for name in ("logged.lab", "tagged.lab", "unlisted.lab"):
+            answer = self.dig(name)
+            self.assertEqual(answer.addresses(), ["10.0.0.1"], name)
+            self.assertIsNone(answer.ede_code, name)
+        answer = self.dig("tcponly.lab")
+        self.assertIn("tc", answer.flags)
+        self.assertEqual(answer.records, [])
+        self.assertEqual(self.dig("tcponly.lab", tcp=True).addresses(), ["10.0.0.1"])
+        # answered from cache by now for the pass-through names: still right
+        self.assertEqual(self.dig("logged.lab").addresses(), ["10.0.0.1"])
+        self.assertIn("tc", self.dig("tcponly.lab").flags)
+
+    def test_ede(self):
+        answer = self.dig("nx.lab")
+        self.assertEqual(answer.ede_code, 15)
+        self.assertIn("LookAlike", answer.ede_text)
+        self.assertEqual(self.dig("sink.lab").ede_code, 15)
+        answer = self.dig("nx.lab", edns=False)
+        self.assertEqual(answer.status, "NXDOMAIN")
+        self.assertIsNone(answer.ede_code)
+
+    def test_confidence_thresholds(self):
+        self.assertEqual(self.dig("low.lab").addresses(), ["10.0.0.1"])
+        self.assertEqual(self.dig("mid.lab").addresses(), ["10.0.0.1"])
+        self.assertEqual(self.dig("high.lab").status, "NXDOMAIN")
+        lines = self.bed.hits(lambda l: {"low.lab", "mid.lab", "high.lab"} <= {x["qname"] for x in l})
+        applied = {x["qname"]: x["action"] for x in lines}
+        self.assertEqual(applied["low.lab"], "log")
+        self.assertEqual(applied["mid.lab"], "tag")
+        self.assertEqual(applied["high.lab"], "nxdomain")
+
+    def test_exempt_clients_and_cache(self):
+        # exempt first: the real answer must not be cached for the others ...
+        self.assertEqual(self.dig("exempted.lab", source="127.0.0.2").addresses(), ["10.0.0.1"])
+        self.assertEqual(self.dig("exempted.lab").status, "NXDOMAIN")
+        # ... nor the blocked answer handed to the exempt client
+        self.assertEqual(self.dig("exempted.lab", source="127.0.0.2").addresses(), ["10.0.0.1"])
+        self.assertEqual(self.dig("exempted.lab").status, "NXDOMAIN")
+
+    def test_cname_chain_and_cache(self):
+        answer = self.dig("alias.lab")  # alias.lab CNAME evil-chain.lab (listed) at NSD
+        self.assertEqual(answer.status, "NXDOMAIN")
+        self.assertIn(("alias.lab", "CNAME", "evil-chain.lab"), answer.records)
+        for _ in range(2):  # the iterator followed the chain: nothing of it may be cached
+            self.assertEqual(self.dig("evil-chain.lab").status, "NXDOMAIN")
+            self.assertEqual(self.dig("alias.lab").status, "NXDOMAIN")
+
+    def test_concurrent_clients(self):
+        results = []
+
+        def ask(source):
+            results.append((source, self.dig("concurrent.lab", source=source)))
+
+        threads = [threading.Thread(target=ask, args=("127.0.0.1" if i % 3 else "127.0.0.2",))
+                   for i in range(12)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        self.assertEqual(len(results), 12)
+        for source, answer in results:
+            if source == "127.0.0.1":  # a blocked client never sees the real answer
+                self.assertEqual(answer.status, "NXDOMAIN", answer)
+                self.assertEqual(answer.records, [])
+
+    def test_hit_log_lines(self):
+        self.dig("nx.lab", source="127.0.0.1")
+        lines = self.bed.hits(lambda l: any(x["qname"] == "nx.lab" for x in l))
+        line = next(x for x in lines if x["qname"] == "nx.lab")
+        self.assertEqual(line["action"], "nxdomain")
+        self.assertEqual(line["campaign"], "LookAlike")
+        self.assertEqual(line["client"], "127.0.0.1")
+        self.assertEqual(line["qtype"], "A")
+        self.assertEqual(line["rule"], "nx.lab")
+        self.assertTrue(line["build_id"])
+
+
+class HotSwapTest(unittest.TestCase):
+    def setUp(self):
+        self.bed = harness.Testbed(store_feeds=[("first.lab\n", [])])
+        self.bed.start()
+
+    def tearDown(self):
+        self.bed.cleanup()
+
+    def test_cache_filled_before_swap(self):
+        self.assertEqual(self.bed.dig("later.lab").addresses(), ["10.0.0.1"])
+        self.assertEqual(self.bed.dig("alias2.lab").addresses(), ["10.0.0.1"])  # CNAME later2
+        self.assertEqual(self.bed.dig("later2.lab").addresses(), ["10.0.0.1"])
+        self.bed.swap([("first.lab\nlater.lab\nlater2.lab\n", [])])
+        self.assertEqual(self.bed.dig("later.lab").status, "NXDOMAIN")
+        self.assertEqual(self.bed.dig("later2.lab").status, "NXDOMAIN")
+        self.assertEqual(self.bed.dig("alias2.lab").status, "NXDOMAIN")
+
+    def test_swap_under_load_loses_nothing(self):
+        failures = []
+        answered = [0]
+        stop = threading.Event()
+
+        def load(source):
+            names = ["first.lab", "load%d.lab", "www.first.lab"]
+            i = 0
+            while not stop.is_set() and i < 20000:
+                name = names[i % 3] % i if "%" in names[i % 3] else names[i % 3]
+                rcode = harness.raw_query(self.bed.port, name, timeout=2.0, source=source)
+                if rcode not in ("NOERROR", "NXDOMAIN"):
+                    failures.append((name, rcode))
+                answered[0] += 1
+                i += 1
+
+        threads = [threading.Thread(target=load, args=(s,)) for s in ("127.0.0.1", "127.0.0.3")]
+        for thread in threads:
+            thread.start()
+        try:
+            for generation in range(5):
+                self.bed.swap([("first.lab\nswap%d.lab\n" % generation, [])])
+                time.sleep(0.2)
+        finally:
+            stop.set()
+            for thread in threads:
+                thread.join(30)
+        self.assertEqual(failures, [])
+        self.assertGreater(answered[0], 100)
+
+    def test_garbage_swapped_in_keeps_last_good(self):
+        self.assertEqual(self.bed.dig("first.lab").status, "NXDOMAIN")
+        garbage = self.bed.store + ".garbage"
+        with open(garbage, "wb") as out:
+            out.write(os.urandom(40000))
+        os.rename(garbage, self.bed.store)
+        time.sleep(0.8)
+        self.assertEqual(self.bed.dig("first.lab").status, "NXDOMAIN")
+        self.assertEqual(self.bed.dig("other.lab").addresses(), ["10.0.0.1"])
+        self.assertEqual(self.bed.log().count("new store rejected"), 1)
+        self.bed.swap([("second.lab\n", [])])  # a good store is picked up again
+        self.assertEqual(self.bed.dig("second.lab").status, "NXDOMAIN")
+
+
+class StartFailureTest(unittest.TestCase):
+    def run_with(self, fail_mode, prepare):
+        bed = harness.Testbed(config_lines=["fail-mode: " + fail_mode],
+                              store_feeds=[("blocked.lab\n", [])])
+        try:
+            prepare(bed.store)
+            bed.start()
+            return bed.dig("blocked.lab").status, bed.log()
+        finally:
+            bed.cleanup()
+
+    @staticmethod
+    def missing(path):
+        os.remove(path)
+
+    @staticmethod
+    def garbage(path):
+        with open(path, "wb") as out:
+            out.write(b"not a verdict store\n" * 100)
+
+    @staticmethod
+    def truncated(path):
+        size = os.path.getsize(path)
+        with open(path, "r+b") as out:
+            out.truncate(size // 2)
+
+    def test_fail_open_and_closed(self):
+        for prepare in (self.missing, self.garbage, self.truncated):
+            status, log = self.run_with("open", prepare)
+            self.assertEqual(status, "NOERROR", prepare.__name__)
+            self.assertEqual(log.count("NO STORE"), 1, prepare.__name__)
+            status, log = self.run_with("closed", prepare)
+            self.assertEqual(status, "SERVFAIL", prepare.__name__)
+            self.assertIn("fail-mode closed", log)
+
+
+if __name__ == "__main__":
+    for tool in ("dig", harness.NSD):
+        if shutil.which(tool) is None:
+            print("skipped: %s not found" % tool)
+            sys.exit(77)
+    unittest.main(verbosity=2)
