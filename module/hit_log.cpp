@@ -1,0 +1,514 @@
+#include "hit_log.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <type_traits>
+
+#include "dns_name.h"
+
+namespace dnsverdict {
+
+static_assert(std::is_trivially_copyable_v<HitRecord>,
+              "a record is plain bytes: nothing to allocate or free on the query path");
+
+namespace {
+
+// The writer hands the file at most this much at once.
+constexpr std::size_t kBatchBytes = 64 * 1024;
+
+// Length of the well-formed UTF-8 sequence starting at text[i], or 0 if there is none.
+std::size_t utf8_sequence_length(std::string_view text, std::size_t i) noexcept {
+  auto byte = [&](std::size_t k) { return static_cast<std::uint8_t>(text[k]); };
+  auto continuation = [&](std::size_t k, std::uint8_t low = 0x80, std::uint8_t high = 0xbf) {
+    return k < text.size() && byte(k) >= low && byte(k) <= high;
+  };
+  std::uint8_t lead = byte(i);
+  if (lead < 0x80) return 1;
+  if (lead >= 0xc2 && lead <= 0xdf) return continuation(i + 1) ? 2 : 0;
+  if (lead >= 0xe0 && lead <= 0xef) {
+    // No overlong forms (E0 80..9F) and no surrogates (ED A0..BF).
+    std::uint8_t low = lead == 0xe0 ? 0xa0 : 0x80;
+    std::uint8_t high = lead == 0xed ? 0x9f : 0xbf;
+    return continuation(i + 1, low, high) && continuation(i + 2) ? 3 : 0;
+  }
+  if (lead >= 0xf0 && lead <= 0xf4) {
+    // No overlong forms (F0 80..8F) and nothing above U+10FFFF (F4 90..).
+    std::uint8_t low = lead == 0xf0 ? 0x90 : 0x80;
+    std::uint8_t high = lead == 0xf4 ? 0x8f : 0xbf;
+    return continuation(i + 1, low, high) && continuation(i + 2) && continuation(i + 3) ? 4 : 0;
+  }
+  return 0;
+}
+
+void append_json_string(std::string& out, std::string_view text) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out.push_back('"');
+  std::size_t i = 0;
+  while (i < text.size()) {
+    // Printable ASCII other than '"' and '\\' goes out as it is, a run at a time.
+    const std::size_t run = i;
+    while (i < text.size()) {
+      auto c = static_cast<std::uint8_t>(text[i]);
+      if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') break;
+      ++i;
+    }
+    out.append(text.data() + run, i - run);
+    if (i == text.size()) break;
+
+    auto c = static_cast<std::uint8_t>(text[i]);
+    if (c == '"' || c == '\\') {
+      const char escaped[] = {'\\', static_cast<char>(c)};
+      out.append(escaped, sizeof escaped);
+      ++i;
+      continue;
+    }
+    const std::size_t length = c >= 0x80 ? utf8_sequence_length(text, i) : 0;
+    if (length > 0) {
+      out.append(text.data() + i, length);
+      i += length;
+      continue;
+    }
+    // Control characters, DEL, and bytes that are not UTF-8: as the code point of the same
+    // value (reads as Latin-1), so the line stays valid JSON and loses nothing.
+    const char escaped[] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 0xf]};
+    out.append(escaped, sizeof escaped);
+    ++i;
+  }
+  out.push_back('"');
+}
+
+void append_json_string_or_null(std::string& out, std::string_view text) {
+  if (text.empty())
+    out += "null";
+  else
+    append_json_string(out, text);
+}
+
+// Writes `value` as exactly `digits` decimal digits.
+char* put_digits(char* out, std::int64_t value, int digits) noexcept {
+  for (int i = digits - 1; i >= 0; --i) {
+    out[i] = static_cast<char>('0' + value % 10);
+    value /= 10;
+  }
+  return out + digits;
+}
+
+// "2026-11-26T07:00:00.123456Z". Computes the civil date itself (Howard Hinnant's
+// days_from_civil inverse) rather than calling gmtime_r, which takes glibc's time zone lock
+// on every line.
+void append_time(std::string& out, std::int64_t time_us) {
+  std::int64_t seconds = time_us / 1000000;
+  std::int64_t micros = time_us % 1000000;
+  if (micros < 0) {
+    micros += 1000000;
+    seconds -= 1;
+  }
+  std::int64_t days = seconds / 86400;
+  std::int64_t second_of_day = seconds % 86400;
+  if (second_of_day < 0) {
+    second_of_day += 86400;
+    days -= 1;
+  }
+  days += 719468;  // from 1970-01-01 to 0000-03-01
+  const std::int64_t era = (days >= 0 ? days : days - 146096) / 146097;
+  const std::int64_t day_of_era = days - era * 146097;
+  const std::int64_t year_of_era =
+      (day_of_era - day_of_era / 1460 + day_of_era / 36524 - day_of_era / 146096) / 365;
+  const std::int64_t day_of_year =
+      day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+  const std::int64_t month_index = (5 * day_of_year + 2) / 153;  // 0 = March
+  const std::int64_t day = day_of_year - (153 * month_index + 2) / 5 + 1;
+  const std::int64_t month = month_index < 10 ? month_index + 3 : month_index - 9;
+  std::int64_t year = year_of_era + era * 400 + (month <= 2 ? 1 : 0);
+  if (year < 0 || year > 9999) year = 0;  // far outside any real clock: keep the shape
+
+  char text[32];
+  char* end = text;
+  *end++ = '"';
+  end = put_digits(end, year, 4);
+  *end++ = '-';
+  end = put_digits(end, month, 2);
+  *end++ = '-';
+  end = put_digits(end, day, 2);
+  *end++ = 'T';
+  end = put_digits(end, second_of_day / 3600, 2);
+  *end++ = ':';
+  end = put_digits(end, second_of_day / 60 % 60, 2);
+  *end++ = ':';
+  end = put_digits(end, second_of_day % 60, 2);
+  *end++ = '.';
+  end = put_digits(end, micros, 6);
+  *end++ = 'Z';
+  *end++ = '"';
+  out.append(text, static_cast<std::size_t>(end - text));
+}
+
+void append_client(std::string& out, const HitRecord& record) {
+  char text[INET6_ADDRSTRLEN] = {};
+  if ((record.client_family != AF_INET && record.client_family != AF_INET6) ||
+      inet_ntop(record.client_family, record.client_address, text, sizeof text) == nullptr) {
+    out += "null";
+    return;
+  }
+  append_json_string(out, text);
+}
+
+std::string qtype_name(std::uint16_t qtype) {
+  switch (qtype) {
+    case 1:
+      return "A";
+    case 2:
+      return "NS";
+    case 5:
+      return "CNAME";
+    case 6:
+      return "SOA";
+    case 12:
+      return "PTR";
+    case 15:
+      return "MX";
+    case 16:
+      return "TXT";
+    case 28:
+      return "AAAA";
+    case 33:
+      return "SRV";
+    case 64:
+      return "SVCB";
+    case 65:
+      return "HTTPS";
+    case 255:
+      return "ANY";
+  }
+  return "TYPE" + std::to_string(qtype);  // RFC 3597
+}
+
+void append_hit_json(std::string& out, const HitRecord& record) {
+  out += "{\"time\":";
+  append_time(out, record.time_us);
+  out += ",\"client\":";
+  append_client(out, record);
+  if (record.client_port != 0) {
+    out += ",\"client_port\":";
+    out += std::to_string(record.client_port);
+  }
+  out += ",\"qname\":";
+  append_json_string(out, name_to_text(record.qname_wire.view()));
+  out += ",\"qtype\":";
+  append_json_string(out, qtype_name(record.qtype));
+  out += ",\"action\":";
+  append_json_string(out, action_name(record.action_applied));
+  out += ",\"rule_action\":";
+  append_json_string(out, action_name(record.rule_action));
+  out += ",\"rule\":";
+  append_json_string(out, key_to_text(record.rule_key.view()));
+  out += ",\"kind\":";
+  append_json_string(out, kind_name(record.kind));
+  out += ",\"campaign\":";
+  append_json_string_or_null(out, record.campaign.view());
+  out += ",\"category\":";
+  append_json_string_or_null(out, record.category.view());
+  out += ",\"source\":";
+  append_json_string_or_null(out, record.source.view());
+  out += ",\"confidence\":";
+  out += std::to_string(record.confidence);
+  out += ",\"build_id\":";
+  append_json_string(out, record.build_id.view());
+  if (!record.note.empty()) {
+    out += ",\"note\":";
+    append_json_string(out, record.note.view());
+  }
+  out.push_back('}');
+}
+
+}  // namespace
+
+std::size_t utf8_prefix(std::string_view text, std::size_t limit) noexcept {
+  if (text.size() <= limit) return text.size();
+  // Step back over at most three continuation bytes to the byte that starts the character
+  // straddling the limit; cut before it if its sequence does not fit.
+  std::size_t start = limit;
+  while (start > 0 && limit - start < 4 && (static_cast<std::uint8_t>(text[start]) & 0xc0) == 0x80)
+    --start;
+  if (start == limit) return limit;  // the limit falls between characters
+  std::size_t length = utf8_sequence_length(text, start);
+  return length > 0 && start + length > limit ? start : limit;
+}
+
+void HitRecord::set_client(int family, const void* address, std::uint16_t port) noexcept {
+  std::memset(client_address, 0, sizeof client_address);
+  client_port = port;
+  if (family == AF_INET) {
+    client_family = AF_INET;
+    std::memcpy(client_address, address, 4);
+  } else if (family == AF_INET6) {
+    client_family = AF_INET6;
+    std::memcpy(client_address, address, 16);
+  } else {
+    client_family = 0;
+  }
+}
+
+void HitRecord::copy_from(const HitRecord& other) noexcept {
+  time_us = other.time_us;
+  client_family = other.client_family;
+  client_port = other.client_port;
+  std::memcpy(client_address, other.client_address, sizeof client_address);
+  qtype = other.qtype;
+  action_applied = other.action_applied;
+  rule_action = other.rule_action;
+  kind = other.kind;
+  confidence = other.confidence;
+  qname_wire.copy_from(other.qname_wire);
+  rule_key.copy_from(other.rule_key);
+  campaign.copy_from(other.campaign);
+  category.copy_from(other.category);
+  source.copy_from(other.source);
+  build_id.copy_from(other.build_id);
+  note.copy_from(other.note);
+}
+
+std::string format_hit_json(const HitRecord& record) {
+  std::string line;
+  line.reserve(512);  // a typical line is about 350 bytes
+  append_hit_json(line, record);
+  return line;
+}
+
+// One queue slot (Vyukov's bounded queue). `sequence` says whose turn the slot is: equal to
+// a producer's position when free for it, position + 1 once the record is published, and
+// position + capacity after the writer has taken it.
+struct HitLog::Cell {
+  std::atomic<std::uint64_t> sequence{0};
+  HitRecord record;
+};
+
+HitLog::File& HitLog::File::operator=(File&& other) noexcept {
+  if (this != &other) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = other.fd_;
+    other.fd_ = -1;
+  }
+  return *this;
+}
+
+HitLog::File::~File() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+HitLog::File HitLog::open_file(const std::string& path, int& error) noexcept {
+  int fd;
+  do {
+    fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+  } while (fd < 0 && errno == EINTR);
+  error = fd < 0 ? errno : 0;
+  return File(fd);
+}
+
+HitLog::HitLog(Options options) : options_(std::move(options)) {}
+
+std::unique_ptr<HitLog> HitLog::open(Options options, std::string& error) noexcept {
+  try {
+    if (options.capacity_lines == 0) {
+      error = options.path + ": hit log capacity must be at least one line";
+      return nullptr;
+    }
+    int open_error = 0;
+    File file = open_file(options.path, open_error);
+    if (file.get() < 0) {
+      error = options.path + ": " + std::strerror(open_error);
+      return nullptr;
+    }
+    std::unique_ptr<HitLog> log(new HitLog(std::move(options)));
+    const std::size_t capacity = log->options_.capacity_lines;
+    log->cells_ = std::make_unique<Cell[]>(capacity);
+    for (std::size_t i = 0; i < capacity; ++i)
+      log->cells_[i].sequence.store(i, std::memory_order_relaxed);
+    log->wake_every_ = std::max<std::uint64_t>(capacity / 2, 1);
+    log->file_ = std::move(file);
+    log->writer_ = std::thread([writer = log.get()] { writer->run_writer(); });
+    return log;
+  } catch (const std::exception& failure) {
+    try {
+      error = options.path + ": cannot start the hit log: " + failure.what();
+    } catch (...) {
+    }
+  } catch (...) {
+  }
+  return nullptr;
+}
+
+HitLog::~HitLog() {
+  {
+    std::lock_guard<std::mutex> lock(wake_mutex_);
+    stopping_.store(true, std::memory_order_release);
+  }
+  wake_.notify_one();
+  if (writer_.joinable()) writer_.join();
+}
+
+bool HitLog::submit(const HitRecord& record) noexcept {
+  const std::uint64_t capacity = options_.capacity_lines;
+  std::uint64_t position = enqueue_position_.load(std::memory_order_relaxed);
+  for (;;) {
+    Cell& cell = cells_[position % capacity];
+    const std::uint64_t sequence = cell.sequence.load(std::memory_order_acquire);
+    if (sequence == position) {
+      // Free for this position: claim it. On failure `position` is reloaded.
+      if (enqueue_position_.compare_exchange_weak(position, position + 1,
+                                                  std::memory_order_relaxed)) {
+        cell.record.copy_from(record);
+        cell.sequence.store(position + 1, std::memory_order_release);
+        if ((position + 1) % wake_every_ == 0) wake_writer();
+        return true;
+      }
+    } else if (sequence < position) {
+      // Still holds the record from one lap ago: the writer is behind.
+      dropped_.fetch_add(1, std::memory_order_relaxed);
+      return false;
+    } else {
+      position = enqueue_position_.load(std::memory_order_relaxed);  // another producer won
+    }
+  }
+}
+
+void HitLog::wake_writer() noexcept {
+  // Passing through the mutex orders this wake-up after the writer's check for records, or
+  // before it: either the writer sees the record or it is already waiting for the notify.
+  try {
+    std::lock_guard<std::mutex> lock(wake_mutex_);
+  } catch (...) {
+    // The writer still wakes within one flush interval.
+  }
+  wake_.notify_one();
+}
+
+bool HitLog::record_ready() const noexcept {
+  const Cell& cell = cells_[dequeue_position_ % options_.capacity_lines];
+  return cell.sequence.load(std::memory_order_acquire) == dequeue_position_ + 1;
+}
+
+void HitLog::request_reopen() noexcept {
+  static_assert(std::atomic<bool>::is_always_lock_free, "used from a signal handler");
+  reopen_requested_.store(true, std::memory_order_relaxed);
+}
+
+void HitLog::run_writer() noexcept {
+  std::string batch;
+  try {
+    batch.reserve(kBatchBytes + 4096);
+  } catch (...) {
+    // Formatting grows it as it can; lines that cannot be formatted are counted as drops.
+  }
+  const auto interval = options_.flush_interval;
+  auto next_rotation_check = std::chrono::steady_clock::now() + interval;
+  for (;;) {
+    // Read before draining: every record submitted before the destructor ran is then seen.
+    const bool stopping = stopping_.load(std::memory_order_acquire);
+    if (options_.writer_cycle_hook) {
+      try {
+        options_.writer_cycle_hook();
+      } catch (...) {
+      }
+    }
+    if (reopen_requested_.exchange(false, std::memory_order_relaxed)) {
+      reopen();
+    } else if (std::chrono::steady_clock::now() >= next_rotation_check) {
+      if (path_names_other_file()) reopen();
+      next_rotation_check = std::chrono::steady_clock::now() + interval;
+    }
+    const std::size_t lines = drain(batch);
+    if (stopping) {
+      if (lines == 0) return;
+      continue;
+    }
+    if (lines == 0) {
+      std::unique_lock<std::mutex> lock(wake_mutex_);
+      wake_.wait_for(lock, interval, [this] {
+        return stopping_.load(std::memory_order_relaxed) ||
+               reopen_requested_.load(std::memory_order_relaxed) || record_ready();
+      });
+    }
+  }
+}
+
+std::size_t HitLog::drain(std::string& batch) noexcept {
+  const std::uint64_t capacity = options_.capacity_lines;
+  std::size_t taken = 0;
+  std::uint64_t pending = 0;  // lines in `batch`
+  // At most one lap per call, so a steady stream cannot starve the reopen checks.
+  while (taken < capacity && record_ready()) {
+    Cell& cell = cells_[dequeue_position_ % capacity];
+    const std::size_t before = batch.size();
+    try {
+      append_hit_json(batch, cell.record);
+      batch.push_back('\n');
+      ++pending;
+    } catch (...) {
+      batch.resize(before);
+      dropped_.fetch_add(1, std::memory_order_relaxed);
+    }
+    cell.sequence.store(dequeue_position_ + capacity, std::memory_order_release);
+    ++dequeue_position_;
+    ++taken;
+    if (batch.size() >= kBatchBytes) {
+      write_batch(batch, pending);
+      pending = 0;
+    }
+  }
+  if (pending > 0) write_batch(batch, pending);
+  return taken;
+}
+
+void HitLog::write_batch(std::string& batch, std::uint64_t lines) noexcept {
+  // End the cut line first, so that it alone is damaged and the next ones parse.
+  if (line_cut_ && ::write(file_.get(), "\n", 1) == 1) line_cut_ = false;
+  if (line_cut_) {
+    dropped_.fetch_add(lines, std::memory_order_relaxed);
+    batch.clear();
+    return;
+  }
+  const char* data = batch.data();
+  std::size_t left = batch.size();
+  while (left > 0) {
+    const ssize_t count = ::write(file_.get(), data, left);
+    if (count <= 0) {
+      if (count < 0 && errno == EINTR) continue;
+      break;  // disk full, file gone bad: what is left is lost, and counted
+    }
+    data += count;
+    left -= static_cast<std::size_t>(count);
+  }
+  const std::size_t done = batch.size() - left;
+  const auto complete =
+      static_cast<std::uint64_t>(std::count(batch.data(), batch.data() + done, '\n'));
+  line_cut_ = left > 0 && done > 0 && batch[done - 1] != '\n';
+  written_.fetch_add(complete, std::memory_order_relaxed);
+  dropped_.fetch_add(lines - complete, std::memory_order_relaxed);
+  batch.clear();
+}
+
+bool HitLog::path_names_other_file() const noexcept {
+  struct stat at_path {};
+  if (::stat(options_.path.c_str(), &at_path) != 0) return errno == ENOENT;  // moved away
+  struct stat open_file {};
+  if (::fstat(file_.get(), &open_file) != 0) return true;
+  return at_path.st_dev != open_file.st_dev || at_path.st_ino != open_file.st_ino;
+}
+
+void HitLog::reopen() noexcept {
+  int error = 0;
+  File file = open_file(options_.path, error);
+  if (file.get() < 0) return;  // keep writing to the old file; try again next time
+  file_ = std::move(file);
+  line_cut_ = false;
+  reopens_.fetch_add(1, std::memory_order_relaxed);
+}
+
+}  // namespace dnsverdict
