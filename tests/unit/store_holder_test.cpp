@@ -1,0 +1,72 @@
+#include "store_holder.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <thread>
+
+#include "test_support.h"
+
+namespace dnsverdict {
+namespace {
+
+bool blocks(const VerdictStore* store, const char* name) {
+  std::string wire, error;
+  parse_name(name, wire, error);
+  return store != nullptr &&
+         store->lookup_wire(reinterpret_cast<const std::uint8_t*>(wire.data()), wire.size(), 0).hit();
+}
+
+TEST(StoreHolder, SwapsWhileReadersRunAndKeepsLastGood) {
+  testing::TempDir dir;
+  std::string path = dir.file("s.mdb");
+  testing::build_store(path, {{FeedFormat::kDomains, "one.test\n"}});
+  StoreHolder holder({path, std::chrono::milliseconds(10), {}, {}, {}});
+  std::string error;
+  ASSERT_TRUE(holder.load(error)) << error;
+  std::atomic<bool> stop{false};
+  std::atomic<long> lookups{0}, misses_of_one{0};
+  std::vector<std::thread> readers;
+  for (int i = 0; i < 4; ++i) {
+    readers.emplace_back([&] {
+      while (!stop) {
+        if (!blocks(holder.current(), "one.test")) ++misses_of_one;
+        ++lookups;
+      }
+    });
+  }
+  for (int i = 0; i < 5; ++i) {
+    PublishOptions options;
+    options.force = true;
+    testing::build_store(path, {{FeedFormat::kDomains, "one.test\ntwo" + std::to_string(i) + ".test\n"}},
+                         options);
+    EXPECT_TRUE(holder.check());
+  }
+  // A broken file renamed into place: rejected once, the last good store stays.
+  std::string garbage = dir.write("garbage", std::string(50000, 'x'));
+  std::rename(garbage.c_str(), path.c_str());
+  EXPECT_FALSE(holder.check());
+  EXPECT_FALSE(holder.check());
+  EXPECT_EQ(holder.failed_loads(), 1u);
+  stop = true;
+  for (auto& reader : readers) reader.join();
+  EXPECT_GT(lookups.load(), 0);
+  EXPECT_EQ(misses_of_one.load(), 0);
+  EXPECT_EQ(holder.swaps(), 5u);
+  EXPECT_TRUE(blocks(holder.current(), "two4.test"));
+}
+
+TEST(StoreHolder, MissingAtStartThenAppears) {
+  testing::TempDir dir;
+  std::string path = dir.file("s.mdb");
+  StoreHolder holder({path, std::chrono::milliseconds(10), {}, {}, {}});
+  std::string error;
+  EXPECT_FALSE(holder.load(error));
+  EXPECT_EQ(holder.current(), nullptr);
+  testing::build_store(path, {{FeedFormat::kDomains, "one.test\n"}});
+  EXPECT_TRUE(holder.check());
+  EXPECT_TRUE(blocks(holder.current(), "one.test"));
+}
+
+}  // namespace
+}  // namespace dnsverdict
