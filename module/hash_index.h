@@ -1,7 +1,7 @@
-// The store's hit path: an open-addressing hash table over every key in "rules", pointing
-// into a heap of (key, record) entries; both are single LMDB values read in place. A hit
-// costs about two cache lines (slot, entry) instead of a B-tree descent with a binary search
-// per page. The "rules" B-tree stays the canonical table (iteration, tools, mdb_dump).
+// The store's rule table: a heap of (name key, record) entries in key order, and an
+// open-addressing hash table over it; both are single LMDB values read in place. A hit costs
+// about two cache lines (slot, entry) instead of a B-tree descent with a binary search per
+// page; iteration walks the heap in key order.
 //
 // Heap: entries back to back, in key order: u8 key length, key, u16 record length, record.
 // Index: a 48-octet header — magic "DVINDEX1", u32 version, u32 reserved, u64 slot count
@@ -30,6 +30,7 @@ class HashIndexView {
   bool find(std::string_view key, std::uint64_t hash, std::string_view& record) const noexcept;
   void prefetch(std::uint64_t hash) const noexcept;
   std::uint64_t entry_count() const noexcept { return entries_; }
+  std::string_view heap() const noexcept { return heap_; }
 
  private:
   const unsigned char* slots_ = nullptr;
@@ -45,6 +46,7 @@ class HashIndexBuilder {
   // Appends the entry to the heap; throws std::length_error when the heap would exceed the
   // 4 GiB the offsets can address.
   void add(std::string_view key, std::uint64_t hash, std::string_view record);
+  void reserve_heap(std::size_t bytes) { heap_.reserve(bytes); }
   std::string finish_index() const;
   const std::string& heap() const noexcept { return heap_; }
 
@@ -53,5 +55,23 @@ class HashIndexBuilder {
   std::string heap_;
   std::uint64_t entries_ = 0;
 };
+
+// Calls visit(key, record) for each heap entry in order; false if the heap is malformed.
+template <typename Visit>
+bool for_each_heap_entry(std::string_view heap, Visit&& visit) {
+  std::size_t offset = 0;
+  while (offset < heap.size()) {
+    std::size_t key_size = static_cast<unsigned char>(heap[offset]);
+    if (offset + 1 + key_size + 2 > heap.size()) return false;
+    std::string_view key = heap.substr(offset + 1, key_size);
+    std::uint16_t record_size;
+    __builtin_memcpy(&record_size, heap.data() + offset + 1 + key_size, 2);
+    std::size_t record_start = offset + 1 + key_size + 2;
+    if (record_start + record_size > heap.size()) return false;
+    visit(key, heap.substr(record_start, record_size));
+    offset = record_start + record_size;
+  }
+  return true;
+}
 
 }  // namespace dnsverdict

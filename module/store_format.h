@@ -5,12 +5,13 @@
 // never modified afterwards: a new store is a new file renamed over the old one. Named
 // databases:
 //   "meta"       text key -> text value (format version, build id, counts, ...)
-//   "rules"      name key (dns_name.h) -> RuleSlots record
+//   "rules"      "heap" -> every (name key, RuleSlots record) entry in key order, and
+//                "index" -> the hash index over them (hash_index.h); single values on LMDB
+//                overflow pages, read in place
 //   "campaigns"  u32 id (big-endian) -> CampaignRecord
 //   "categories" u16 id (big-endian) -> category name (text)
 //   "sources"    u16 id (big-endian) -> SourceRecord
-//   "filter"     "bloom" -> the pre-filter over every key in "rules" (bloom_filter.h)
-//                "index", "heap" -> the hash index over the same records (hash_index.h)
+//   "filter"     "bloom" -> the pre-filter over every name key (bloom_filter.h)
 //   "address_rules" reserved for IP/CIDR rules (empty in format version 1)
 // Integers inside records are little-endian; records are read with memcpy, never cast.
 #pragma once

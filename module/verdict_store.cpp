@@ -83,7 +83,7 @@ std::shared_ptr<const VerdictStore> VerdictStore::open(const std::string& path) 
     return dbi;
   };
   MDB_dbi meta_dbi = open_db(db::kMeta);
-  store->rules_dbi_ = open_db(db::kRules);
+  MDB_dbi rules_dbi = open_db(db::kRules);
   MDB_dbi campaigns_dbi = open_db(db::kCampaigns);
   MDB_dbi categories_dbi = open_db(db::kCategories);
   MDB_dbi sources_dbi = open_db(db::kSources);
@@ -130,17 +130,17 @@ std::shared_ptr<const VerdictStore> VerdictStore::open(const std::string& path) 
     });
     if (bad_record) throw StoreError(path + ": the store is damaged (bad campaign or source record)");
 
-    auto get_filter_value = [&](const char* name) {
+    auto get_value = [&](MDB_dbi dbi, const char* name) {
       MDB_val key = to_val(name), value;
-      int code = mdb_get(raw_txn, filter_dbi, &key, &value);
+      int code = mdb_get(raw_txn, dbi, &key, &value);
       if (code == MDB_NOTFOUND)
         throw StoreError(path + ": the store is damaged (no \"" + name + "\" value)");
       check_lmdb(code, path);
       return from_val(value);
     };
-    if (!store->filter_.attach(get_filter_value(kFilterKey)))
+    if (!store->filter_.attach(get_value(filter_dbi, kFilterKey)))
       throw StoreError(path + ": the store is damaged (bad pre-filter)");
-    if (!store->index_.attach(get_filter_value(kIndexKey), get_filter_value(kHeapKey)) ||
+    if (!store->index_.attach(get_value(rules_dbi, kIndexKey), get_value(rules_dbi, kHeapKey)) ||
         store->index_.entry_count() != info.key_count)
       throw StoreError(path + ": the store is damaged (bad hash index)");
   }
@@ -198,19 +198,17 @@ LookupResult VerdictStore::lookup_wire(const std::uint8_t* wire, std::size_t siz
 
 void VerdictStore::for_each(
     const std::function<bool(std::string_view key, const RuleSlots&)>& visit) const {
-  MDB_txn* raw = nullptr;
-  check_lmdb(mdb_txn_begin(env_.get(), nullptr, MDB_RDONLY, &raw), path_);
-  LmdbTxn txn(raw);
-  bool damaged = false;
-  scan(raw, rules_dbi_, path_, [&](std::string_view key, std::string_view value) {
+  bool stopped = false, damaged = false;
+  bool well_formed = for_each_heap_entry(index_.heap(), [&](std::string_view key, std::string_view record) {
+    if (stopped || damaged) return;
     RuleSlots slots;
-    if (!decode_slots(value, slots)) {
+    if (!decode_slots(record, slots)) {
       damaged = true;
-      return false;
+      return;
     }
-    return visit(key, slots);
+    stopped = !visit(key, slots);
   });
-  if (damaged) throw StoreError(path_ + ": the store is damaged (bad rule record)");
+  if (damaged || !well_formed) throw StoreError(path_ + ": the store is damaged (bad rule record)");
 }
 
 const CampaignRecord* VerdictStore::campaign(std::uint32_t id) const noexcept {

@@ -104,7 +104,6 @@ class VerdictStore {
   std::string path_;
   FileIdentity identity_;
   LmdbEnv env_;
-  MDB_dbi rules_dbi_ = 0;
   BloomFilterView filter_;
   HashIndexView index_;
   StoreInfo info_;

@@ -22,8 +22,6 @@
 namespace dnsverdict {
 namespace {
 
-constexpr std::size_t kRecordsPerTransaction = 200000;
-
 std::string folder_of(const std::string& path) {
   std::filesystem::path parent = std::filesystem::path(path).parent_path();
   return parent.empty() ? "." : parent.string();
@@ -78,19 +76,7 @@ class StoreBuilder {
     check(mdb_put(txn_.get(), dbi(db_name), &mdb_key, &mdb_value, flags));
   }
 
-  void put_rule(std::string_view key, std::string_view value) {
-    MDB_val mdb_key = to_val(key), mdb_value = to_val(value);
-    check(mdb_put(txn_.get(), rules_dbi_cache(), &mdb_key, &mdb_value, MDB_APPEND));
-    if (++pending_ >= kRecordsPerTransaction) {
-      commit();
-      begin();
-    }
-  }
-
-  void commit() {
-    txn_.commit(path_);
-    pending_ = 0;
-  }
+  void commit() { txn_.commit(path_); }
 
   void finish() {
     commit();
@@ -99,10 +85,6 @@ class StoreBuilder {
   }
 
  private:
-  MDB_dbi rules_dbi_cache() {
-    if (rules_dbi_ == 0) rules_dbi_ = dbi(db::kRules);
-    return rules_dbi_;
-  }
   void begin() {
     MDB_txn* txn = nullptr;
     check(mdb_txn_begin(env_.get(), nullptr, 0, &txn));
@@ -116,8 +98,6 @@ class StoreBuilder {
   LmdbEnv env_;
   LmdbTxn txn_;
   std::vector<std::pair<const char*, MDB_dbi>> dbis_;
-  MDB_dbi rules_dbi_ = 0;
-  std::size_t pending_ = 0;
 };
 
 std::string hex128(const XXH128_hash_t& hash) {
@@ -149,35 +129,27 @@ PublishResult write_store(const RuleSet& rules, const std::string& target,
         "{} it holds now (a truncated feed?); use --force to replace it anyway",
         target, rules.rule_count(), options.min_ratio * 100, result.previous_rules));
 
-  // Encode the rules once: the sizes choose the map size, the bytes feed the build id.
-  std::string encoded;
-  std::vector<std::size_t> ends;
-  ends.reserve(records.size());
-  std::size_t key_bytes = 0;
-  for (const auto& record : records) {
-    encode_slots(record.slots, encoded);
-    ends.push_back(encoded.size());
-    key_bytes += record.key.size();
-  }
+  // One pass over the records in key order (their keys are scattered over the compiler's
+  // memory): encode each, add it to the filter and to the heap + index. Later passes read the
+  // heap sequentially.
   BloomFilterBuilder filter(records.size());
   HashIndexBuilder index(records.size());
-  {
-    std::size_t start = 0;
-    for (std::size_t i = 0; i < records.size(); ++i) {
-      std::uint64_t hash = filter_hash(records[i].key);
-      filter.add(hash);
-      try {
-        index.add(records[i].key, hash, std::string_view(encoded).substr(start, ends[i] - start));
-      } catch (const std::length_error& error) {
-        throw ToolError(fmt::format("{}: too many rules for one store: {}", target, error.what()));
-      }
-      start = ends[i];
+  index.reserve_heap(records.size() * 64);
+  std::string encoded;
+  for (const auto& record : records) {
+    encoded.clear();
+    encode_slots(record.slots, encoded);
+    std::uint64_t hash = filter_hash(record.key);
+    filter.add(hash);
+    try {
+      index.add(record.key, hash, encoded);
+    } catch (const std::length_error& error) {
+      throw ToolError(fmt::format("{}: too many rules for one store: {}", target, error.what()));
     }
   }
   std::string filter_bytes = filter.finish();
   std::string index_bytes = index.finish_index();
-  std::size_t map_size = (key_bytes + encoded.size() + records.size() * 16) * 3 +
-                         (filter_bytes.size() + index_bytes.size() + index.heap().size()) * 2 +
+  std::size_t map_size = (filter_bytes.size() + index_bytes.size() + index.heap().size()) * 2 +
                          (std::size_t{64} << 20);
 
   std::random_device random;
@@ -191,14 +163,8 @@ PublishResult write_store(const RuleSet& rules, const std::string& target,
   XXH3_128bits_reset(state);
   {
     StoreBuilder builder(temp.path, map_size);
-    std::size_t start = 0;
-    for (std::size_t i = 0; i < records.size(); ++i) {
-      std::string_view value(encoded.data() + start, ends[i] - start);
-      builder.put_rule(records[i].key, value);
-      XXH3_128bits_update(state, records[i].key.data(), records[i].key.size());
-      XXH3_128bits_update(state, value.data(), value.size());
-      start = ends[i];
-    }
+    // The heap is every rule key and record in key order: it alone identifies the rules.
+    XXH3_128bits_update(state, index.heap().data(), index.heap().size());
     for (const auto& [id, campaign] : rules.campaigns()) {
       std::string value = encode_campaign(campaign);
       builder.put(db::kCampaigns, id_key(id, 4), value);
@@ -216,8 +182,8 @@ PublishResult write_store(const RuleSet& rules, const std::string& target,
 
     // Single values on LMDB overflow pages: contiguous in the file and read in place.
     builder.put(db::kFilter, kFilterKey, filter_bytes);
-    builder.put(db::kFilter, kIndexKey, index_bytes);
-    builder.put(db::kFilter, kHeapKey, index.heap());
+    builder.put(db::kRules, kIndexKey, index_bytes);
+    builder.put(db::kRules, kHeapKey, index.heap());
 
     std::int64_t build_time = options.build_time != 0 ? options.build_time : std::time(nullptr);
     auto meta = [&](const std::string& key, const std::string& value) {
