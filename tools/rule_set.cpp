@@ -89,8 +89,34 @@ void RuleSet::add(RuleDraft rule) {
 void RuleSet::finalize() {
   if (finalized_) return;
   finalized_ = true;
-  std::sort(drafts_.begin(), drafts_.end(),
-            [](const RuleDraft& a, const RuleDraft& b) { return a.key < b.key; });
+  // Sort small (key prefix, index) entries rather than the drafts themselves: the first 16
+  // key octets, big-endian, decide most comparisons without touching the drafts.
+  struct SortEntry {
+    std::uint64_t high, low;
+    std::uint32_t index;
+  };
+  auto load_prefix = [](std::string_view key, std::size_t offset) {
+    std::uint64_t value = 0;
+    for (std::size_t i = 0; i < 8; ++i)
+      value = (value << 8) | (offset + i < key.size() ? static_cast<std::uint8_t>(key[offset + i]) : 0);
+    return value;
+  };
+  if (drafts_.size() > 0xffffffffu) throw std::length_error("too many rules for one compile");
+  std::vector<SortEntry> order(drafts_.size());
+  for (std::size_t i = 0; i < drafts_.size(); ++i)
+    order[i] = {load_prefix(drafts_[i].key, 0), load_prefix(drafts_[i].key, 8),
+                static_cast<std::uint32_t>(i)};
+  std::sort(order.begin(), order.end(), [this](const SortEntry& a, const SortEntry& b) {
+    if (a.high != b.high) return a.high < b.high;
+    if (a.low != b.low) return a.low < b.low;
+    const std::string& key_a = drafts_[a.index].key;
+    const std::string& key_b = drafts_[b.index].key;
+    if (key_a != key_b) return key_a < key_b;
+    return a.index < b.index;  // input order among rules for the same name
+  });
+  auto draft_at = [&](std::size_t position) -> const RuleDraft& {
+    return drafts_[order[position].index];
+  };
 
   std::vector<std::uint64_t> per_source(sources_.size() + 1, 0);
   // Allowlisted names whose "below" slot is an allowlist rule, innermost last.
@@ -98,15 +124,15 @@ void RuleSet::finalize() {
   records_.reserve(drafts_.size());
 
   std::size_t begin = 0;
-  while (begin < drafts_.size()) {
+  while (begin < order.size()) {
     std::size_t end = begin + 1;
-    while (end < drafts_.size() && drafts_[end].key == drafts_[begin].key) ++end;
-    std::string_view key = drafts_[begin].key;
+    while (end < order.size() && draft_at(end).key == draft_at(begin).key) ++end;
+    std::string_view key = draft_at(begin).key;
 
     const RuleDraft* self = nullptr;
     const RuleDraft* below = nullptr;
     for (std::size_t i = begin; i < end; ++i) {
-      const RuleDraft& draft = drafts_[i];
+      const RuleDraft& draft = draft_at(i);
       if (draft.kind != RuleKind::kWildcard) {
         if (self == nullptr || rank(draft, self_specificity(draft.kind)) >
                                    rank(*self, self_specificity(self->kind)))
