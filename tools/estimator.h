@@ -1,0 +1,196 @@
+// Infection-size estimation from query logs (issue 6, docs/estimation.md).
+//
+// An Estimator matches each logged query against a verdict store with the module's own
+// lookup (VerdictStore::lookup, expiry judged at the query's time) and accumulates, per
+// campaign and per rule, an EntityStats: queries, distinct clients, distinct /24 and /56
+// networks, first/last seen, per-hour and per-day bins, and a sample of clients with their
+// active hours (the beacon summary). EstimateState holds everything a run accumulates; it is
+// mergeable (EstimateState::merge) and serializable (sketch_file.h), and every part of it
+// depends only on the multiset of queries, never on their order, so shards merged give the
+// figures of one run. The exceptions, documented: the suspect table's eviction under memory
+// pressure (suspects.h), and counters of ignored lines.
+//
+// Memory: `memory_budget` fixes the exact limits of the client sets (client_set.h) and the
+// size of the beacon sample and suspect table (EstimateLimits); beyond them the figures are
+// estimates with a stated error.
+//
+// Thread safety: none; use one Estimator per thread and merge their states.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "client_set.h"
+#include "log_formats.h"
+#include "suspects.h"
+#include "verdict_store.h"
+
+namespace dnsverdict {
+
+// Limits derived from --memory-budget (bytes); stored in sketches so merges use the same.
+struct EstimateLimits {
+  std::uint32_t clients = 1u << 20;        // exact clients per window-wide set
+  std::uint32_t clients_per_bin = 1u << 16;  // exact clients per hour or day
+  std::uint32_t beacon_sample = 1u << 14;  // clients sampled per entity for the beacon summary
+  std::uint32_t suspect_names = 1u << 19;  // names kept for --suspects
+  static EstimateLimits from_budget(std::uint64_t memory_budget_bytes);
+};
+
+// One hour or one day.
+struct TimeBin {
+  std::uint64_t queries = 0;
+  ClientSet clients;
+};
+
+// What one sampled client did: its queries and the distinct hours it was active in.
+struct ClientActivity {
+  std::uint64_t queries = 0;
+  std::vector<std::uint32_t> hours;  // sorted, distinct; hours since 1970
+  void add_hour(std::uint32_t hour);
+};
+
+// Clients whose hash is at most `threshold`: a uniform sample of the entity's clients that
+// halves its threshold whenever it outgrows its limit. The final threshold is the largest
+// power-of-two fraction that keeps the sample within the limit over all the data, whatever
+// the order: shards merge into the same sample.
+class ClientSample {
+ public:
+  explicit ClientSample(std::uint32_t limit = 1u << 14) : limit_(limit) {}
+  void add(std::uint64_t client, std::uint32_t hour);
+  void merge(const ClientSample& other);
+  const std::unordered_map<std::uint64_t, ClientActivity>& clients() const noexcept { return clients_; }
+  // The fraction of all clients the sample keeps (1: every client).
+  double fraction() const noexcept;
+  void serialize(std::string& out) const;
+  bool deserialize(std::string_view& in);
+
+ private:
+  void shrink();
+  std::uint32_t limit_;
+  std::uint64_t threshold_ = UINT64_MAX;
+  std::unordered_map<std::uint64_t, ClientActivity> clients_;
+};
+
+enum class EntityKind : std::uint8_t { kCampaign = 1, kRule = 2 };
+
+struct EntityStats {
+  EntityKind kind = EntityKind::kCampaign;
+  std::string name;      // campaign name ("(none)" for rules without one), or the rule's owner
+  std::string campaign;  // rules: their campaign's name ("" when none)
+  std::string action;    // rules: the action's name
+  std::uint64_t queries = 0;
+  ClientSet clients;
+  ClientSet networks_v4;  // /24
+  ClientSet networks_v6;  // /56
+  std::int64_t first_seen = INT64_MAX;
+  std::int64_t last_seen = INT64_MIN;
+  std::map<std::int64_t, TimeBin> hours;  // hour index (unix seconds / 3600)
+  std::map<std::int64_t, TimeBin> days;   // day index (unix seconds / 86400), UTC
+  ClientSample beacon;
+  BottomK client_sketch;  // campaigns only, with --suspects: for Jaccard against suspects
+
+  explicit EntityStats(const EstimateLimits& limits = {});
+  void add(std::int64_t time, std::uint64_t client, std::uint64_t network_v4,
+           std::uint64_t network_v6, bool track_sketch);
+  void merge(const EntityStats& other);
+
+ private:
+  TimeBin& bin(std::map<std::int64_t, TimeBin>& bins, std::int64_t index, std::uint32_t limit);
+  std::uint32_t bin_limit_ = 1u << 16;
+};
+
+// Lines and records seen, over all inputs.
+struct InputCounters {
+  std::uint64_t lines = 0;
+  std::uint64_t records = 0;           // query (or response) records parsed
+  std::uint64_t queries = 0;           // records counted as queries
+  std::uint64_t responses_ignored = 0; // log-replies / CLIENT_RESPONSE when queries are logged too
+  std::uint64_t malformed = 0;
+  std::uint64_t skipped = 0;           // not queries: headers, notices, other programs' lines
+  std::uint64_t bad_names = 0;         // names that are not valid DNS names
+  std::uint64_t matched = 0;           // queries with an applicable rule
+  std::uint64_t inputs = 0;            // files read
+  void merge(const InputCounters& other);
+};
+
+struct EstimateState {
+  EstimateLimits limits;
+  bool suspects_enabled = false;
+  std::string store_build_id;  // the store the queries were matched against
+  InputCounters counters;
+  ClientSet all_clients;       // every client in the logs, matched or not
+  std::int64_t first_time = INT64_MAX;
+  std::int64_t last_time = INT64_MIN;
+  // Keyed by kind and name so shards agree without sharing ids.
+  std::map<std::pair<EntityKind, std::string>, EntityStats> entities;
+  SuspectTable suspects;
+
+  EstimateState() = default;
+  EstimateState(const EstimateLimits& limits, bool suspects);
+  // Throws ToolError when the states come from different stores or limits.
+  void merge(const EstimateState& other);
+};
+
+struct EstimatorOptions {
+  std::uint64_t memory_budget = 1ull << 30;
+  bool suspects = false;
+};
+
+class Estimator {
+ public:
+  Estimator(std::shared_ptr<const VerdictStore> store, const EstimatorOptions& options);
+  // Counts one query: matched against the store; suspects collected from the misses.
+  // Returns false when the record's name is not a valid DNS name (counted in bad_names).
+  bool add(const QueryRecord& record);
+  EstimateState& state() noexcept { return state_; }
+  const EstimateState& state() const noexcept { return state_; }
+
+ private:
+  EntityStats& entity(EntityKind kind, std::string_view name);
+  EntityStats& campaign_entity(std::uint32_t campaign_id);
+
+  std::shared_ptr<const VerdictStore> store_;
+  EstimateState state_;
+  std::vector<EntityStats*> campaign_by_id_;  // campaign id -> its entity (nullptr: not yet)
+  std::unordered_map<std::string, EntityStats*> rule_by_key_;
+  std::string key_buffer_;
+  std::string name_buffer_;
+  std::string parse_error_;
+};
+
+// The figures the report prints for one entity.
+struct DeviceEstimate {
+  std::uint64_t low = 0;     // peak hourly distinct clients
+  std::uint64_t middle = 0;  // peak daily distinct clients x NAT factor
+  std::uint64_t high = 0;    // footprint (window distinct clients) x NAT factor
+  double nat_factor = 1;     // devices per address, from the beacon summary
+  std::int64_t peak_hour = 0;  // unix seconds of the peak hour's start
+  std::int64_t peak_day = 0;
+  std::uint64_t peak_daily_clients = 0;
+};
+
+struct BeaconSummary {
+  std::uint64_t sampled_clients = 0;
+  double sample_fraction = 1;
+  double median_rate = 0;  // queries per active hour, median over sampled clients
+  double p90_rate = 0;
+  double max_rate = 0;
+  double median_active_hours = 0;
+  std::uint64_t multi_device_clients = 0;  // sampled clients at >= 2x the median rate
+  double devices_per_client = 1;           // mean of max(1, round(rate / median))
+};
+
+BeaconSummary summarize_beacons(const ClientSample& sample);
+DeviceEstimate estimate_devices(const EntityStats& entity, const BeaconSummary& beacons);
+
+// Key of a query name given as presentation text: fast for plain names, RFC 1035 escapes
+// through parse_name. False for an invalid name.
+bool query_name_key(std::string_view text, NameKey& key, std::string& scratch);
+
+}  // namespace dnsverdict
