@@ -42,6 +42,8 @@ constexpr Command kCommands[] = {
     {"lookup", run_lookup, "the verdict a resolver would apply to names, and why"},
     {"info", run_info, "a store's metadata, counts, sources and campaigns"},
     {"dump", run_dump, "write a store back out as a feed (rpz or csv)"},
+    {"estimate", run_estimate, "infection size per campaign from query logs, and suspects"},
+    {"merge", run_merge, "combine the sketches of sharded estimate runs"},
 };
 
 void print_usage(std::FILE* out) {
