@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config dpkg-dev
   liblmdb-dev lmdb-utils libxxhash-dev libfmt-dev libgtest-dev libgmock-dev libbenchmark-dev
-  libidn2-dev zlib1g-dev
+  libidn2-dev zlib1g-dev libfstrm-dev fstrm-bin libprotobuf-c-dev protobuf-c-compiler
   libssl-dev libexpat1-dev libevent-dev bison flex
   nsd dnsutils knot-dnsutils dnsperf
   python3
