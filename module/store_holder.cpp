@@ -26,37 +26,12 @@ std::string describe(const VerdictStore& store) {
          std::to_string(store.info().rule_count) + " rules)";
 }
 
-// A truncated LMDB file opens, then faults (SIGBUS) when a page past its end is touched:
-// refuse a file shorter than the pages its meta page claims. mdb_env_open reads the meta
-// pages with read(), not through the map, so this check itself is safe.
-void check_complete(const std::string& path) {
-  MDB_env* raw = nullptr;
-  check_lmdb(mdb_env_create(&raw), path);
-  LmdbEnv env(raw);
-  check_lmdb(mdb_env_open(raw, path.c_str(), MDB_RDONLY | MDB_NOSUBDIR | MDB_NOLOCK, 0444),
-             path + ": not a verdict store");
-  MDB_envinfo info;
-  MDB_stat stat;
-  check_lmdb(mdb_env_info(raw, &info), path);
-  check_lmdb(mdb_env_stat(raw, &stat), path);
-  FileIdentity identity;
-  if (!file_identity(path, identity)) throw StoreError(path + ": cannot read the store");
-  auto needed = static_cast<std::uint64_t>(info.me_last_pgno + 1) * stat.ms_psize;
-  if (static_cast<std::uint64_t>(identity.size) < needed) {
-    throw StoreError(path + ": the store is truncated (" + std::to_string(identity.size) +
-                     " of " + std::to_string(needed) + " bytes)");
-  }
-}
-
 }  // namespace
 
 StoreHolder::StoreHolder(Options options)
     : options_(std::move(options)), instance_(next_instance.fetch_add(1)) {
   if (!options_.opener) {
-    options_.opener = [](const std::string& path) {
-      check_complete(path);
-      return VerdictStore::open(path);
-    };
+    options_.opener = [](const std::string& path) { return VerdictStore::open(path); };
   }
 }
 

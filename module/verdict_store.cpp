@@ -34,6 +34,30 @@ void scan(MDB_txn* txn, MDB_dbi dbi, const std::string& what, Visit&& visit) {
   if (rc != MDB_NOTFOUND) check_lmdb(rc, what);
 }
 
+// A truncated LMDB file opens, then faults (SIGBUS) when a page past its end is touched.
+// mdb_env_open reads the meta pages with read(), not through the map, so checking the size
+// LMDB's meta page claims against the size of the very file it opened is safe. The identity
+// is refreshed from that file too: it is what this store will be compared by.
+void check_complete(MDB_env* env, const std::string& path, FileIdentity& identity) {
+  MDB_envinfo info;
+  MDB_stat stat;
+  check_lmdb(mdb_env_info(env, &info), path);
+  check_lmdb(mdb_env_stat(env, &stat), path);
+  int fd = -1;
+  check_lmdb(mdb_env_get_fd(env, &fd), path);
+  struct stat file;
+  if (::fstat(fd, &file) != 0) throw StoreError(path + ": cannot stat the opened store");
+  auto needed = static_cast<std::uint64_t>(info.me_last_pgno + 1) * stat.ms_psize;
+  if (static_cast<std::uint64_t>(file.st_size) < needed)
+    throw StoreError(path + ": the store is truncated (" + std::to_string(file.st_size) + " of " +
+                     std::to_string(needed) + " bytes)");
+  identity.device = file.st_dev;
+  identity.inode = file.st_ino;
+  identity.size = file.st_size;
+  identity.modified_ns =
+      static_cast<std::int64_t>(file.st_mtim.tv_sec) * 1000000000 + file.st_mtim.tv_nsec;
+}
+
 }  // namespace
 
 bool file_identity(const std::string& path, FileIdentity& identity) noexcept {
@@ -67,6 +91,7 @@ std::shared_ptr<const VerdictStore> VerdictStore::open(const std::string& path) 
   if (rc == MDB_INVALID || rc == MDB_VERSION_MISMATCH || rc == EINVAL)
     throw StoreError(path + ": not a verdict store (not an LMDB file, or damaged)");
   check_lmdb(rc, path);
+  check_complete(raw_env, path, store->identity_);
 
   // Database handles opened in a transaction are private to it until it commits.
   MDB_txn* raw_txn = nullptr;

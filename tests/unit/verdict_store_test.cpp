@@ -219,6 +219,13 @@ TEST(VerdictStore, BrokenFilesAreClearErrors) {
   build(good, {{{"a.test"}, {"b.test"}}});
   std::string bytes = testing::read_file(good);
   expect_error(dir.write("truncated.mdb", bytes.substr(0, 4096)), "");
+  // Cut inside the data pages: LMDB opens it, and touching the missing pages would SIGBUS.
+  std::vector<Spec> many;
+  for (int i = 0; i < 20000; ++i) many.push_back({"n" + std::to_string(i) + ".test"});
+  std::string big = dir.file("big.mdb");
+  build(big, {many});
+  std::string big_bytes = testing::read_file(big);
+  expect_error(dir.write("half.mdb", big_bytes.substr(0, big_bytes.size() / 2)), "truncated");
   // A plain LMDB file without our databases.
   {
     MDB_env* env;
