@@ -53,7 +53,7 @@ struct ModuleConfig {
   std::string default_sinkhole;  // both of the above in rule-data encoding (store_format.h)
   std::uint32_t answer_ttl = 60;  // seconds, TTL of every synthesized record
   std::string hit_log_path;       // "" = no hit log
-  std::size_t hit_log_capacity = 65536;
+  std::size_t hit_log_capacity = 8192;  // ~800 bytes a line: ~6.5 MB, allocated at start
   std::vector<Network> exempt;    // clients never blocked (their hits are logged)
   std::uint8_t confidence_tag = 50;    // below: log only
   std::uint8_t confidence_block = 80;  // below (and >= tag): tag; at or above: the action
