@@ -1,0 +1,69 @@
+// The node_exporter textfile-collector file: per-campaign hits and unique clients over
+// recent windows, and the module's health. Written atomically (temporary file in the same
+// folder, then rename), so node_exporter never reads half a file.
+//
+// Metric names, types and windows are listed in docs/counters.md. Format: Prometheus text
+// exposition 0.0.4, one HELP and TYPE line per metric family, no timestamps (the textfile
+// collector rejects them), label values escaped (\\, \", \n).
+//
+// Thread safety: pure functions; write_text_file_atomically() may race only with another
+// writer of the same path (the last rename wins).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "hit_counters.h"
+#include "stats_store.h"
+
+namespace dnsverdict {
+
+// Module health, filled by the glue (plain values: no Unbound here).
+struct ModuleHealth {
+  bool store_loaded = false;
+  std::string store_build_id;      // empty when no store is loaded
+  std::int64_t store_build_time = 0;  // unix seconds
+  std::uint64_t lookups = 0;       // cumulative since the module started
+  std::uint64_t hits = 0;
+  std::uint64_t errors = 0;
+  std::uint64_t hit_log_dropped = 0;
+};
+
+// One campaign's counts over the windows the file reports. Unique counts are HyperLogLog
+// estimates over the union of the window's hourly buckets (never sums of hours).
+struct CampaignWindows {
+  std::string campaign;
+  // current_hour: since the top of the current clock hour; hour: the last complete clock
+  // hour; day: the 24 complete clock hours before the current one.
+  std::uint64_t hits_current_hour = 0, hits_hour = 0, hits_day = 0;
+  double clients_current_hour = 0, clients_hour = 0, clients_day = 0;
+  double networks_hour = 0, networks_day = 0;
+};
+
+// The windows of every campaign in `merged` (campaign buckets of at least the last 25 hours)
+// at time `now`.
+std::vector<CampaignWindows> campaign_windows(const MergedStats& merged, std::int64_t now);
+
+struct PrometheusReport {
+  std::int64_t now = 0;
+  ModuleHealth health;
+  std::vector<CampaignWindows> campaigns;
+  CounterTotals counters;
+  std::uint64_t flush_errors = 0;
+  std::int64_t last_flush = 0;  // unix seconds of the last successful flush, 0: none yet
+  std::size_t counters_memory_bytes = 0;
+};
+
+std::string format_prometheus(const PrometheusReport& report);
+
+// A label value with \, " and newline escaped (without the quotes).
+std::string escape_label_value(std::string_view value);
+
+// Writes `content` to `path` via "<path>.tmp" + fsync + rename. False with `error` set when
+// any step fails (the temporary file is removed; the old file stays in place).
+bool write_text_file_atomically(const std::string& path, std::string_view content,
+                                std::string& error);
+
+}  // namespace dnsverdict

@@ -1,0 +1,387 @@
+#include "stats_store.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstring>
+#include <tuple>
+
+namespace dnsverdict {
+namespace {
+
+constexpr std::uint8_t kBucketVersion = 1;
+constexpr std::uint64_t kHourBias = std::uint64_t{1} << 63;
+
+void put_u16(std::string& out, std::size_t value) {
+  out.push_back(static_cast<char>(value & 0xff));
+  out.push_back(static_cast<char>((value >> 8) & 0xff));
+}
+void put_u32(std::string& out, std::size_t value) {
+  for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((value >> (8 * i)) & 0xff));
+}
+void put_u64(std::string& out, std::uint64_t value) {
+  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((value >> (8 * i)) & 0xff));
+}
+
+// Reads little-endian fields from a value; any read past the end marks it bad.
+class Reader {
+ public:
+  explicit Reader(std::string_view bytes) : bytes_(bytes) {}
+  std::uint64_t number(std::size_t size) {
+    if (!ok_ || bytes_.size() - offset_ < size) {
+      ok_ = false;
+      return 0;
+    }
+    std::uint64_t value = 0;
+    for (std::size_t i = 0; i < size; ++i)
+      value |= std::uint64_t{static_cast<unsigned char>(bytes_[offset_ + i])} << (8 * i);
+    offset_ += size;
+    return value;
+  }
+  std::string_view bytes(std::size_t size) {
+    if (!ok_ || bytes_.size() - offset_ < size) {
+      ok_ = false;
+      return {};
+    }
+    std::string_view view = bytes_.substr(offset_, size);
+    offset_ += size;
+    return view;
+  }
+  bool ok() const noexcept { return ok_; }
+  bool at_end() const noexcept { return offset_ == bytes_.size(); }
+
+ private:
+  std::string_view bytes_;
+  std::size_t offset_ = 0;
+  bool ok_ = true;
+};
+
+std::string hour_prefix(StatsScope scope, std::int64_t hour) {
+  std::string key(1, static_cast<char>(scope));
+  std::uint64_t biased = static_cast<std::uint64_t>(hour) ^ kHourBias;
+  for (int i = 7; i >= 0; --i) key.push_back(static_cast<char>((biased >> (8 * i)) & 0xff));
+  return key;
+}
+
+std::int64_t key_hour(std::string_view key) noexcept {
+  std::uint64_t biased = 0;
+  for (std::size_t i = 1; i < 9; ++i) biased = biased << 8 | static_cast<unsigned char>(key[i]);
+  return static_cast<std::int64_t>(biased ^ kHourBias);
+}
+
+void check(int code, const std::string& path, std::string_view what) {
+  if (code != MDB_SUCCESS) {
+    std::string context = path;
+    context += ": ";
+    context += what;
+    throw StoreError(lmdb_message(context, code));
+  }
+}
+
+LmdbTxn begin(MDB_env* env, unsigned flags, const std::string& path) {
+  MDB_txn* txn = nullptr;
+  check(mdb_txn_begin(env, nullptr, flags, &txn), path, "begin transaction");
+  return LmdbTxn(txn);
+}
+
+std::string meta_value(MDB_txn* txn, MDB_dbi dbi, const char* name) {
+  MDB_val key = to_val(name), value;
+  if (mdb_get(txn, dbi, &key, &value) != MDB_SUCCESS) return {};
+  return std::string(from_val(value));
+}
+
+void put_meta(MDB_txn* txn, MDB_dbi dbi, const char* name, const std::string& text,
+              const std::string& path) {
+  MDB_val key = to_val(name), value = to_val(text);
+  check(mdb_put(txn, dbi, &key, &value, 0), path, "write meta");
+}
+
+void check_version(const std::string& version, const std::string& path) {
+  if (version != std::to_string(kStatsFormatVersion))
+    throw StoreError(path + ": not a stats store of format version " +
+                     std::to_string(kStatsFormatVersion) +
+                     (version.empty() ? " (no format_version)" : " (version " + version + ")"));
+}
+
+// Merges `counts` for `subject` into the stored bucket (or stores it), in `txn`.
+void merge_into(MDB_txn* txn, MDB_dbi dbi, const StatsSubject& subject,
+                const HourlyCounts& counts, const std::string& resolver,
+                const std::string& path) {
+  std::string key = bucket_key(subject.scope, counts.hour, subject);
+  MDB_val mdb_key = to_val(key), mdb_value;
+  StatsBucket bucket;
+  int rc = mdb_get(txn, dbi, &mdb_key, &mdb_value);
+  if (rc == MDB_SUCCESS) {
+    if (!decode_bucket(key, from_val(mdb_value), bucket))
+      throw StoreError(path + ": malformed bucket; refusing to overwrite it");
+    bucket.counts.merge(counts);
+  } else if (rc == MDB_NOTFOUND) {
+    bucket.subject = subject;
+    bucket.counts = counts;
+  } else {
+    check(rc, path, "read bucket");
+  }
+  bucket.resolver = resolver;
+  std::string value = encode_bucket(bucket);
+  mdb_value = to_val(value);
+  check(mdb_put(txn, dbi, &mdb_key, &mdb_value, 0), path, "write bucket");
+}
+
+// Visits the buckets matching `query` in key order (both read paths).
+void visit_buckets(MDB_txn* txn, MDB_dbi buckets_dbi, const std::string& path,
+                   const StatsQuery& query, const std::function<void(StatsBucket&&)>& visit) {
+  MDB_cursor* raw_cursor = nullptr;
+  check(mdb_cursor_open(txn, buckets_dbi, &raw_cursor), path, "open cursor");
+  LmdbCursor cursor(raw_cursor);
+  int rc = MDB_SUCCESS;
+  for (StatsScope scope : {StatsScope::kCampaign, StatsScope::kRule}) {
+    if ((scope == StatsScope::kCampaign && !query.campaigns) ||
+        (scope == StatsScope::kRule && !query.rules))
+      continue;
+    std::string start = hour_prefix(scope, query.since);
+    MDB_val key = to_val(start), value;
+    for (rc = mdb_cursor_get(raw_cursor, &key, &value, MDB_SET_RANGE); rc == MDB_SUCCESS;
+         rc = mdb_cursor_get(raw_cursor, &key, &value, MDB_NEXT)) {
+      std::string_view found = from_val(key);
+      if (found.size() < 9 || found[0] != static_cast<char>(scope)) break;
+      if (key_hour(found) >= query.until) break;
+      StatsBucket bucket;
+      if (!decode_bucket(found, from_val(value), bucket))
+        throw StoreError(path + ": malformed bucket (hour " + std::to_string(key_hour(found)) +
+                         ")");
+      visit(std::move(bucket));
+    }
+    if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND) check(rc, path, "read buckets");
+  }
+}
+
+}  // namespace
+
+bool StatsSubject::operator<(const StatsSubject& other) const noexcept {
+  return std::tie(scope, campaign, rule_key, kind) <
+         std::tie(other.scope, other.campaign, other.rule_key, other.kind);
+}
+bool StatsSubject::operator==(const StatsSubject& other) const noexcept {
+  return scope == other.scope && campaign == other.campaign && rule_key == other.rule_key &&
+         kind == other.kind;
+}
+
+std::string bucket_key(StatsScope scope, std::int64_t hour, const StatsSubject& subject) {
+  std::string key = hour_prefix(scope, hour);
+  if (scope == StatsScope::kCampaign) {
+    key += subject.campaign;
+  } else {
+    key.push_back(static_cast<char>(subject.kind));
+    key += subject.rule_key;
+  }
+  return key;
+}
+
+std::string encode_bucket(const StatsBucket& bucket) {
+  std::string out;
+  out.push_back(static_cast<char>(kBucketVersion));
+  std::string_view resolver = std::string_view(bucket.resolver).substr(0, 0xffff);
+  put_u16(out, resolver.size());
+  out += resolver;
+  std::string_view campaign = std::string_view(bucket.subject.campaign).substr(0, 0xffff);
+  put_u16(out, campaign.size());
+  out += campaign;
+  put_u64(out, bucket.counts.queries);
+  put_u64(out, static_cast<std::uint64_t>(bucket.counts.first_seen));
+  put_u64(out, static_cast<std::uint64_t>(bucket.counts.last_seen));
+  for (const HyperLogLog* sketch : {&bucket.counts.clients, &bucket.counts.networks}) {
+    std::string bytes = sketch->serialize();
+    put_u32(out, bytes.size());
+    out += bytes;
+  }
+  return out;
+}
+
+bool decode_bucket(std::string_view key, std::string_view value, StatsBucket& bucket) {
+  if (key.size() < 9) return false;
+  auto scope = static_cast<StatsScope>(key[0]);
+  StatsBucket decoded;
+  decoded.subject.scope = scope;
+  decoded.counts.hour = key_hour(key);
+  std::string_view subject = key.substr(9);
+  if (scope == StatsScope::kRule) {
+    if (subject.empty()) return false;
+    auto kind = static_cast<RuleKind>(subject[0]);
+    if (kind != RuleKind::kExact && kind != RuleKind::kSubtree && kind != RuleKind::kWildcard)
+      return false;
+    decoded.subject.kind = kind;
+    decoded.subject.rule_key = std::string(subject.substr(1));
+  } else if (scope != StatsScope::kCampaign) {
+    return false;
+  }
+  Reader reader(value);
+  if (reader.number(1) != kBucketVersion) return false;
+  decoded.resolver = std::string(reader.bytes(reader.number(2)));
+  std::string_view campaign = reader.bytes(reader.number(2));
+  if (scope == StatsScope::kCampaign && campaign != subject) return false;
+  decoded.subject.campaign = std::string(campaign);
+  decoded.counts.queries = reader.number(8);
+  decoded.counts.first_seen = static_cast<std::int64_t>(reader.number(8));
+  decoded.counts.last_seen = static_cast<std::int64_t>(reader.number(8));
+  for (HyperLogLog* sketch : {&decoded.counts.clients, &decoded.counts.networks}) {
+    std::string_view bytes = reader.bytes(reader.number(4));
+    if (!reader.ok() || !HyperLogLog::deserialize(bytes, *sketch)) return false;
+  }
+  if (!reader.ok() || !reader.at_end()) return false;
+  bucket = std::move(decoded);
+  return true;
+}
+
+StatsStore StatsStore::open(const std::string& path, Options options) {
+  if (options.resolver.empty()) options.resolver = default_resolver_name();
+  StatsStore store;
+  store.path_ = path;
+  store.options_ = options;
+  MDB_env* env = nullptr;
+  check(mdb_env_create(&env), path, "create environment");
+  store.env_ = LmdbEnv(env);
+  check(mdb_env_set_maxdbs(env, 2), path, "set databases");
+  check(mdb_env_set_mapsize(env, options.map_size), path, "set map size");
+  check(mdb_env_open(env, path.c_str(), MDB_NOSUBDIR, 0644), path, "open");
+  LmdbTxn txn = begin(env, 0, path);
+  check(mdb_dbi_open(txn.get(), stats_db::kMeta, MDB_CREATE, &store.meta_dbi_), path,
+        "open meta");
+  check(mdb_dbi_open(txn.get(), stats_db::kBuckets, MDB_CREATE, &store.buckets_dbi_), path,
+        "open buckets");
+  std::string version = meta_value(txn.get(), store.meta_dbi_, stats_meta::kFormatVersion);
+  if (version.empty()) {
+    put_meta(txn.get(), store.meta_dbi_, stats_meta::kFormatVersion,
+             std::to_string(kStatsFormatVersion), path);
+    put_meta(txn.get(), store.meta_dbi_, stats_meta::kCreated,
+             std::to_string(static_cast<long long>(::time(nullptr))), path);
+  } else {
+    check_version(version, path);
+  }
+  put_meta(txn.get(), store.meta_dbi_, stats_meta::kResolver, options.resolver, path);
+  put_meta(txn.get(), store.meta_dbi_, stats_meta::kRetentionDays,
+           std::to_string(options.retention_days), path);
+  txn.commit(path);
+  return store;
+}
+
+std::size_t StatsStore::flush(const CountersSnapshot& snapshot, std::int64_t now) {
+  LmdbTxn txn = begin(env_.get(), 0, path_);
+  StatsSubject subject;
+  subject.scope = StatsScope::kCampaign;
+  for (const CampaignCounts& campaign : snapshot.campaigns) {
+    subject.campaign = campaign.campaign;
+    for (const HourlyCounts& counts : campaign.hours)
+      merge_into(txn.get(), buckets_dbi_, subject, counts, options_.resolver, path_);
+  }
+  subject.scope = StatsScope::kRule;
+  for (const RuleCounts& rule : snapshot.rules) {
+    subject.campaign = rule.campaign;
+    subject.rule_key = rule.rule_key;
+    subject.kind = rule.kind;
+    for (const HourlyCounts& counts : rule.hours)
+      merge_into(txn.get(), buckets_dbi_, subject, counts, options_.resolver, path_);
+  }
+  put_meta(txn.get(), meta_dbi_, stats_meta::kLastFlush, std::to_string(now), path_);
+  std::size_t pruned = 0;
+  if (options_.retention_days > 0)
+    pruned = prune_in(txn.get(), hour_of(now) - options_.retention_days * 24 * kSecondsPerHour);
+  txn.commit(path_);
+  return pruned;
+}
+
+std::size_t StatsStore::prune(std::int64_t cutoff) {
+  LmdbTxn txn = begin(env_.get(), 0, path_);
+  std::size_t pruned = prune_in(txn.get(), cutoff);
+  txn.commit(path_);
+  return pruned;
+}
+
+std::size_t StatsStore::prune_in(MDB_txn* txn, std::int64_t cutoff) {
+  std::size_t pruned = 0;
+  for (StatsScope scope : {StatsScope::kCampaign, StatsScope::kRule}) {
+    MDB_cursor* raw = nullptr;
+    check(mdb_cursor_open(txn, buckets_dbi_, &raw), path_, "open cursor");
+    LmdbCursor cursor(raw);
+    std::string start = hour_prefix(scope, INT64_MIN);
+    MDB_val key = to_val(start), value;
+    int rc = mdb_cursor_get(raw, &key, &value, MDB_SET_RANGE);
+    while (rc == MDB_SUCCESS) {
+      std::string_view found = from_val(key);
+      if (found.size() < 9 || found[0] != static_cast<char>(scope) || key_hour(found) >= cutoff)
+        break;
+      check(mdb_cursor_del(raw, 0), path_, "delete bucket");
+      ++pruned;
+      // After a delete the cursor already rests on the following record; MDB_NEXT returns it.
+      rc = mdb_cursor_get(raw, &key, &value, MDB_NEXT);
+    }
+    if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND) check(rc, path_, "prune");
+  }
+  return pruned;
+}
+
+void StatsStore::read(const StatsQuery& query,
+                      const std::function<void(StatsBucket&&)>& visit) const {
+  LmdbTxn txn = begin(env_.get(), MDB_RDONLY, path_);
+  visit_buckets(txn.get(), buckets_dbi_, path_, query, visit);
+}
+
+std::string default_resolver_name() {
+  char name[HOST_NAME_MAX + 1] = {};
+  if (::gethostname(name, sizeof name - 1) != 0 || name[0] == '\0') return "unknown";
+  return name;
+}
+
+void read_stats_buckets(const std::string& path, const StatsQuery& query,
+                        const std::function<void(StatsBucket&&)>& visit) {
+  MDB_env* raw_env = nullptr;
+  check(mdb_env_create(&raw_env), path, "create environment");
+  LmdbEnv env(raw_env);
+  check(mdb_env_set_maxdbs(raw_env, 2), path, "set databases");
+  int rc = mdb_env_open(raw_env, path.c_str(), MDB_NOSUBDIR | MDB_RDONLY, 0644);
+  if (rc == EACCES || rc == EROFS) {
+    // A copy in a folder we cannot write: read without the lock file (nobody writes it).
+    env.reset();
+    check(mdb_env_create(&raw_env), path, "create environment");
+    env = LmdbEnv(raw_env);
+    check(mdb_env_set_maxdbs(raw_env, 2), path, "set databases");
+    rc = mdb_env_open(raw_env, path.c_str(), MDB_NOSUBDIR | MDB_RDONLY | MDB_NOLOCK, 0644);
+  }
+  check(rc, path, "open");
+  LmdbTxn txn = begin(raw_env, MDB_RDONLY, path);
+  MDB_dbi meta_dbi, buckets_dbi;
+  rc = mdb_dbi_open(txn.get(), stats_db::kMeta, 0, &meta_dbi);
+  if (rc == MDB_NOTFOUND) throw StoreError(path + ": not a stats store (no meta database)");
+  check(rc, path, "open meta");
+  check_version(meta_value(txn.get(), meta_dbi, stats_meta::kFormatVersion), path);
+  check(mdb_dbi_open(txn.get(), stats_db::kBuckets, 0, &buckets_dbi), path, "open buckets");
+
+  visit_buckets(txn.get(), buckets_dbi, path, query, visit);
+}
+
+void merge_bucket(MergedStats& merged, StatsBucket&& bucket) {
+  merged.resolvers.insert(bucket.resolver);
+  auto& hours = merged.subjects[bucket.subject];
+  auto [position, inserted] = hours.try_emplace(bucket.counts.hour);
+  MergedStats::Hour& hour = position->second;
+  if (inserted) {
+    hour.counts = std::move(bucket.counts);
+    hour.resolvers.insert(std::move(bucket.resolver));
+    return;
+  }
+  if (!hour.resolvers.insert(bucket.resolver).second) {
+    ++merged.duplicate_buckets;  // the same resolver's counts again: counting them twice
+    return;                      // would double the queries
+  }
+  hour.counts.merge(bucket.counts);
+}
+
+MergedStats merge_stats_stores(const std::vector<std::string>& paths, const StatsQuery& query) {
+  MergedStats merged;
+  for (const std::string& path : paths)
+    read_stats_buckets(path, query,
+                       [&](StatsBucket&& bucket) { merge_bucket(merged, std::move(bucket)); });
+  return merged;
+}
+
+}  // namespace dnsverdict

@@ -1,0 +1,253 @@
+// Stats store: flush merges into stored buckets, retention prunes, stores merge as a union,
+// and the flusher drains counters into a store on its own thread.
+#include "stats_store.h"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+
+#include <atomic>
+#include <cmath>
+#include <string>
+
+#include "dns_name.h"
+#include "hit_counters.h"
+#include "lmdb_handle.h"
+#include "stats_flusher.h"
+#include "test_support.h"
+
+namespace dnsverdict {
+namespace {
+
+constexpr std::int64_t kHour = 1767225600;  // 2026-01-01T00:00:00Z
+constexpr std::int64_t kDay = 24 * kSecondsPerHour;
+
+ClientAddress ipv4(std::uint32_t host_order) {
+  std::uint32_t network_order = htonl(host_order);
+  return ClientAddress::from(AF_INET, &network_order);
+}
+
+std::string key_of(const std::string& name) {
+  std::string key, error;
+  EXPECT_TRUE(text_to_key(name, key, error)) << error;
+  return key;
+}
+
+// Counts `clients` distinct clients, numbered from `first`, hitting one rule of `campaign`.
+void count(HitCounters& counters, const std::string& name, const std::string& campaign,
+           std::uint32_t first, std::uint32_t clients, std::int64_t time) {
+  const std::string key = key_of(name);
+  for (std::uint32_t i = 0; i < clients; ++i) {
+    HitEvent hit;
+    hit.rule_key = key;
+    hit.kind = RuleKind::kSubtree;
+    hit.campaign = campaign;
+    hit.client = ipv4(0x0A000000 + first + i);
+    hit.time = time;
+    counters.record_hit(hit);
+  }
+}
+
+StatsStore::Options options(const std::string& resolver, std::int64_t retention_days = 30) {
+  StatsStore::Options result;
+  result.resolver = resolver;
+  result.retention_days = retention_days;
+  result.map_size = std::size_t{64} << 20;
+  return result;
+}
+
+const MergedStats::Hour* campaign_hour(const MergedStats& merged, const std::string& campaign,
+                                       std::int64_t hour) {
+  StatsSubject subject;
+  subject.campaign = campaign;
+  auto found = merged.subjects.find(subject);
+  if (found == merged.subjects.end()) return nullptr;
+  auto position = found->second.find(hour);
+  return position == found->second.end() ? nullptr : &position->second;
+}
+
+TEST(StatsStore, BucketEncodingRoundTrip) {
+  StatsBucket bucket;
+  bucket.subject.scope = StatsScope::kRule;
+  bucket.subject.campaign = "img";
+  bucket.subject.rule_key = key_of("evil.example");
+  bucket.subject.kind = RuleKind::kWildcard;
+  bucket.resolver = "resolver-a";
+  bucket.counts.hour = kHour;
+  bucket.counts.add(kHour + 5, nullptr);
+  ClientHashes hashes = client_hashes(ipv4(1));
+  bucket.counts.add(kHour + 9, &hashes);
+  std::string key = bucket_key(bucket.subject.scope, kHour, bucket.subject);
+  std::string value = encode_bucket(bucket);
+  StatsBucket decoded;
+  ASSERT_TRUE(decode_bucket(key, value, decoded));
+  EXPECT_EQ(decoded.subject, bucket.subject);
+  EXPECT_EQ(decoded.resolver, "resolver-a");
+  EXPECT_EQ(decoded.counts.hour, kHour);
+  EXPECT_EQ(decoded.counts.queries, 2u);
+  EXPECT_EQ(decoded.counts.first_seen, kHour + 5);
+  EXPECT_EQ(decoded.counts.last_seen, kHour + 9);
+  EXPECT_EQ(decoded.counts.clients, bucket.counts.clients);
+  EXPECT_FALSE(decode_bucket(key, value.substr(0, value.size() - 1), decoded));
+  EXPECT_FALSE(decode_bucket(key, value + "x", decoded));
+  // Hours before 1970 sort before later ones.
+  EXPECT_LT(bucket_key(StatsScope::kCampaign, -3600, {}), bucket_key(StatsScope::kCampaign, 0, {}));
+}
+
+TEST(StatsStore, FlushMergesIntoStoredBuckets) {
+  testing::TempDir dir;
+  const std::string path = dir.file("stats.lmdb");
+  HitCounters counters;
+  {
+    StatsStore store = StatsStore::open(path, options("r1"));
+    count(counters, "img.example", "img", 0, 1000, kHour + 10);
+    store.flush(counters.take_snapshot(), kHour + 100);
+    // The same hour again, overlapping clients, after a restart-like reopen below.
+  }
+  {
+    StatsStore store = StatsStore::open(path, options("r1"));
+    count(counters, "img.example", "img", 500, 1000, kHour + 20);
+    count(counters, "img.example", "img", 0, 10, kHour + kSecondsPerHour + 1);
+    store.flush(counters.take_snapshot(), kHour + kSecondsPerHour + 100);
+  }
+  MergedStats merged = merge_stats_stores({path}, {});
+  const MergedStats::Hour* first = campaign_hour(merged, "img", kHour);
+  ASSERT_NE(first, nullptr);
+  EXPECT_EQ(first->counts.queries, 2000u);
+  EXPECT_NEAR(first->counts.clients.estimate(), 1500, 1500 * 3 * HyperLogLog::kStandardError);
+  EXPECT_EQ(first->counts.first_seen, kHour + 10);
+  EXPECT_EQ(first->counts.last_seen, kHour + 20);
+  const MergedStats::Hour* second = campaign_hour(merged, "img", kHour + kSecondsPerHour);
+  ASSERT_NE(second, nullptr);
+  EXPECT_EQ(second->counts.queries, 10u);
+  EXPECT_EQ(merged.subjects.size(), 2u);  // the campaign and its one rule
+  EXPECT_EQ(merged.resolvers, std::set<std::string>{"r1"});
+}
+
+TEST(StatsStore, RetentionPrunesOldBuckets) {
+  testing::TempDir dir;
+  const std::string path = dir.file("stats.lmdb");
+  HitCounters counters;
+  StatsStore store = StatsStore::open(path, options("r1", 2));
+  count(counters, "a.example", "a", 0, 5, kHour);
+  count(counters, "a.example", "a", 0, 5, kHour + kDay);
+  count(counters, "a.example", "a", 0, 5, kHour + 2 * kDay);
+  EXPECT_EQ(store.flush(counters.take_snapshot(), kHour + 2 * kDay), 0u);
+  // Two days later the first day's buckets (campaign + rule) fall out.
+  EXPECT_EQ(store.flush(counters.take_snapshot(), kHour + 2 * kDay + kSecondsPerHour), 2u);
+  MergedStats merged;
+  store.read({}, [&](StatsBucket&& bucket) { merge_bucket(merged, std::move(bucket)); });
+  EXPECT_EQ(campaign_hour(merged, "a", kHour), nullptr);
+  EXPECT_NE(campaign_hour(merged, "a", kHour + kDay), nullptr);
+  EXPECT_EQ(store.prune(INT64_MAX), 4u);
+}
+
+// Two resolvers see overlapping clients: merged stores give the union, not the sum.
+TEST(StatsStore, TwoStoresMergeAsUnionNotSum) {
+  testing::TempDir dir;
+  HitCounters counters_a, counters_b;
+  count(counters_a, "img.example", "img", 0, 60000, kHour);
+  count(counters_b, "img.example", "img", 30000, 60000, kHour);  // 30000 shared
+  StatsStore a = StatsStore::open(dir.file("a.lmdb"), options("resolver-a"));
+  StatsStore b = StatsStore::open(dir.file("b.lmdb"), options("resolver-b"));
+  a.flush(counters_a.take_snapshot(), kHour + 10);
+  b.flush(counters_b.take_snapshot(), kHour + 10);
+
+  MergedStats merged = merge_stats_stores({dir.file("a.lmdb"), dir.file("b.lmdb")}, {});
+  const MergedStats::Hour* hour = campaign_hour(merged, "img", kHour);
+  ASSERT_NE(hour, nullptr);
+  EXPECT_EQ(hour->counts.queries, 120000u);  // queries do add: each went to one resolver
+  double clients = hour->counts.clients.estimate();
+  EXPECT_LT(std::fabs(clients - 90000) / 90000, 3 * HyperLogLog::kStandardError) << clients;
+  EXPECT_EQ(hour->resolvers, (std::set<std::string>{"resolver-a", "resolver-b"}));
+
+  // The same store given twice is counted once.
+  MergedStats twice = merge_stats_stores({dir.file("a.lmdb"), dir.file("a.lmdb")}, {});
+  EXPECT_EQ(campaign_hour(twice, "img", kHour)->counts.queries, 60000u);
+  EXPECT_EQ(twice.duplicate_buckets, 2u);  // its campaign and its rule bucket
+}
+
+TEST(StatsStore, QueryLimitsHoursAndScopes) {
+  testing::TempDir dir;
+  HitCounters counters;
+  for (int h = 0; h < 5; ++h) count(counters, "x.example", "x", 0, 3, kHour + h * kSecondsPerHour);
+  StatsStore store = StatsStore::open(dir.file("s.lmdb"), options("r"));
+  store.flush(counters.take_snapshot(), kHour + 5 * kSecondsPerHour);
+  StatsQuery query;
+  query.since = kHour + kSecondsPerHour;
+  query.until = kHour + 3 * kSecondsPerHour;
+  query.rules = false;
+  int buckets = 0;
+  read_stats_buckets(dir.file("s.lmdb"), query, [&](StatsBucket&& bucket) {
+    EXPECT_EQ(bucket.subject.scope, StatsScope::kCampaign);
+    EXPECT_GE(bucket.counts.hour, query.since);
+    EXPECT_LT(bucket.counts.hour, query.until);
+    ++buckets;
+  });
+  EXPECT_EQ(buckets, 2);
+}
+
+TEST(StatsStore, RejectsFilesThatAreNotStatsStores) {
+  testing::TempDir dir;
+  EXPECT_THROW(read_stats_buckets(dir.file("missing.lmdb"), {}, [](StatsBucket&&) {}),
+               StoreError);
+  std::string junk = dir.write("junk.lmdb", std::string(8192, 'x'));
+  EXPECT_THROW(read_stats_buckets(junk, {}, [](StatsBucket&&) {}), StoreError);
+}
+
+TEST(StatsFlusher, FlushesOnItsThreadAndAtStop) {
+  testing::TempDir dir;
+  HitCounters counters;
+  std::atomic<std::int64_t> clock{kHour + 30};
+  StatsFlusher flusher;
+  StatsFlusher::Options flusher_options;
+  flusher_options.counters = &counters;
+  flusher_options.stats_path = dir.file("stats.lmdb");
+  flusher_options.prometheus_path = dir.file("dnsverdict.prom");
+  flusher_options.resolver = "test";
+  flusher_options.interval = std::chrono::seconds(1);
+  flusher_options.clock = [&] { return clock.load(); };
+  flusher_options.health = [] {
+    ModuleHealth health;
+    health.store_loaded = true;
+    health.store_build_id = "0123456789abcdef0123456789abcdef";
+    health.lookups = 7;
+    return health;
+  };
+  std::string error;
+  ASSERT_TRUE(flusher.start(flusher_options, error)) << error;
+  count(counters, "img.example", "img", 0, 100, kHour + 10);
+  // Wait (bounded) for the background flush.
+  for (int i = 0; i < 50 && flusher.last_flush() == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_NE(flusher.last_flush(), 0);
+  count(counters, "img.example", "img", 100, 100, kHour + 20);
+  flusher.stop();  // the final flush stores the second batch
+  EXPECT_EQ(flusher.flush_errors(), 0u);
+
+  MergedStats merged = merge_stats_stores({dir.file("stats.lmdb")}, {});
+  const MergedStats::Hour* hour = campaign_hour(merged, "img", kHour);
+  ASSERT_NE(hour, nullptr);
+  EXPECT_EQ(hour->counts.queries, 200u);
+  EXPECT_NEAR(hour->counts.clients.estimate(), 200, 2);
+  std::string prom = testing::read_file(dir.file("dnsverdict.prom"));
+  EXPECT_NE(prom.find("dnsverdict_lookups_total 7\n"), std::string::npos) << prom;
+  EXPECT_NE(prom.find("dnsverdict_campaign_unique_clients{campaign=\"img\",window=\"current_hour\"} 200\n"),
+            std::string::npos)
+      << prom;
+}
+
+TEST(StatsFlusher, StartFailsCleanlyOnUnusablePath) {
+  HitCounters counters;
+  StatsFlusher flusher;
+  StatsFlusher::Options flusher_options;
+  flusher_options.counters = &counters;
+  flusher_options.stats_path = "/nonexistent-folder/stats.lmdb";
+  std::string error;
+  EXPECT_FALSE(flusher.start(flusher_options, error));
+  EXPECT_NE(error.find("/nonexistent-folder/stats.lmdb"), std::string::npos) << error;
+  EXPECT_FALSE(flusher.running());
+}
+
+}  // namespace
+}  // namespace dnsverdict
