@@ -17,6 +17,7 @@
 #include "feed.h"
 #include "log_dnstap.h"
 #include "log_formats.h"
+#include "log_reader.h"
 #include "log_source.h"
 #include "sketch_file.h"
 #include "store_writer.h"
@@ -224,101 +225,6 @@ std::string compile_indicators(const std::string& feed_path, const TemporaryFold
   return store;
 }
 
-struct EstimateRun {
-  LogFormat format = LogFormat::kAuto;
-  ParserOptions parser;
-  bool strict = false;
-  std::uint64_t show_errors = 5;
-  bool progress = true;
-};
-
-// True when the first lines hold query records: then reply records are not counted again.
-bool head_has_queries(std::string_view head, LogFormat format, const ParserOptions& options) {
-  LogLineParser parser(format, options);
-  QueryRecord record;
-  std::string reason;
-  std::size_t start = 0;
-  while (start < head.size()) {
-    std::size_t end = head.find('\n', start);
-    if (end == std::string_view::npos) break;
-    if (parser.parse(head.substr(start, end - start), record, reason) == ParseStatus::kRecord &&
-        record.kind == MessageKind::kQuery)
-      return true;
-    start = end + 1;
-  }
-  return false;
-}
-
-void read_input(const std::string& path, const EstimateRun& run, Estimator& estimator,
-                Progress& progress, std::uint64_t& bytes_before, std::uint64_t& shown_errors) {
-  LogSource source(path);
-  InputCounters& counters = estimator.state().counters;
-  ++counters.inputs;
-  std::string_view head = source.peek();
-  LogFormat format = run.format == LogFormat::kAuto ? detect_log_format(head) : run.format;
-  if (format == LogFormat::kAuto) {
-    if (head.empty()) return;  // an empty log
-    throw ToolError(fmt::format("{}: not a query log this tool recognises (unbound, bind, zeek, "
-                                "zeek-json, csv, dnstap); name it with --format",
-                                source.name()));
-  }
-  auto report_malformed = [&](std::uint64_t line, std::string_view reason, std::string_view text) {
-    ++counters.malformed;
-    std::string shown(text.substr(0, 160));
-    if (run.strict)
-      throw ToolError(fmt::format("{}:{}: {} (--strict): {}", source.name(), line, reason, shown));
-    if (shown_errors++ < run.show_errors)
-      fmt::print(stderr, "{}:{}: {}: {}\n", source.name(), line, reason, shown);
-  };
-  if (format == LogFormat::kDnstap) {
-    DnstapCounters dnstap;
-    bool count_responses = true;
-    read_dnstap(
-        source,
-        [&](const QueryRecord& record) {
-          ++counters.records;
-          if (record.kind == MessageKind::kQuery) count_responses = false;
-          if (record.kind == MessageKind::kResponse && !count_responses) {
-            ++counters.responses_ignored;
-            return;
-          }
-          estimator.add(record);
-          if ((counters.records & 0xffff) == 0)
-            progress.update(bytes_before + source.position(), counters.records);
-        },
-        [&](std::uint64_t frame, const std::string& reason) {
-          report_malformed(frame, reason, "(frame)");
-        },
-        dnstap);
-    counters.lines += dnstap.frames;
-    counters.skipped += dnstap.other;
-    // A capture that starts with responses before its first query counted a few responses;
-    // dnstap captures from one resolver log both or one kind throughout.
-    bytes_before += source.position();
-    return;
-  }
-  bool count_responses = !head_has_queries(head, format, run.parser);
-  LogLineParser parser(format, run.parser);
-  LogLines lines(source);
-  std::string_view line;
-  QueryRecord record;
-  std::string reason;
-  while (lines.next(line)) {
-    ++counters.lines;
-    switch (parser.parse(line, record, reason)) {
-      case ParseStatus::kRecord:
-        ++counters.records;
-        if (record.kind == MessageKind::kResponse && !count_responses) ++counters.responses_ignored;
-        else estimator.add(record);
-        break;
-      case ParseStatus::kSkip: ++counters.skipped; break;
-      case ParseStatus::kMalformed: report_malformed(lines.line_number(), reason, line); break;
-    }
-    if ((counters.lines & 0xffff) == 0) progress.update(bytes_before + source.position(), counters.lines);
-  }
-  bytes_before += source.position();
-}
-
 }  // namespace
 
 int run_estimate(const Arguments& args) {
@@ -327,7 +233,7 @@ int run_estimate(const Arguments& args) {
     return 0;
   }
   std::string store_path, indicators, value;
-  EstimateRun run;
+  LogReadOptions run;
   EstimatorOptions estimator_options;
   OutputOptions output;
   std::vector<std::string> inputs;
@@ -373,16 +279,17 @@ int run_estimate(const Arguments& args) {
   Progress progress(run.progress);
   std::uint64_t total = 0;
   for (const auto& input : inputs) {
-    std::error_code ignored;
-    if (input != "-") total += std::filesystem::file_size(input, ignored) == static_cast<std::uintmax_t>(-1) ? 0 : std::filesystem::file_size(input, ignored);
+    std::error_code error;
+    std::uintmax_t size = input == "-" ? 0 : std::filesystem::file_size(input, error);
+    if (!error) total += size;
   }
   progress.set_total_bytes(total);
-  std::uint64_t bytes = 0, shown_errors = 0;
-  for (const auto& input : inputs) read_input(input, run, estimator, progress, bytes, shown_errors);
+  LogReadProgress reading;
+  for (const auto& input : inputs) read_query_log(input, run, estimator, progress, reading);
   progress.finish();
-  if (shown_errors > run.show_errors)
-    fmt::print(stderr, "... {} malformed lines in all (the first {} shown)\n", shown_errors,
-               run.show_errors);
+  if (reading.malformed_shown < estimator.state().counters.malformed)
+    fmt::print(stderr, "... {} malformed lines in all (the first {} shown)\n",
+               estimator.state().counters.malformed, reading.malformed_shown);
   write_outputs(estimator.state(), output);
   return 0;
 }

@@ -410,7 +410,7 @@ ParseStatus LogLineParser::parse_zeek_tsv(std::string_view line, QueryRecord& re
       else if (value.size() == 4 && value.compare(0, 2, "\\x") == 0)
         zeek_separator_ = static_cast<char>(std::stoi(std::string(value.substr(2)), nullptr, 16));
       else if (value.size() == 1) zeek_separator_ = value[0];
-    } else if (line.compare(0, 8, "#fields") == 0) {
+    } else if (line.compare(0, 8, "#fields\t") == 0 || line.compare(0, 8, "#fields ") == 0) {
       split(line, zeek_separator_, fields_);
       zeek_ts_ = zeek_client_ = zeek_query_ = zeek_qtype_name_ = -1;
       for (std::size_t i = 1; i < fields_.size(); ++i) {
@@ -595,7 +595,8 @@ LogFormat detect_log_format(std::string_view head) {
       if (status == ParseStatus::kRecord) ++records;
       if (status == ParseStatus::kMalformed) ++malformed;
     }
-    int score = records - malformed;
+    // Most records wins; among equals, fewer malformed lines.
+    int score = records * 1024 - std::min(malformed, 1023);
     if (records > 0 && score > best_records) {
       best = format;
       best_records = score;
