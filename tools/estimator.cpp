@@ -358,6 +358,8 @@ BeaconSummary summarize_beacons(const ClientSample& sample) {
   summary.p90_rate = quantile(rates, 0.9);
   summary.max_rate = rates.back();
   summary.median_active_hours = quantile(active_hours, 0.5);
+  // Too few clients make a noisy median: no NAT correction below kMinBeaconClients.
+  if (rates.size() < kMinBeaconClients) return summary;
   double devices = 0;
   for (double rate : rates) {
     double behind = std::max(1.0, std::round(rate / summary.median_rate));

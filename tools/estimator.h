@@ -186,6 +186,8 @@ struct BeaconSummary {
   double devices_per_client = 1;           // mean of max(1, round(rate / median))
 };
 
+// Clients a beacon summary needs before it corrects for NAT (devices_per_client stays 1).
+inline constexpr std::size_t kMinBeaconClients = 20;
 BeaconSummary summarize_beacons(const ClientSample& sample);
 DeviceEstimate estimate_devices(const EntityStats& entity, const BeaconSummary& beacons);
 
