@@ -139,8 +139,9 @@ class Answer:
 class Testbed:
     """NSD + Unbound with the module, in a temporary folder."""
 
-    def __init__(self, config_lines=(), store_feeds=None, create_store=True):
+    def __init__(self, config_lines=(), store_feeds=None, create_store=True, remote_control=False):
         self.dir = tempfile.mkdtemp(prefix="dnsverdict-it-")
+        self.control_port = free_port() if remote_control else None
         self.store = os.path.join(self.dir, "verdicts.mdb")
         self.hit_log = os.path.join(self.dir, "hits.jsonl")
         self.nsd = None
@@ -236,9 +237,9 @@ dynlib:
 stub-zone:
   name: "lab."
   stub-addr: 127.0.0.1@{nsd}
-remote-control:
-  control-enable: no
-""".format(port=self.port, dir=self.dir, module=MODULE, nsd=self.nsd_port))
+{remote_control}
+""".format(port=self.port, dir=self.dir, module=MODULE, nsd=self.nsd_port,
+           remote_control=self._remote_control_text()))
         env = dict(os.environ, DNSVERDICT_CONFIG=self.module_conf)
         self.unbound_log = os.path.join(self.dir, "unbound.out")
         self.unbound = start_process([UNBOUND, "-d", "-c", conf], self.unbound_log, env=env)
@@ -246,6 +247,38 @@ remote-control:
                          raw_query(self.port, "ns.lab", timeout=0.3) is not None, "unbound")
         if self.unbound.poll() is not None:
             raise RuntimeError("unbound exited:\n" + self.log())
+
+    def _remote_control_text(self):
+        if self.control_port is None:
+            return "remote-control:\n  control-enable: no"
+        return ("remote-control:\n  control-enable: yes\n  control-use-cert: no\n"
+                "  control-interface: 127.0.0.1\n  control-port: %d" % self.control_port)
+
+    def control(self, *command):
+        """Runs unbound-control (beside the unbound binary) against this Unbound."""
+        control = os.path.join(os.path.dirname(UNBOUND), "unbound-control")
+        conf = os.path.join(self.dir, "unbound.conf")
+        return subprocess.run([control, "-c", conf] + list(command), capture_output=True,
+                              text=True, timeout=30)
+
+    def status(self):
+        """The Unbound process's /proc status fields (VmRSS, RssAnon, RssFile ...) in kB."""
+        fields = {}
+        with open("/proc/%d/status" % self.unbound.pid) as text:
+            for line in text:
+                key, _, value = line.partition(":")
+                if value.strip().endswith("kB"):
+                    fields[key] = int(value.split()[0])
+        return fields
+
+    def mapped_stores(self):
+        """How many store files Unbound has mapped (old ones must be unmapped)."""
+        with open("/proc/%d/maps" % self.unbound.pid) as text:
+            return len({line.split()[-1] for line in text
+                        if line.rstrip().endswith(".mdb") or ".mdb.new" in line})
+
+    def open_files(self):
+        return len(os.listdir("/proc/%d/fd" % self.unbound.pid))
 
     def _raw_ok(self, port, name):
         return raw_query(port, name, timeout=0.3) is not None

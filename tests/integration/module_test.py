@@ -3,6 +3,7 @@ Run by CTest (tests/integration/integration.cmake); see harness.py for the envir
 
 import os
 import shutil
+import subprocess
 import sys
 import threading
 import time
@@ -200,6 +201,51 @@ class HotSwapTest(unittest.TestCase):
         self.assertEqual(self.bed.dig("second.lab").status, "NXDOMAIN")
 
 
+class ManySwapsTest(unittest.TestCase):
+    """Memory, mappings and descriptors stay flat across 100 swaps; reload works."""
+
+    def setUp(self):
+        self.bed = harness.Testbed(store_feeds=[("first.lab\n", [])],
+                                   config_lines=["check-interval: 50ms"], remote_control=True)
+        self.bed.start()
+
+    def tearDown(self):
+        self.bed.cleanup()
+
+    def test_hundred_swaps_keep_memory_flat(self):
+        names = "".join("n%d.lab\n" % i for i in range(2000))
+        self.bed.swap([(names + "gen0.lab\n", [])])
+        for _ in range(20):  # warm up: caches, allocator arenas of both threads
+            self.bed.dig("gen0.lab")
+        before, files_before = self.bed.status(), self.bed.open_files()
+        for generation in range(1, 101):
+            self.bed.swap([(names + "gen%d.lab\n" % generation, [])], settle=0.5)
+            if generation % 10 == 0:
+                self.assertEqual(self.bed.dig("gen%d.lab" % generation).status, "NXDOMAIN")
+                self.assertEqual(self.bed.dig("gen%d.lab" % (generation - 1)).addresses(),
+                                 ["10.0.0.1"])
+        after = self.bed.status()
+        growth = after["RssAnon"] - before["RssAnon"]
+        print("RssAnon %d -> %d kB, RssFile %d -> %d kB, fds %d -> %d" % (
+            before["RssAnon"], after["RssAnon"], before["RssFile"], after["RssFile"],
+            files_before, self.bed.open_files()), file=sys.stderr)
+        self.assertLess(growth, 4096, "anonymous memory grew by %d kB over 100 swaps" % growth)
+        self.assertLessEqual(self.bed.mapped_stores(), 1)  # old stores are unmapped
+        self.assertLessEqual(self.bed.open_files(), files_before + 1)
+
+    def test_unbound_control_reload(self):
+        self.assertEqual(self.bed.dig("first.lab").status, "NXDOMAIN")
+        harness.publish_store(self.bed.store, [("reloaded.lab\n", [])])
+        result = self.bed.control("reload")
+        self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+        deadline = time.time() + 10
+        while time.time() < deadline and harness.raw_query(self.bed.port, "ns.lab") is None:
+            time.sleep(0.1)
+        self.assertEqual(self.bed.dig("reloaded.lab").status, "NXDOMAIN")
+        self.assertEqual(self.bed.dig("first.lab").addresses(), ["10.0.0.1"])
+        self.assertGreaterEqual(self.bed.log().count("built for Unbound"), 2)
+
+
 class StartFailureTest(unittest.TestCase):
     def run_with(self, fail_mode, prepare):
         bed = harness.Testbed(config_lines=["fail-mode: " + fail_mode],
@@ -221,13 +267,26 @@ class StartFailureTest(unittest.TestCase):
             out.write(b"not a verdict store\n" * 100)
 
     @staticmethod
+    def other_version(path):
+        """A real store whose meta says format version 99 (rewritten with LMDB's own tools)."""
+        dumped = subprocess.run(["mdb_dump", "-n", "-p", "-s", "meta", path], capture_output=True,
+                                text=True, check=True).stdout
+        dumped = dumped.replace(" format_version\n 1\n", " format_version\n 99\n")
+        assert " 99\n" in dumped
+        subprocess.run(["mdb_load", "-n", "-s", "meta", path], input=dumped, text=True,
+                       capture_output=True, check=True)
+        for leftover in (path + "-lock",):
+            if os.path.exists(leftover):
+                os.remove(leftover)
+
+    @staticmethod
     def truncated(path):
         size = os.path.getsize(path)
         with open(path, "r+b") as out:
             out.truncate(size // 2)
 
     def test_fail_open_and_closed(self):
-        for prepare in (self.missing, self.garbage, self.truncated):
+        for prepare in (self.missing, self.garbage, self.truncated, self.other_version):
             status, log = self.run_with("open", prepare)
             self.assertEqual(status, "NOERROR", prepare.__name__)
             self.assertEqual(log.count("NO STORE"), 1, prepare.__name__)
