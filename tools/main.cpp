@@ -44,6 +44,7 @@ constexpr Command kCommands[] = {
     {"dump", run_dump, "write a store back out as a feed (rpz or csv)"},
     {"estimate", run_estimate, "infection size per campaign from query logs, and suspects"},
     {"merge", run_merge, "combine the sketches of sharded estimate runs"},
+    {"stats", run_stats, "distinct clients per campaign and rule, from stats stores"},
 };
 
 void print_usage(std::FILE* out) {
