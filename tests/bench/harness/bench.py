@@ -20,6 +20,7 @@ Then the micro-benchmarks (tests/bench/*_bench), and the report (report.py).
 import argparse
 import json
 import os
+import resource
 import shutil
 import signal
 import subprocess
@@ -53,7 +54,8 @@ def parse_args(argv):
     parser.add_argument("--sizes", default="100000,1000000,10000000")
     parser.add_argument("--runs", type=int, default=5, help="rounds of pass traffic per variant")
     parser.add_argument("--other-runs", type=int, default=3, help="rounds of mix and never-seen traffic")
-    parser.add_argument("--seconds", type=float, default=8, help="length of one fixed-rate run")
+    parser.add_argument("--seconds", type=float, default=8, help="length of one pass-traffic run")
+    parser.add_argument("--other-seconds", type=float, default=5, help="length of one mix or never-seen run")
     parser.add_argument("--rate", type=int, default=20000, help="offered qps, pass and mix traffic")
     parser.add_argument("--unique-rate", type=int, default=4000, help="offered qps, never-seen names")
     parser.add_argument("--saturate-seconds", type=float, default=4)
@@ -78,7 +80,7 @@ def parse_args(argv):
     if args.smoke:
         args.sizes = "10000"
         args.runs = args.other_runs = 1
-        args.seconds = 1
+        args.seconds = args.other_seconds = 1
         args.saturate_seconds = 1
         args.starts = 1
         args.swaps = 1
@@ -207,7 +209,7 @@ def prepare_data(args, tools):
         warm_names = [line.split()[0] for line in pool]
     datagen.write_queries(warm, warm_names + listed + ["www." + name for name in listed])
     data["queries"]["warm"] = warm
-    unique_count = int(args.unique_rate * args.seconds)
+    unique_count = int(args.unique_rate * args.other_seconds)
     data["queries"]["unique"] = [
         datagen.write_unique_queries(os.path.join(args.work, "unique-%d.txt" % chunk),
                                      unique_count, chunk)
@@ -272,11 +274,14 @@ def publish_copy(source, live):
     os.replace(temporary, live)
 
 
-def write_module_conf(directory, store):
-    """conf/dnsverdict.conf's defaults, with the store and hit log in the bench's folder."""
-    path = os.path.join(directory, "dnsverdict.conf")
+def write_module_conf(directory, store, hit_log=False):
+    """The module's defaults, with the store in the bench's folder and no hit log unless
+    asked: the other variants log nothing either (the hit log is measured on its own)."""
+    path = os.path.join(directory, "dnsverdict%s.conf" % ("-hit-log" if hit_log else ""))
     with open(path, "w") as out:
-        out.write("store: %s\nhit-log: %s\n" % (store, os.path.join(directory, "hits.jsonl")))
+        out.write("store: %s\n" % store)
+        if hit_log:
+            out.write("hit-log: %s\n" % os.path.join(directory, "hits.jsonl"))
     return path
 
 
@@ -293,9 +298,14 @@ def start_variant(args, tools, data, entry, processes, nsd, name):
                                        module_conf=entry["module_conf"], **common)
         return server, [server.pid], None
     if name == "rpz":
+        # Bounded: a rule set too large for native RPZ fails here instead of pushing the
+        # machine into swap or the OOM killer.
+        with open("/proc/meminfo") as info:
+            memory_limit = int(info.readline().split()[1]) * 1024 * 6 // 10
         server = servers.start_unbound(processes, tools["unbound"], entry["dir"], "rpz",
                                        variant="rpz", rpz_zone=entry["rpz"],
-                                       timeout=args.rpz_timeout, **common)
+                                       timeout=args.rpz_timeout,
+                                       limits=[(resource.RLIMIT_AS, memory_limit)], **common)
         return server, [server.pid], None
     if name == "dnsdist":
         backend = servers.start_unbound(processes, tools["unbound"], entry["dir"],
@@ -341,10 +351,12 @@ def measure_size(args, tools, data, size, processes, nsd):
                 except (RuntimeError, TimeoutError) as error:
                     skipped[name] = "did not start: %s" % str(error).splitlines()[0]
                     log(skipped[name])
+                    variants.pop(name, None)
                     break
                 variant = variants.setdefault(name, Variant(name, server, pids, backend))
                 variant.server, variant.cpu_pids, variant.backend = server, pids, backend
                 variant.figures["start_seconds"].append(server.first_answer_seconds)
+                variant.figures["memory_at_start"] = measure.memory(server.pid)
                 if attempt + 1 < starts:
                     processes.stop(server)
                     if backend:
@@ -367,9 +379,10 @@ def measure_size(args, tools, data, size, processes, nsd):
                 tools["dnsperf"], variants[name].server.port, data["queries"]["pass"],
                 args.saturate_seconds)
 
-        plan = [("pass", args.runs, args.rate), ("mix", args.other_runs, args.rate),
-                ("unique", args.other_runs, args.unique_rate)]
-        for traffic, rounds, rate in plan:
+        plan = [("pass", args.runs, args.rate, args.seconds),
+                ("mix", args.other_runs, args.rate, args.other_seconds),
+                ("unique", args.other_runs, args.unique_rate, args.other_seconds)]
+        for traffic, rounds, rate, seconds in plan:
             for round_index in range(rounds):
                 shift = round_index % len(order)
                 for name in order[shift:] + order[:shift]:
@@ -377,18 +390,19 @@ def measure_size(args, tools, data, size, processes, nsd):
                     query_file = (data["queries"]["unique"][round_index] if traffic == "unique"
                                   else data["queries"][traffic])
                     result = measure.cpu_per_query(tools["dnsperf"], variant.server.port,
-                                                   variant.cpu_pids, query_file, args.seconds,
-                                                   rate, once=traffic == "unique")
-                    if variant.backend:
-                        result["unbound_cpu_us_per_query"] = None  # summed over both above
+                                                   variant.cpu_pids, query_file, seconds, rate,
+                                                   once=traffic == "unique",
+                                                   outstanding=1000 if traffic == "unique" else 200)
                     variant.figures["runs"].setdefault(traffic, []).append(result)
                     log("size %d: %-6s %-10s round %d: %.2f us/query, %d/%d answered" % (
                         size, traffic, name, round_index + 1, result["cpu_us_per_query"],
                         result["completed"], result["sent"]))
 
-        swap = None
+        swap = hit_log = None
         if "dnsverdict" in variants:
             swap = measure_swaps(args, tools, data, entry, variants["dnsverdict"])
+            hit_log = measure_hit_log_memory(tools, data, entry, processes, nsd,
+                                             variants["dnsverdict"])
         for name in order:
             variants[name].figures["memory_end"] = measure.memory(variants[name].server.pid)
     finally:
@@ -400,7 +414,21 @@ def measure_size(args, tools, data, size, processes, nsd):
         "variants": {name: variant.figures for name, variant in variants.items()},
         "skipped": skipped,
         "swap": swap,
+        "hit_log": hit_log,
     }
+
+
+def measure_hit_log_memory(tools, data, entry, processes, nsd, without):
+    """Resident memory at start of the dnsverdict variant with the hit log on (its default
+    capacity), against the same variant without (`without`, already measured)."""
+    conf = write_module_conf(entry["dir"], entry["live_store"], hit_log=True)
+    server = servers.start_unbound(processes, tools["unbound"], entry["dir"], "dnsverdict-hit-log",
+                                   nsd_port=nsd.port, zones=data["zones"], probe_name=PROBE,
+                                   variant="dnsverdict", module=tools["module"], module_conf=conf)
+    try:
+        return {"with": measure.memory(server.pid), "without": without.figures["memory_at_start"]}
+    finally:
+        processes.stop(server)
 
 
 def measure_swaps(args, tools, data, entry, variant):

@@ -63,11 +63,12 @@ def run_dnsperf(dnsperf, port, query_file, seconds, rate=None, once=False, outst
     return parse_dnsperf(done.stdout + done.stderr)
 
 
-def cpu_per_query(dnsperf, port, pids, query_file, seconds, rate, once=False):
+def cpu_per_query(dnsperf, port, pids, query_file, seconds, rate, once=False, outstanding=200):
     """Offers `rate` qps for `seconds`; returns microseconds of CPU (summed over `pids`) per
     completed query, with the dnsperf figures."""
     before = sum(cpu_seconds(pid) for pid in pids)
-    result = run_dnsperf(dnsperf, port, query_file, seconds, rate=rate, once=once)
+    result = run_dnsperf(dnsperf, port, query_file, seconds, rate=rate, once=once,
+                         outstanding=outstanding)
     after = sum(cpu_seconds(pid) for pid in pids)
     result["cpu_seconds"] = after - before
     result["cpu_us_per_query"] = (after - before) * 1e6 / max(result["completed"], 1)
