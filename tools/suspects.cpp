@@ -285,6 +285,7 @@ std::vector<Suspect> rank_suspects(
     suspect.queries = profile.queries;
     if (total_clients > 0 && name_size > 0)
       suspect.lift = (shared / campaign_size) / (name_size / total_clients);
+    if (suspect.lift < options.min_lift) continue;
     suspects.push_back(std::move(suspect));
   }
   std::sort(suspects.begin(), suspects.end(), [](const Suspect& a, const Suspect& b) {

@@ -10,7 +10,7 @@
 // Jaccard divides the shared clients by the *union*, so a top site every client asks for
 // scores the campaign's share of the population, not 1: popularity is normalised away. The
 // lift (share of campaign clients asking for the name / share of all clients asking for it)
-// is reported as evidence beside it.
+// is reported as evidence beside it, and names below SuspectOptions::min_lift are not listed.
 //
 // Memory: at most `max_names` profiles; when the table outgrows it, the half with the fewest
 // queries is dropped (counted in evicted()). Only this eviction depends on the order of the
@@ -108,6 +108,9 @@ struct SuspectOptions {
   std::size_t top = 20;
   std::uint64_t min_clients = 3;  // fewer shared clients is not evidence
   double min_score = 0.05;
+  // Campaign clients must ask for the name at least this many times as often as the whole
+  // population does: what everyone asks for is no evidence, however high its Jaccard.
+  double min_lift = 2.0;
 };
 
 // The names most likely to belong with a campaign, best first.
