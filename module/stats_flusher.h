@@ -9,7 +9,8 @@
 // tries again.
 //
 // Thread safety: start(), stop() and the destructor from one controlling thread (the glue's
-// init/deinit); flush_now(), flush_errors() and last_flush() from any thread.
+// init/deinit); flush_errors() and last_flush() from any thread; flush_now() from any thread
+// between start() and stop() (never concurrently with stop()).
 #pragma once
 
 #include <atomic>
