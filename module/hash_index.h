@@ -47,6 +47,9 @@ class HashIndexBuilder {
   // 4 GiB the offsets can address.
   void add(std::string_view key, std::uint64_t hash, std::string_view record);
   void reserve_heap(std::size_t bytes) { heap_.reserve(bytes); }
+  void prefetch_slot(std::uint64_t hash) const noexcept {
+    __builtin_prefetch(slots_.data() + (hash & (slots_.size() - 1)), 1);
+  }
   std::string finish_index() const;
   const std::string& heap() const noexcept { return heap_; }
 

@@ -123,8 +123,15 @@ void RuleSet::finalize() {
   std::vector<std::string_view> allow_stack;
   records_.reserve(drafts_.size());
 
+  // Drafts are visited in key order, i.e. at random in memory: prefetch the draft a few
+  // groups ahead, and its key (a second pointer) once the draft has arrived.
+  auto prefetch = [&](std::size_t position) {
+    if (position + 16 < order.size()) __builtin_prefetch(&drafts_[order[position + 16].index]);
+    if (position + 8 < order.size()) __builtin_prefetch(draft_at(position + 8).key.data());
+  };
   std::size_t begin = 0;
   while (begin < order.size()) {
+    prefetch(begin);
     std::size_t end = begin + 1;
     while (end < order.size() && draft_at(end).key == draft_at(begin).key) ++end;
     std::string_view key = draft_at(begin).key;
