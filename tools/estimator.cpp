@@ -29,6 +29,7 @@ EstimateLimits EstimateLimits::from_budget(std::uint64_t budget) {
 }
 
 void ClientActivity::add_hour(std::uint32_t hour) {
+  if (!hours.empty() && hours.back() == hour) return;  // the usual case: logs run in time order
   if (hours.empty() || hours.back() < hour) {
     hours.push_back(hour);
     return;
