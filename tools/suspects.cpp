@@ -283,8 +283,11 @@ std::vector<Suspect> rank_suspects(
     suspect.clients = static_cast<std::uint64_t>(name_size + 0.5);
     suspect.shared_clients = static_cast<std::uint64_t>(shared + 0.5);
     suspect.queries = profile.queries;
-    if (total_clients > 0 && name_size > 0)
-      suspect.lift = (shared / campaign_size) / (name_size / total_clients);
+    // Reach among the campaign's clients over reach among the other clients (at least half a
+    // client's worth, so a name only campaign clients ask for has a large, finite lift).
+    double others = std::max(total_clients - campaign_size, 1.0);
+    double outside_reach = std::max(name_size - shared, 0.5) / others;
+    suspect.lift = (shared / campaign_size) / outside_reach;
     if (suspect.lift < options.min_lift) continue;
     suspects.push_back(std::move(suspect));
   }

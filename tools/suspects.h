@@ -8,9 +8,10 @@
 // keeps the same sketch of its own clients. rank_suspects() then scores each name by
 //   score = jaccard(campaign clients, name clients) x (1 + max(0, pearson(hourly curves))) / 2
 // Jaccard divides the shared clients by the *union*, so a top site every client asks for
-// scores the campaign's share of the population, not 1: popularity is normalised away. The
-// lift (share of campaign clients asking for the name / share of all clients asking for it)
-// is reported as evidence beside it, and names below SuspectOptions::min_lift are not listed.
+// scores the campaign's share of the population, not 1. The lift normalises by popularity
+// outright: the share of campaign clients that ask for the name divided by the share of all
+// other clients that do. A top site has a lift near 1 (or below), a name only infected
+// clients ask for a large one; names under SuspectOptions::min_lift are not listed.
 //
 // Memory: at most `max_names` profiles; when the table outgrows it, the half with the fewest
 // queries is dropped (counted in evicted()). Only this eviction depends on the order of the
@@ -98,7 +99,7 @@ struct Suspect {
   double score = 0;
   double jaccard = 0;
   double correlation = 0;
-  double lift = 0;
+  double lift = 0;  // reach among campaign clients / reach among the other clients
   std::uint64_t clients = 0;         // distinct clients that asked for the name (estimate)
   std::uint64_t shared_clients = 0;  // of them, also campaign clients (estimate)
   std::uint64_t queries = 0;

@@ -49,9 +49,9 @@ int write_sample(const std::string& path) {
   testing::SimConfig config;
   config.days = 2;
   config.infected_devices = 24;
-  config.clean_clients = 40;
+  config.clean_clients = 150;
   config.beacon_seconds = 1800;
-  config.browse_per_hour = 1;
+  config.browse_per_hour = 0.4;
   testing::SimResult simulation = testing::simulate_population(config);
   std::ofstream out(path);
   for (const auto& query : simulation.queries) out << testing::unbound_line(query) << '\n';

@@ -47,7 +47,7 @@ TEST(SuspectsTest, PlantedCompanionRanksAbovePopularNames) {
   EXPECT_EQ(suspects[0].name, "doubeidong.com");
   EXPECT_GT(suspects[0].jaccard, 0.8);
   EXPECT_GT(suspects[0].correlation, 0.8);
-  EXPECT_GT(suspects[0].lift, 3.0);
+  EXPECT_GT(suspects[0].lift, 10.0);
   // Popular names are asked for by most infected clients too, yet score far below.
   for (std::size_t i = 1; i < suspects.size(); ++i) {
     EXPECT_LT(suspects[i].score, suspects[0].score / 3) << suspects[i].name;
