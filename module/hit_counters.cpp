@@ -55,8 +55,8 @@ void merge_hours(std::vector<HourlyCounts>& into, std::vector<HourlyCounts>&& fr
 std::size_t hours_memory(const std::vector<HourlyCounts>& hours) {
   std::size_t bytes = hours.capacity() * sizeof(HourlyCounts);
   for (const HourlyCounts& counts : hours)
-    bytes += counts.clients.memory_bytes() + counts.networks.memory_bytes() -
-             2 * sizeof(HyperLogLog);
+    bytes +=
+        counts.clients.memory_bytes() + counts.networks.memory_bytes() - 2 * sizeof(HyperLogLog);
   return bytes;
 }
 
@@ -75,7 +75,9 @@ ClientAddress ClientAddress::from(int family, const void* address) noexcept {
   return client;
 }
 
-bool ClientAddress::known() const noexcept { return family == AF_INET || family == AF_INET6; }
+bool ClientAddress::known() const noexcept {
+  return family == AF_INET || family == AF_INET6;
+}
 
 ClientHashes client_hashes(const ClientAddress& client) noexcept {
   // family octet + address octets; the network is the same with the host part zeroed.
@@ -251,8 +253,9 @@ CountersSnapshot HitCounters::take_snapshot() {
             });
   snapshot.campaigns.reserve(campaigns.size());
   for (auto& [hash, counts] : campaigns) snapshot.campaigns.push_back(std::move(counts));
-  std::sort(snapshot.campaigns.begin(), snapshot.campaigns.end(),
-            [](const CampaignCounts& a, const CampaignCounts& b) { return a.campaign < b.campaign; });
+  std::sort(
+      snapshot.campaigns.begin(), snapshot.campaigns.end(),
+      [](const CampaignCounts& a, const CampaignCounts& b) { return a.campaign < b.campaign; });
   return snapshot;
 }
 

@@ -118,8 +118,8 @@ struct CountersSnapshot {
 class HitCounters {
  public:
   struct Options {
-    std::size_t shards = 16;          // >= Unbound's num-threads avoids all sharing
-    std::size_t max_rules = 100000;   // rule entries tracked at once, over all shards
+    std::size_t shards = 16;            // >= Unbound's num-threads avoids all sharing
+    std::size_t max_rules = 100000;     // rule entries tracked at once, over all shards
     std::size_t max_campaigns = 10000;  // campaign entries per shard
   };
 

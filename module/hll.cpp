@@ -18,7 +18,9 @@ constexpr std::size_t kHeaderSize = 6;  // "HLL", version, precision, encoding
 constexpr std::size_t kChecksumSize = 4;
 constexpr std::size_t kPackedDenseSize = HyperLogLog::kRegisters * 6 / 8;
 
-inline std::uint32_t entry_index(std::uint32_t entry) noexcept { return entry >> 8; }
+inline std::uint32_t entry_index(std::uint32_t entry) noexcept {
+  return entry >> 8;
+}
 inline std::uint8_t entry_rank(std::uint32_t entry) noexcept {
   return static_cast<std::uint8_t>(entry & 0xff);
 }
@@ -187,8 +189,7 @@ void HyperLogLog::merge(const HyperLogLog& other) {
     for (std::size_t i = 0; i < kRegisters; ++i) dense_[i] = std::max(dense_[i], other.dense_[i]);
     return;
   }
-  if (dense_.empty() && sparse_count_ + other.sparse_count_ > kSparseLimit &&
-      !convert_to_dense())
+  if (dense_.empty() && sparse_count_ + other.sparse_count_ > kSparseLimit && !convert_to_dense())
     throw std::bad_alloc();
   std::uint32_t before = sparse_count_;
   for (std::uint32_t entry : other.sparse_)
@@ -202,9 +203,9 @@ std::string HyperLogLog::serialize() const {
   out.push_back(static_cast<char>(kFormatVersion));
   out.push_back(static_cast<char>(kPrecision));
   std::size_t set_registers =
-      dense_.empty() ? sparse_count_
-                     : kRegisters - static_cast<std::size_t>(
-                                        std::count(dense_.begin(), dense_.end(), 0));
+      dense_.empty()
+          ? sparse_count_
+          : kRegisters - static_cast<std::size_t>(std::count(dense_.begin(), dense_.end(), 0));
   if (set_registers * 4 + 4 < kPackedDenseSize) {
     out.push_back(static_cast<char>(kEncodingSparse));
     put_u32(out, static_cast<std::uint32_t>(set_registers));

@@ -138,8 +138,7 @@ std::string format_prometheus(const PrometheusReport& report) {
                 static_cast<double>(health.hit_log_dropped));
 
   writer.single("dnsverdict_counters_hits_total", "counter",
-                "Hits the in-memory counters recorded.",
-                static_cast<double>(report.counters.hits));
+                "Hits the in-memory counters recorded.", static_cast<double>(report.counters.hits));
   writer.single("dnsverdict_counters_evicted_rules_total", "counter",
                 "Rule entries evicted at the tracked-rule cap (their rule-level counts since "
                 "the previous flush are lost; campaign counts are not).",

@@ -23,9 +23,9 @@ namespace dnsverdict {
 // Module health, filled by the glue (plain values: no Unbound here).
 struct ModuleHealth {
   bool store_loaded = false;
-  std::string store_build_id;      // empty when no store is loaded
+  std::string store_build_id;         // empty when no store is loaded
   std::int64_t store_build_time = 0;  // unix seconds
-  std::uint64_t lookups = 0;       // cumulative since the module started
+  std::uint64_t lookups = 0;          // cumulative since the module started
   std::uint64_t hits = 0;
   std::uint64_t errors = 0;
   std::uint64_t hit_log_dropped = 0;

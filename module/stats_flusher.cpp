@@ -6,7 +6,9 @@
 
 namespace dnsverdict {
 
-StatsFlusher::~StatsFlusher() { stop(); }
+StatsFlusher::~StatsFlusher() {
+  stop();
+}
 
 void StatsFlusher::log(Severity severity, const std::string& message) const noexcept {
   if (!options_.logger) return;
@@ -29,7 +31,8 @@ bool StatsFlusher::start(Options options, std::string& error) noexcept {
     error = "stats flusher: counters and stats path are required";
     return false;
   }
-  options.interval = std::clamp(options.interval, std::chrono::seconds(1), std::chrono::seconds(3600));
+  options.interval =
+      std::clamp(options.interval, std::chrono::seconds(1), std::chrono::seconds(3600));
   try {
     options_ = std::move(options);
     StatsStore::Options store_options;
@@ -85,8 +88,8 @@ bool StatsFlusher::flush_now(std::string& error) noexcept {
     totals = snapshot.totals;
     std::size_t pruned = store_->flush(snapshot, time);
     if (pruned != 0)
-      log(Severity::kInfo, store_->path() + ": pruned " + std::to_string(pruned) +
-                               " buckets past the retention");
+      log(Severity::kInfo,
+          store_->path() + ": pruned " + std::to_string(pruned) + " buckets past the retention");
     last_flush_.store(time);
     stored = true;
   } catch (const std::exception& exception) {

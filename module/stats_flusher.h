@@ -35,18 +35,18 @@ class StatsFlusher {
   using Logger = std::function<void(Severity, const std::string&)>;
 
   struct Options {
-    HitCounters* counters = nullptr;  // required; must outlive the flusher
-    std::string stats_path;           // required: the stats store file
-    std::string prometheus_path;      // empty: no textfile
-    std::string resolver;             // identity stored with each bucket (default: hostname)
+    HitCounters* counters = nullptr;    // required; must outlive the flusher
+    std::string stats_path;             // required: the stats store file
+    std::string prometheus_path;        // empty: no textfile
+    std::string resolver;               // identity stored with each bucket (default: hostname)
     std::chrono::seconds interval{60};  // clamped to [1 s, 1 h]
     std::int64_t retention_days = 30;   // 0: keep forever
     std::size_t map_size = std::size_t{4} << 30;
     // Module health for the Prometheus file, called on the flusher thread (must be
     // thread-safe: read atomics). Default: an empty ModuleHealth.
     std::function<ModuleHealth()> health;
-    Logger logger;                            // default: silent
-    std::function<std::int64_t()> clock;      // unix seconds (test seam); default: time()
+    Logger logger;                        // default: silent
+    std::function<std::int64_t()> clock;  // unix seconds (test seam); default: time()
   };
 
   StatsFlusher() = default;

@@ -105,9 +105,8 @@ void check_version(const std::string& version, const std::string& path) {
 }
 
 // Merges `counts` for `subject` into the stored bucket (or stores it), in `txn`.
-void merge_into(MDB_txn* txn, MDB_dbi dbi, const StatsSubject& subject,
-                const HourlyCounts& counts, const std::string& resolver,
-                const std::string& path) {
+void merge_into(MDB_txn* txn, MDB_dbi dbi, const StatsSubject& subject, const HourlyCounts& counts,
+                const std::string& resolver, const std::string& path) {
   std::string key = bucket_key(subject.scope, counts.hour, subject);
   MDB_val mdb_key = to_val(key), mdb_value;
   StatsBucket bucket;
@@ -245,8 +244,7 @@ StatsStore StatsStore::open(const std::string& path, Options options) {
   check(mdb_env_set_mapsize(env, options.map_size), path, "set map size");
   check(mdb_env_open(env, path.c_str(), MDB_NOSUBDIR, 0644), path, "open");
   LmdbTxn txn = begin(env, 0, path);
-  check(mdb_dbi_open(txn.get(), stats_db::kMeta, MDB_CREATE, &store.meta_dbi_), path,
-        "open meta");
+  check(mdb_dbi_open(txn.get(), stats_db::kMeta, MDB_CREATE, &store.meta_dbi_), path, "open meta");
   check(mdb_dbi_open(txn.get(), stats_db::kBuckets, MDB_CREATE, &store.buckets_dbi_), path,
         "open buckets");
   std::string version = meta_value(txn.get(), store.meta_dbi_, stats_meta::kFormatVersion);

@@ -39,9 +39,9 @@ inline constexpr const char* kBuckets = "buckets";
 
 namespace stats_meta {
 inline constexpr const char* kFormatVersion = "format_version";  // decimal
-inline constexpr const char* kResolver = "resolver";    // the last writer's identity
-inline constexpr const char* kCreated = "created";      // unix seconds, decimal
-inline constexpr const char* kLastFlush = "last_flush";  // unix seconds, decimal
+inline constexpr const char* kResolver = "resolver";             // the last writer's identity
+inline constexpr const char* kCreated = "created";               // unix seconds, decimal
+inline constexpr const char* kLastFlush = "last_flush";          // unix seconds, decimal
 inline constexpr const char* kRetentionDays = "retention_days";
 }  // namespace stats_meta
 
@@ -87,7 +87,7 @@ struct StatsQuery {
 class StatsStore {
  public:
   struct Options {
-    std::string resolver;  // identity stored with every bucket (default: the hostname)
+    std::string resolver;              // identity stored with every bucket (default: the hostname)
     std::int64_t retention_days = 30;  // 0: keep forever
     std::size_t map_size = std::size_t{4} << 30;  // LMDB map: address space, not disk
   };

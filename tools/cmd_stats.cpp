@@ -76,8 +76,8 @@ std::int64_t parse_time(const std::string& flag, const std::string& text, std::i
   std::tm parts{};
   int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0;
   char tail[8] = {};
-  int fields = std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%7s", &year, &month, &day,
-                           &hour, &minute, &second, tail);
+  int fields = std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%7s", &year, &month, &day, &hour,
+                           &minute, &second, tail);
   if (fields < 5)
     fields = std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d%7s", &year, &month, &day, &hour,
                          &minute, tail) >= 5
@@ -85,11 +85,11 @@ std::int64_t parse_time(const std::string& flag, const std::string& text, std::i
                  : std::sscanf(text.c_str(), "%4d-%2d-%2d%7s", &year, &month, &day, tail);
   std::string rest = tail;
   bool date_only = fields == 3 && rest.empty();
-  if (!(date_only || (fields >= 5 && (rest.empty() || rest == "Z"))) || month < 1 ||
-      month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60)
-    throw UsageError(fmt::format(
-        "{}: '{}' is not a time (2026-01-31, 2026-01-31T14:00Z, unix seconds, 48h, 7d)", flag,
-        text));
+  if (!(date_only || (fields >= 5 && (rest.empty() || rest == "Z"))) || month < 1 || month > 12 ||
+      day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60)
+    throw UsageError(
+        fmt::format("{}: '{}' is not a time (2026-01-31, 2026-01-31T14:00Z, unix seconds, 48h, 7d)",
+                    flag, text));
   parts.tm_year = year - 1900;
   parts.tm_mon = month - 1;
   parts.tm_mday = day;
@@ -103,7 +103,9 @@ std::string format_hour(std::int64_t hour) {
   std::string text = inspect::format_time(hour);  // 2026-01-31T14:00:00Z
   return text.size() == 20 ? text.substr(0, 16) + "Z" : text;
 }
-std::string format_day(std::int64_t day) { return inspect::format_time(day).substr(0, 10); }
+std::string format_day(std::int64_t day) {
+  return inspect::format_time(day).substr(0, 10);
+}
 
 // ---- the report ---------------------------------------------------------------------------
 
@@ -116,8 +118,8 @@ struct SubjectReport {
   StatsSubject subject;
   std::uint64_t queries = 0;
   Point peak_hour, latest_hour, peak_day;
-  double footprint = 0;          // distinct clients over the whole window
-  double networks = 0;           // distinct networks over the whole window
+  double footprint = 0;  // distinct clients over the whole window
+  double networks = 0;   // distinct networks over the whole window
   double peak_hour_networks = 0;
   std::int64_t first_seen = 0, last_seen = 0;
   std::set<std::string> resolvers;
@@ -190,7 +192,9 @@ bool footprint_first(const SubjectReport& a, const SubjectReport& b) {
   return a.subject < b.subject;
 }
 
-long long rounded(double estimate) { return std::llround(estimate); }
+long long rounded(double estimate) {
+  return std::llround(estimate);
+}
 
 double over_factor(const SubjectReport& report) {
   return report.peak_hour.estimate > 0 ? report.footprint / report.peak_hour.estimate : 0;
@@ -228,8 +232,9 @@ std::string time_or_dash(std::int64_t time) {
 
 void print_text(std::FILE* out, const Report& report, std::size_t top) {
   fmt::print(out, "stats stores  {}\n", fmt::join(report.stores, ", "));
-  fmt::print(out, "resolvers     {}\n",
-             report.resolvers.empty() ? "(none)" : fmt::format("{}", fmt::join(report.resolvers, ", ")));
+  fmt::print(
+      out, "resolvers     {}\n",
+      report.resolvers.empty() ? "(none)" : fmt::format("{}", fmt::join(report.resolvers, ", ")));
   if (report.campaigns.empty() && report.rules.empty()) {
     fmt::print(out, "\nno hits in the selected window\n");
     return;
@@ -237,8 +242,9 @@ void print_text(std::FILE* out, const Report& report, std::size_t top) {
   fmt::print(out, "hours (UTC)   {} .. {}\n", format_hour(report.first_hour),
              format_hour(report.last_hour + kSecondsPerHour));
   if (report.duplicate_buckets != 0)
-    fmt::print(out, "note          {} buckets from a resolver already read were skipped (the "
-                    "same store given twice?)\n",
+    fmt::print(out,
+               "note          {} buckets from a resolver already read were skipped (the "
+               "same store given twice?)\n",
                report.duplicate_buckets);
   fmt::print(out, "\n{}", kCaveat);
 
@@ -253,25 +259,28 @@ void print_text(std::FILE* out, const Report& report, std::size_t top) {
                     fmt::format("{:.1f}x", over_factor(campaign)),
                     std::to_string(rounded(campaign.networks)), time_or_dash(campaign.first_seen),
                     time_or_dash(campaign.last_seen)});
-  if (report.campaigns.empty()) fmt::print(out, "  (none)\n");
-  else print_table(out, rows);
+  if (report.campaigns.empty())
+    fmt::print(out, "  (none)\n");
+  else
+    print_table(out, rows);
 
   fmt::print(out, "\nrules ({}{})\n", report.rules_total,
              top != 0 && report.rules_total > report.rules.size()
                  ? fmt::format(", top {} by footprint", report.rules.size())
                  : "");
-  rows = {{"rule", "kind", "campaign", "queries", "clients/hour peak", "latest",
-           "clients/day peak", "footprint", "networks", "first seen", "last seen"}};
+  rows = {{"rule", "kind", "campaign", "queries", "clients/hour peak", "latest", "clients/day peak",
+           "footprint", "networks", "first seen", "last seen"}};
   for (const auto& rule : report.rules)
     rows.push_back({rule.name(), std::string(kind_name(rule.subject.kind)),
                     rule.subject.campaign.empty() ? "-" : rule.subject.campaign,
                     std::to_string(rule.queries), at(rule.peak_hour, false),
                     at(rule.latest_hour, false), at(rule.peak_day, true),
-                    std::to_string(rounded(rule.footprint)),
-                    std::to_string(rounded(rule.networks)), time_or_dash(rule.first_seen),
-                    time_or_dash(rule.last_seen)});
-  if (report.rules.empty()) fmt::print(out, "  (none)\n");
-  else print_table(out, rows);
+                    std::to_string(rounded(rule.footprint)), std::to_string(rounded(rule.networks)),
+                    time_or_dash(rule.first_seen), time_or_dash(rule.last_seen)});
+  if (report.rules.empty())
+    fmt::print(out, "  (none)\n");
+  else
+    print_table(out, rows);
   fmt::print(out,
              "\nclients/hour: distinct addresses in one clock hour (peak hour, and the latest "
              "hour with hits);\nclients/day: in one UTC day; footprint: over the whole window; "
@@ -291,12 +300,10 @@ std::string json_subject(const SubjectReport& report) {
   if (report.subject.scope == StatsScope::kCampaign) {
     out += fmt::format("\"campaign\":{}", inspect::json_string(report.subject.campaign));
   } else {
-    out += fmt::format("\"rule\":{},\"kind\":{},\"campaign\":{}",
-                       inspect::json_string(report.name()),
-                       inspect::json_string(kind_name(report.subject.kind)),
-                       report.subject.campaign.empty()
-                           ? "null"
-                           : inspect::json_string(report.subject.campaign));
+    out += fmt::format(
+        "\"rule\":{},\"kind\":{},\"campaign\":{}", inspect::json_string(report.name()),
+        inspect::json_string(kind_name(report.subject.kind)),
+        report.subject.campaign.empty() ? "null" : inspect::json_string(report.subject.campaign));
   }
   out += fmt::format(
       ",\"queries\":{},\"clients\":{{\"peak_hour\":{},\"latest_hour\":{},\"peak_day\":{},"
@@ -384,11 +391,20 @@ std::string xml_escape(std::string_view text) {
   std::string out;
   for (char c : text) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out.push_back(c);
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out.push_back(c);
     }
   }
   return out;
@@ -433,7 +449,8 @@ std::string build_svg(const Report& report) {
   double step = nice_step(peak, 5);
   double y_max = std::max(step, std::ceil(peak / step) * step);
   auto x_of = [&](std::int64_t time) {
-    return kLeft + plot_width * static_cast<double>(time - start) / static_cast<double>(end - start);
+    return kLeft +
+           plot_width * static_cast<double>(time - start) / static_cast<double>(end - start);
   };
   auto y_of = [&](double value) { return kTop + plot_height * (1 - value / y_max); };
 
@@ -449,8 +466,8 @@ std::string build_svg(const Report& report) {
   svg += fmt::format(
       "<text x=\"{}\" y=\"46\" font-size=\"12\" fill=\"#555\">{} – {} UTC · {} resolver{} · "
       "HyperLogLog estimates (±0.81%)</text>\n",
-      kLeft, xml_escape(plain_time(start)), xml_escape(plain_time(end)),
-      report.resolvers.size(), report.resolvers.size() == 1 ? "" : "s");
+      kLeft, xml_escape(plain_time(start)), xml_escape(plain_time(end)), report.resolvers.size(),
+      report.resolvers.size() == 1 ? "" : "s");
 
   // Horizontal grid and y labels.
   for (double value = 0; value <= y_max + step / 2; value += step) {
@@ -463,7 +480,8 @@ std::string build_svg(const Report& report) {
   }
   // Vertical ticks: every day for long windows, else every 1/3/6/12 hours.
   const std::int64_t span_hours = (end - start) / kSecondsPerHour;
-  std::int64_t tick = span_hours > 72 ? kSecondsPerDay * std::max<std::int64_t>(1, span_hours / 24 / 10)
+  std::int64_t tick = span_hours > 72
+                          ? kSecondsPerDay * std::max<std::int64_t>(1, span_hours / 24 / 10)
                       : span_hours > 36 ? 12 * kSecondsPerHour
                       : span_hours > 18 ? 6 * kSecondsPerHour
                       : span_hours > 6  ? 3 * kSecondsPerHour
@@ -480,8 +498,8 @@ std::string build_svg(const Report& report) {
         xml_escape(label));
   }
   svg += fmt::format(
-      "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"none\" stroke=\"#888\"/>\n",
-      kLeft, kTop, plot_width, plot_height);
+      "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"none\" stroke=\"#888\"/>\n", kLeft,
+      kTop, plot_width, plot_height);
   svg += fmt::format(
       "<text x=\"{:.1f}\" y=\"{:.1f}\" font-size=\"12\" fill=\"#333\" text-anchor=\"middle\">"
       "hour (UTC)</text>\n",
@@ -600,8 +618,10 @@ int run_stats(const Arguments& args) {
   for (const auto& [subject, hours] : merged.subjects) {
     if (!campaigns.empty() && campaigns.count(subject.campaign) == 0) continue;
     if (hours.empty()) continue;
-    report.first_hour = any ? std::min(report.first_hour, hours.begin()->first) : hours.begin()->first;
-    report.last_hour = any ? std::max(report.last_hour, hours.rbegin()->first) : hours.rbegin()->first;
+    report.first_hour =
+        any ? std::min(report.first_hour, hours.begin()->first) : hours.begin()->first;
+    report.last_hour =
+        any ? std::max(report.last_hour, hours.rbegin()->first) : hours.rbegin()->first;
     any = true;
     (subject.scope == StatsScope::kCampaign ? report.campaigns : report.rules)
         .push_back(summarize(subject, hours));

@@ -187,9 +187,8 @@ TEST(HitCounters, MemoryCapUnderFloodOfDistinctRules) {
   for (int i = 0; i < kFlood; ++i) {
     std::string name = "r" + std::to_string(random() % 100000000000ULL) + ".flood.example";
     std::string key = key_of(name);
-    counters.record_hit(
-        hit(key, "flood", ipv4(0x0A000000 + static_cast<std::uint32_t>(i % 50000)), kHour,
-            RuleKind::kExact));
+    counters.record_hit(hit(key, "flood", ipv4(0x0A000000 + static_cast<std::uint32_t>(i % 50000)),
+                            kHour, RuleKind::kExact));
     if (i % 100000 == 99999) peak_memory = std::max(peak_memory, counters.memory_bytes());
   }
   EXPECT_EQ(counters.tracked_rules(), 1000u);

@@ -97,8 +97,8 @@ TEST(HyperLogLog, MergeEqualsSketchOfUnion) {
   for (const auto& pair : cases) {
     HyperLogLog a = sketch_of(pair[0].first, pair[0].last);
     HyperLogLog b = sketch_of(pair[1].first, pair[1].last);
-    HyperLogLog both = sketch_of(std::min(pair[0].first, pair[1].first),
-                                 std::max(pair[0].last, pair[1].last));
+    HyperLogLog both =
+        sketch_of(std::min(pair[0].first, pair[1].first), std::max(pair[0].last, pair[1].last));
     HyperLogLog merged = a;
     merged.merge(b);
     EXPECT_EQ(merged, both);

@@ -55,8 +55,9 @@ std::string check_exposition(const std::string& text, std::map<std::string, doub
     } else if (std::regex_match(line, match, sample)) {
       if (match[1] != family || typed.count(family) == 0) return where + ": undeclared family";
       if (!series.insert(match[1].str() + match[2].str()).second) return where + ": duplicate";
+      const std::string text = match[4].str();  // strtod's end must point into a live string
       char* end = nullptr;
-      double value = std::strtod(match[4].str().c_str(), &end);
+      double value = std::strtod(text.c_str(), &end);
       if (*end != '\0') return where + ": bad value";
       if (samples != nullptr) (*samples)[match[1].str() + match[2].str()] = value;
     } else {
@@ -136,7 +137,8 @@ TEST(Prometheus, PromtoolAcceptsTheFile) {
   std::string promtool;
   for (const char* candidate : candidates)
     if (::access(candidate, X_OK) == 0) promtool = candidate;
-  if (promtool.empty()) GTEST_SKIP() << "promtool not installed (Debian: apt-get install prometheus)";
+  if (promtool.empty())
+    GTEST_SKIP() << "promtool not installed (Debian: apt-get install prometheus)";
   testing::TempDir dir;
   std::string path = dir.file("dnsverdict.prom");
   std::string error;

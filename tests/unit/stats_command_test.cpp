@@ -104,8 +104,8 @@ void build_demo(const std::string& folder) {
   const std::string bank[] = {key_of("secure-bank-login.example"), key_of("bank-verify.example")};
   const std::string miner = key_of("pool.miner.example");
   std::mt19937 random(42);
-  auto ask = [&](std::uint32_t device, std::uint32_t address, const std::string& key,
-                 RuleKind kind, const char* campaign, std::int64_t time) {
+  auto ask = [&](std::uint32_t device, std::uint32_t address, const std::string& key, RuleKind kind,
+                 const char* campaign, std::int64_t time) {
     std::uint32_t network_order = htonl(address);
     HitEvent hit;
     hit.rule_key = key;
@@ -178,10 +178,11 @@ TEST_F(StatsCommand, TextNamesEverythingAndSaysWhatTheNumbersMean) {
   CliRun run = stats(dir_, {a(), b()});
   ASSERT_EQ(run.status, 0) << run.err;
   for (const char* expected :
-       {"resolvers     resolver-a, resolver-b", "hours (UTC)   2026-01-01T00:00Z .. 2026-01-04T00:00Z",
-        "not devices", "NAT", "DHCP", "1,247,642", "183,000", "6.8x", "48,500", "3,000",
-        "campaigns (3)", "img-lookalikes", "bank-phish", "crypto-miner", "rules (7)",
-        "img-cdn-1.example", "pool.miner.example", "footprint"})
+       {"resolvers     resolver-a, resolver-b",
+        "hours (UTC)   2026-01-01T00:00Z .. 2026-01-04T00:00Z", "not devices", "NAT", "DHCP",
+        "1,247,642", "183,000", "6.8x", "48,500", "3,000", "campaigns (3)", "img-lookalikes",
+        "bank-phish", "crypto-miner", "rules (7)", "img-cdn-1.example", "pool.miner.example",
+        "footprint"})
     EXPECT_NE(run.out.find(expected), std::string::npos) << expected << "\n" << run.out;
   // The largest footprint comes first.
   EXPECT_LT(run.out.find("img-lookalikes"), run.out.find("crypto-miner"));
@@ -246,13 +247,12 @@ TEST_F(StatsCommand, JsonIsValid) {
   ASSERT_EQ(run.status, 0) << run.err;
   std::string path = dir_.write("out.json", run.out);
   if (::access("/usr/bin/python3", X_OK) != 0) GTEST_SKIP() << "python3 not installed";
-  CliRun check = run_program(
-      dir_.path(), {"python3", "-c",
-                    "import json,sys; d=json.load(open(sys.argv[1])); "
-                    "assert len(d['campaigns'])==3 and d['rules_total']==7; "
-                    "assert len(d['campaigns'][0]['hourly'])==72; "
-                    "assert d['resolvers']==['resolver-a','resolver-b']",
-                    path});
+  CliRun check = run_program(dir_.path(), {"python3", "-c",
+                                           "import json,sys; d=json.load(open(sys.argv[1])); "
+                                           "assert len(d['campaigns'])==3 and d['rules_total']==7; "
+                                           "assert len(d['campaigns'][0]['hourly'])==72; "
+                                           "assert d['resolvers']==['resolver-a','resolver-b']",
+                                           path});
   EXPECT_EQ(check.status, 0) << check.err;
 }
 
@@ -270,8 +270,8 @@ TEST_F(StatsCommand, SvgTimelineIsWellFormed) {
   EXPECT_NE(text.find("not devices"), std::string::npos);
   if (::access("/usr/bin/python3", X_OK) != 0) GTEST_SKIP() << "python3 not installed";
   CliRun check = run_program(
-      dir_.path(), {"python3", "-c", "import sys, xml.etree.ElementTree as e; e.parse(sys.argv[1])",
-                    svg});
+      dir_.path(),
+      {"python3", "-c", "import sys, xml.etree.ElementTree as e; e.parse(sys.argv[1])", svg});
   EXPECT_EQ(check.status, 0) << check.err;
 }
 

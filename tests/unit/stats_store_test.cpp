@@ -189,8 +189,7 @@ TEST(StatsStore, QueryLimitsHoursAndScopes) {
 
 TEST(StatsStore, RejectsFilesThatAreNotStatsStores) {
   testing::TempDir dir;
-  EXPECT_THROW(read_stats_buckets(dir.file("missing.lmdb"), {}, [](StatsBucket&&) {}),
-               StoreError);
+  EXPECT_THROW(read_stats_buckets(dir.file("missing.lmdb"), {}, [](StatsBucket&&) {}), StoreError);
   std::string junk = dir.write("junk.lmdb", std::string(8192, 'x'));
   EXPECT_THROW(read_stats_buckets(junk, {}, [](StatsBucket&&) {}), StoreError);
 }
@@ -232,8 +231,10 @@ TEST(StatsFlusher, FlushesOnItsThreadAndAtStop) {
   EXPECT_NEAR(hour->counts.clients.estimate(), 200, 2);
   std::string prom = testing::read_file(dir.file("dnsverdict.prom"));
   EXPECT_NE(prom.find("dnsverdict_lookups_total 7\n"), std::string::npos) << prom;
-  EXPECT_NE(prom.find("dnsverdict_campaign_unique_clients{campaign=\"img\",window=\"current_hour\"} 200\n"),
-            std::string::npos)
+  EXPECT_NE(
+      prom.find(
+          "dnsverdict_campaign_unique_clients{campaign=\"img\",window=\"current_hour\"} 200\n"),
+      std::string::npos)
       << prom;
 }
 
