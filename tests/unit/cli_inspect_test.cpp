@@ -509,8 +509,9 @@ TEST_F(CliInspect, DumpCsvRoundTripsThroughTheCsvParser) {
   // The same verdicts, apart from where they came from.
   for (const char* name : {"exact.example", "www.exact.example", "x.evil.example",
                            "good.evil.example", "x.both.example", "sink.example"}) {
-    CliRun before = run({"lookup", "--json", store, name});
-    CliRun after = run({"lookup", "--json", second_store, name});
+    // A fixed --at: two runs a second apart would otherwise differ in "at".
+    CliRun before = run({"lookup", "--json", "--at", "2026-01-01", store, name});
+    CliRun after = run({"lookup", "--json", "--at", "2026-01-01", second_store, name});
     auto without_source = [](std::string line) {
       std::size_t start = line.find(",\"source\":");
       std::size_t end = line.find(",\"confidence\":");
