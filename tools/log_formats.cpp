@@ -9,6 +9,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "feed_fields.h"
+
 namespace dnsverdict {
 namespace {
 
@@ -48,8 +50,9 @@ bool read_seconds(std::string_view text, std::int64_t& value) noexcept {
   return i == text.size();
 }
 
-// The next space-separated token of `rest`, which moves past it and the spaces after it.
-std::string_view take_token(std::string_view& rest) noexcept {
+// The next space-separated word of `rest`, which moves past it and the spaces after it
+// (unlike feed_fields.h's take_token, which leaves them: the BIND parser reads what follows).
+std::string_view next_word(std::string_view& rest) noexcept {
   std::size_t end = rest.find(' ');
   std::string_view token = rest.substr(0, end);
   if (end == std::string_view::npos) {
@@ -76,18 +79,8 @@ void split(std::string_view line, char separator, std::vector<std::string_view>&
   }
 }
 
-bool equal_ignoring_case(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
-
-std::string_view trim(std::string_view text) noexcept {
+// Trims blanks and one pair of surrounding double quotes (CSV and JSON values).
+std::string_view trim_field(std::string_view text) noexcept {
   while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
   while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
   if (text.size() >= 2 && text.front() == '"' && text.back() == '"') text = text.substr(1, text.size() - 2);
@@ -327,11 +320,11 @@ ParseStatus LogLineParser::parse_unbound(std::string_view line, QueryRecord& rec
   std::size_t info = rest.find(" info: ");
   if (info == std::string_view::npos) return ParseStatus::kSkip;  // notices, other programs
   rest.remove_prefix(info + 7);
-  std::string_view address = take_token(rest);
+  std::string_view address = next_word(rest);
   if (!parse_client_address(address, record.client)) return ParseStatus::kSkip;  // other info
-  record.name = take_token(rest);
-  record.type = take_token(rest);
-  std::string_view query_class = take_token(rest);
+  record.name = next_word(rest);
+  record.type = next_word(rest);
+  std::string_view query_class = next_word(rest);
   if (record.name == "-") return ParseStatus::kSkip;  // a reply to an unparseable query
   if (query_class.empty()) {
     reason = "a query line has four fields: client, name, type, class";
@@ -341,10 +334,10 @@ ParseStatus LogLineParser::parse_unbound(std::string_view line, QueryRecord& rec
     record.kind = MessageKind::kQuery;
     return ParseStatus::kRecord;
   }
-  take_token(rest);  // rcode
-  take_token(rest);  // duration
-  take_token(rest);  // cached
-  std::string_view size = take_token(rest);
+  next_word(rest);  // rcode
+  next_word(rest);  // duration
+  next_word(rest);  // cached
+  std::string_view size = next_word(rest);
   if (size.empty() || !rest.empty()) {
     reason = "a reply line has eight fields: client, name, type, class, rcode, time, cached, size";
     return ParseStatus::kMalformed;
@@ -365,8 +358,8 @@ ParseStatus LogLineParser::parse_bind(std::string_view line, QueryRecord& record
   std::size_t client = rest.find("client ");
   if (client == std::string_view::npos) return ParseStatus::kSkip;
   rest.remove_prefix(client + 7);
-  if (rest.compare(0, 3, "@0x") == 0) take_token(rest);
-  std::string_view address = take_token(rest);
+  if (rest.compare(0, 3, "@0x") == 0) next_word(rest);
+  std::string_view address = next_word(rest);
   std::size_t port = address.rfind('#');
   if (port == std::string_view::npos || !parse_client_address(address.substr(0, port), record.client)) {
     reason = "no client ADDRESS#PORT after \"client\"";
@@ -387,9 +380,9 @@ ParseStatus LogLineParser::parse_bind(std::string_view line, QueryRecord& record
   }
   if (rest.compare(0, 7, "query: ") != 0) return ParseStatus::kSkip;  // "query (cache) denied", ...
   rest.remove_prefix(7);
-  record.name = take_token(rest);
-  std::string_view query_class = take_token(rest);
-  record.type = take_token(rest);
+  record.name = next_word(rest);
+  std::string_view query_class = next_word(rest);
+  record.type = next_word(rest);
   if (record.type.empty() || query_class.empty()) {
     reason = "expected \"query: NAME CLASS TYPE FLAGS\"";
     return ParseStatus::kMalformed;
@@ -471,7 +464,7 @@ bool json_member(std::string_view line, std::string_view quoted_key, std::string
   }
   std::size_t end = line.find_first_of(",}", at);
   if (end == std::string_view::npos) return false;
-  value = trim(line.substr(at, end - at));
+  value = trim_field(line.substr(at, end - at));
   is_string = false;
   return true;
 }
@@ -482,7 +475,7 @@ bool json_member(std::string_view line, std::string_view quoted_key, std::string
 // (LogAscii::json_timestamps = JSON::TS_ISO8601).
 ParseStatus LogLineParser::parse_zeek_json(std::string_view line, QueryRecord& record,
                                            std::string& reason) {
-  std::string_view trimmed = trim(line);
+  std::string_view trimmed = trim_field(line);
   if (trimmed.empty()) return ParseStatus::kSkip;
   if (trimmed.front() != '{') {
     reason = "not a JSON object";
@@ -520,11 +513,11 @@ ParseStatus LogLineParser::parse_csv(std::string_view line, QueryRecord& record,
                                      std::string& reason) {
   if (line.empty() || line[0] == '#') return ParseStatus::kSkip;
   split(line, ',', fields_);
-  if (csv_time_ < 0 || equal_ignoring_case(trim(fields_[0]), "time") ||
-      equal_ignoring_case(trim(fields_[0]), "client")) {
+  if (csv_time_ < 0 || equal_ignoring_case(trim_field(fields_[0]), "time") ||
+      equal_ignoring_case(trim_field(fields_[0]), "client")) {
     int time = -1, client = -1, name = -1, type = -1;
     for (std::size_t i = 0; i < fields_.size(); ++i) {
-      std::string_view field = trim(fields_[i]);
+      std::string_view field = trim_field(fields_[i]);
       int column = static_cast<int>(i);
       if (equal_ignoring_case(field, "time") || equal_ignoring_case(field, "ts")) time = column;
       else if (equal_ignoring_case(field, "client")) client = column;
@@ -545,7 +538,7 @@ ParseStatus LogLineParser::parse_csv(std::string_view line, QueryRecord& record,
     reason = fmt::format("{} columns, the header has {}", fields_.size(), csv_columns_);
     return ParseStatus::kMalformed;
   }
-  std::string_view time = trim(fields_[static_cast<std::size_t>(csv_time_)]);
+  std::string_view time = trim_field(fields_[static_cast<std::size_t>(csv_time_)]);
   if (!read_seconds(time, record.time)) {
     std::string_view rest = time;
     if (!leading_time(rest, record.time) || !rest.empty()) {
@@ -553,17 +546,17 @@ ParseStatus LogLineParser::parse_csv(std::string_view line, QueryRecord& record,
       return ParseStatus::kMalformed;
     }
   }
-  std::string_view client = trim(fields_[static_cast<std::size_t>(csv_client_)]);
+  std::string_view client = trim_field(fields_[static_cast<std::size_t>(csv_client_)]);
   if (!parse_client_address(client, record.client)) {
     reason = fmt::format("\"{}\" is not an address", client);
     return ParseStatus::kMalformed;
   }
-  record.name = trim(fields_[static_cast<std::size_t>(csv_name_)]);
+  record.name = trim_field(fields_[static_cast<std::size_t>(csv_name_)]);
   if (record.name.empty()) {
     reason = "empty qname";
     return ParseStatus::kMalformed;
   }
-  record.type = csv_type_ >= 0 ? trim(fields_[static_cast<std::size_t>(csv_type_)]) : "";
+  record.type = csv_type_ >= 0 ? trim_field(fields_[static_cast<std::size_t>(csv_type_)]) : "";
   return ParseStatus::kRecord;
 }
 
