@@ -72,6 +72,8 @@ def parse_args(argv):
     parser.add_argument("--swap-seconds", type=float, default=3, help="load time per hot swap")
     parser.add_argument("--micro-other", action=argparse.BooleanOptionalAction, default=True,
                         help="also run the other tests/bench/*_bench programs")
+    parser.add_argument("--profile", action=argparse.BooleanOptionalAction, default=True,
+                        help="perf the dnsverdict variant during one more pass run (if perf exists)")
     parser.add_argument("--check", action="store_true",
                         help="exit 1 unless every variant answered and blocked as expected")
     parser.add_argument("--smoke", action="store_true",
@@ -89,6 +91,7 @@ def parse_args(argv):
         args.micro_sizes = "10000"
         args.micro_compile = 10000
         args.micro_other = False
+        args.profile = False
         args.check = True
     args.sizes = sorted(int(size) for size in args.sizes.split(",") if size)
     args.micro_sizes = [int(size) for size in args.micro_sizes.split(",") if size]
@@ -121,6 +124,7 @@ def find_tools(args):
         "dnsperf": shutil.which("dnsperf"),
         "dnsdist": shutil.which("dnsdist"),
         "mdb_load": shutil.which("mdb_load"),
+        "perf": shutil.which("perf"),
     }
     for required in ("cli", "unbound", "nsd", "dnsperf"):
         if not tools[required] or not os.path.exists(tools[required]):
@@ -405,6 +409,9 @@ def measure_size(args, tools, data, size, processes, nsd):
                         result["completed"], result["sent"]))
 
         swap = hit_log = None
+        if "dnsverdict" in variants and tools["perf"] and args.profile:
+            variants["dnsverdict"].figures["profile"] = profile_module(
+                args, tools, data, entry, variants["dnsverdict"])
         if "dnsverdict" in variants:
             swap = measure_swaps(args, tools, data, entry, variants["dnsverdict"])
             hit_log = measure_hit_log_memory(tools, data, entry, processes, nsd,
@@ -422,6 +429,43 @@ def measure_size(args, tools, data, size, processes, nsd):
         "swap": swap,
         "hit_log": hit_log,
     }
+
+
+MODULE_OBJECTS = ("dnsverdict.so", "libxxhash", "liblmdb")
+
+
+def profile_module(args, tools, data, entry, variant):
+    """The module's share of the server's CPU samples (perf, by shared object) during one more
+    run of pass traffic: a direct reading of its cost, steadier than a ratio of two noisy
+    medians. Not counted in the CPU figures (perf itself slows the server a little)."""
+    out = os.path.join(entry["dir"], "perf-dnsverdict.data")
+    load = subprocess.Popen(measure.dnsperf_command(tools["dnsperf"], variant.server.port,
+                                                    data["queries"]["pass"], args.seconds,
+                                                    rate=args.rate),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    try:
+        time.sleep(min(1.0, args.seconds / 4))
+        subprocess.run([tools["perf"], "record", "-q", "-F", "2000", "-o", out, "-p",
+                        str(variant.server.pid), "--", "sleep", str(max(1, args.seconds - 2))],
+                       capture_output=True, timeout=args.seconds + 60)
+        load.wait(timeout=args.seconds + 30)
+    finally:
+        if load.poll() is None:
+            os.killpg(load.pid, 9)
+            load.wait(timeout=10)
+    done = subprocess.run([tools["perf"], "report", "-i", out, "--no-children", "--sort", "dso",
+                           "--stdio"], capture_output=True, text=True, timeout=120)
+    shares = {}
+    for line in done.stdout.splitlines():
+        fields = line.split()
+        if len(fields) >= 2 and fields[0].endswith("%"):
+            shares[fields[1]] = float(fields[0].rstrip("%"))
+    os.remove(out)
+    module = sum(share for dso, share in shares.items()
+                 if any(dso.startswith(name) for name in MODULE_OBJECTS))
+    log("perf: dnsverdict.so and its libraries: %.2f%% of the server's CPU samples" % module)
+    return {"module_percent": module, "by_object": shares}
 
 
 def measure_hit_log_memory(tools, data, entry, processes, nsd, without):

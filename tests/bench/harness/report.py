@@ -304,6 +304,14 @@ def render(results):
         losses = ["%s %d" % (VARIANT_TITLES[name], sum(lost(figures, t) for t in ("pass", "mix", "unique")))
                   for name, figures in variants.items()]
         notes.append("Queries lost over all fixed-rate runs: " + ", ".join(losses) + ".")
+        profile = (variants.get("dnsverdict") or {}).get("profile")
+        if profile:
+            notes.append("perf, one more pass run at %d qps: dnsverdict.so with libxxhash and "
+                          "liblmdb took %.2f%% of the dnsverdict server's CPU samples (kernel "
+                          "%.1f%%, unbound %.1f%%)." % (
+                              args["rate"], profile["module_percent"],
+                              profile["by_object"].get("[kernel.kallsyms]", 0),
+                              profile["by_object"].get("unbound", 0)))
         data = results["data"].get(size) or results["data"].get(str(size)) or {}
         store_note = "Store %.1f MB, compiled in %.1f s" % (data.get("store_bytes", 0) / MB,
                                                              data.get("compile_seconds", 0))
