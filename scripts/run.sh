@@ -54,10 +54,26 @@ trap cleanup EXIT INT TERM
 cat <<HELP
 
 dnsverdict demo on 127.0.0.1:5353 (hit log: $run/hits.jsonl). Try:
-  dig @127.0.0.1 -p 5353 baidugif.com        # sinkholed (campaign lookalike-image-cc), EDE 15
-  dig @127.0.0.1 -p 5353 www.qqjpeg.com AAAA # subtree rule, IPv6 sinkhole
-  dig @127.0.0.1 -p 5353 163pics.com MX      # sinkhole, other types: NODATA
-  dig @127.0.0.1 -p 5353 example.org         # not listed: 10.0.0.1 from the local upstream
+  dig @127.0.0.1 -p 5353 baidugif.com                  # sinkhole 10.66.66.66 (campaign lookalike-image-cc), EDE 15
+  dig @127.0.0.1 -p 5353 www.qqjpeg.com AAAA           # subtree rule, IPv6 sinkhole fd00::6666
+  dig @127.0.0.1 -p 5353 163pics.com MX                # sinkhole, other types: NODATA
+  dig @127.0.0.1 -p 5353 nxdomain.example.test         # RPZ CNAME .            -> NXDOMAIN
+  dig @127.0.0.1 -p 5353 nodata.example.test           # RPZ CNAME *.           -> NOERROR, no records
+  dig @127.0.0.1 -p 5353 refuse.example.test           # JSON Lines indicator   -> REFUSED
+  dig @127.0.0.1 -p 5353 drop.example.test +tries=1    # RPZ rpz-drop.          -> no answer
+  dig @127.0.0.1 -p 5353 tcp-only.example.test +ignore # RPZ rpz-tcp-only.      -> TC over UDP (+tcp passes)
+  dig @127.0.0.1 -p 5353 sinkhole.example.test         # RPZ local data         -> 192.0.2.53
+  dig @127.0.0.1 -p 5353 redirect.example.test         # RPZ CNAME target       -> walled-garden.example.
+  dig @127.0.0.1 -p 5353 a.wildcard.example.test       # *.name: below only     -> NXDOMAIN (the apex passes)
+  dig @127.0.0.1 -p 5353 ads.example.com               # hosts file             -> NXDOMAIN
+  dig @127.0.0.1 -p 5353 cdn.example.org               # domain list (subtree)  -> NXDOMAIN
+  dig @127.0.0.1 -p 5353 static.cdn.example.org        # allowlisted under it   -> resolves
+  dig @127.0.0.1 -p 5353 suspicious.test               # log: resolves, hit line written
+  dig @127.0.0.1 -p 5353 adult.example                 # tag: resolves, hit line + counters
+  dig @127.0.0.1 -p 5353 low-confidence.example.test   # confidence 40 < 50: only logged
+  dig @127.0.0.1 -p 5353 mid-confidence.example.test   # confidence 65 < 80: tagged, not blocked
+  dig @127.0.0.1 -p 5353 example.org                   # not listed: 10.0.0.1 from the local upstream
+  tail -f $run/hits.jsonl                              # one JSON line per hit
   $build/tools/dnsverdict lookup $run/verdicts.mdb NAME   # what a name gets, and why
 Recompile while it runs (picked up within 1 s):
   $build/tools/dnsverdict compile -o $run/verdicts.mdb --manifest $root/conf/feeds.manifest
