@@ -33,7 +33,8 @@ TEST(SuspectsTest, PlantedCompanionRanksAbovePopularNames) {
   QueryRecord query;
   std::string reason;
   for (const auto& sim_query : simulation.queries) {
-    ASSERT_EQ(parser.parse(testing::unbound_line(sim_query), query, reason), ParseStatus::kRecord);
+    std::string line = testing::unbound_line(sim_query);  // the record's views point into it
+    ASSERT_EQ(parser.parse(line, query, reason), ParseStatus::kRecord);
     estimator.add(query);
   }
   const EstimateState& state = estimator.state();
