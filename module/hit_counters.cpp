@@ -133,7 +133,6 @@ HitCounters::HitCounters() : HitCounters(Options{}) {}
 HitCounters::HitCounters(Options options) : options_(options) {
   options_.shards = std::max<std::size_t>(options_.shards, 1);
   options_.max_rules = std::max<std::size_t>(options_.max_rules, 1);
-  rules_per_shard_ = (options_.max_rules + options_.shards - 1) / options_.shards;
   shards_ = std::make_unique<Shard[]>(options_.shards);
 }
 
@@ -166,7 +165,10 @@ void HitCounters::record_hit(const HitEvent& hit) noexcept {
       entry = found->second;
       if (entry != shard.rules.begin()) shard.rules.splice(shard.rules.begin(), shard.rules, entry);
     } else {
-      if (shard.rules.size() >= rules_per_shard_) {
+      // At the cap, a shard with entries of its own evicts its least recently hit one; a
+      // shard without any may still add one (so the bound is max_rules + shards - 1).
+      if (!shard.rules.empty() &&
+          tracked_rules_.load(std::memory_order_relaxed) >= options_.max_rules) {
         // Reuse the least recently hit entry's node for the new rule.
         entry = std::prev(shard.rules.end());
         ++shard.totals.evicted_rules;
@@ -178,6 +180,7 @@ void HitCounters::record_hit(const HitEvent& hit) noexcept {
       } else {
         shard.rules.emplace_front();
         entry = shard.rules.begin();
+        tracked_rules_.fetch_add(1, std::memory_order_relaxed);
       }
       entry->hash = rule_hash;
       entry->counts.rule_key.assign(hit.rule_key.data(), hit.rule_key.size());
@@ -187,6 +190,7 @@ void HitCounters::record_hit(const HitEvent& hit) noexcept {
         shard.rule_index.emplace(rule_hash, entry);
       } catch (...) {
         shard.rules.erase(entry);
+        tracked_rules_.fetch_sub(1, std::memory_order_relaxed);
         throw;
       }
     }
@@ -224,6 +228,7 @@ CountersSnapshot HitCounters::take_snapshot() {
       shard_rules.swap(shards_[i].rules);
       shard_index.swap(shards_[i].rule_index);
       shard_campaigns.swap(shards_[i].campaigns);
+      tracked_rules_.fetch_sub(shard_rules.size(), std::memory_order_relaxed);
       const CounterTotals& totals = shards_[i].totals;
       snapshot.totals.hits += totals.hits;
       snapshot.totals.evicted_rules += totals.evicted_rules;
@@ -272,12 +277,7 @@ CounterTotals HitCounters::totals() const {
 }
 
 std::size_t HitCounters::tracked_rules() const {
-  std::size_t count = 0;
-  for (std::size_t i = 0; i < options_.shards; ++i) {
-    std::lock_guard<std::mutex> lock(shards_[i].mutex);
-    count += shards_[i].rules.size();
-  }
-  return count;
+  return tracked_rules_.load(std::memory_order_relaxed);
 }
 
 std::size_t HitCounters::memory_bytes() const {

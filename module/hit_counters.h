@@ -10,11 +10,15 @@
 // shards were chosen over locks striped by rule hash because one hot campaign (the case
 // that matters) would put every thread on the same stripe.
 //
-// Memory bound. Each shard tracks at most ceil(max_rules / shards) rules; a hit on a new
-// rule beyond that evicts the shard's least recently hit rule, whose counts since the last
-// flush are lost (counted in evicted_rules / evicted_queries). Campaign counters are kept
-// apart from rule counters and are never evicted: campaign totals stay exact (their
-// sketches keep their 0.81% error) however many rules are evicted. Campaigns are at most
+// Memory bound. At most max_rules rule entries are tracked between snapshots, over all shards
+// (plus at most shards - 1 when threads race at the cap, or a shard without entries adds
+// one). At the cap, a hit on a new rule evicts the least recently hit rule *of its thread's
+// shard*, whose counts since the last flush are lost (counted in evicted_rules /
+// evicted_queries). The count of entries is one shared atomic, written only when an entry
+// is created below the cap or drained by a snapshot: never on a hit on a tracked rule, nor
+// on an eviction, so it is no contended cache line in a steady state or in a flood. Campaign
+// counters are kept apart from rule counters and are never evicted: campaign totals stay exact
+// (their sketches keep their 0.81% error) however many rules are evicted. Campaigns are at most
 // max_campaigns per shard (hits beyond are counted in untracked_campaign_hits). Sketches
 // are sparse while small; a rule or campaign hour costs at most 2 x 16 KiB of registers.
 // Rules are identified by a 64-bit hash of (kind, owner key), campaigns by a hash of their
@@ -147,8 +151,10 @@ class HitCounters {
   Shard& shard_for_this_thread() noexcept;
 
   Options options_;
-  std::size_t rules_per_shard_;
   std::unique_ptr<Shard[]> shards_;
+  // Rule entries in all shards. Written only when a rule entry is created (below the cap)
+  // or drained by a snapshot, never on a hit on a tracked rule nor on an eviction.
+  std::atomic<std::size_t> tracked_rules_{0};
 };
 
 }  // namespace dnsverdict

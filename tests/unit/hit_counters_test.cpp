@@ -211,6 +211,37 @@ TEST(HitCounters, MemoryCapUnderFloodOfDistinctRules) {
   EXPECT_EQ(rule_queries + totals.evicted_queries, static_cast<std::uint64_t>(kFlood));
 }
 
+// The cap is over all shards: one busy thread may use all of it, however many shards there
+// are; several threads at the cap stay within max_rules + shards - 1.
+TEST(HitCounters, CapIsSharedByAllShards) {
+  HitCounters::Options options;
+  options.shards = 16;
+  options.max_rules = 1000;
+  HitCounters counters(options);
+  for (int i = 0; i < 5000; ++i) {
+    std::string key = key_of("r" + std::to_string(i) + ".example");
+    counters.record_hit(hit(key, "c", ipv4(1), kHour, RuleKind::kExact));
+  }
+  EXPECT_EQ(counters.tracked_rules(), 1000u);
+  EXPECT_EQ(counters.totals().evicted_rules, 4000u);
+
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 20000; ++i) {
+        std::string key = key_of("t" + std::to_string(t) + "-" + std::to_string(i) + ".example");
+        counters.record_hit(hit(key, "c", ipv4(2), kHour, RuleKind::kExact));
+      }
+    });
+  for (auto& thread : threads) thread.join();
+  const std::size_t tracked = counters.tracked_rules();
+  EXPECT_LE(tracked, 1000u + 15);
+  CountersSnapshot snapshot = counters.take_snapshot();
+  EXPECT_EQ(snapshot.rules.size(), tracked);  // every key is distinct: one entry each
+  EXPECT_EQ(counters.tracked_rules(), 0u);
+  EXPECT_EQ(snapshot.campaigns.at(0).hours.at(0).queries, 85000u);
+}
+
 TEST(HitCounters, LeastRecentlyHitIsEvicted) {
   HitCounters::Options options;
   options.shards = 1;
