@@ -1,5 +1,8 @@
 #include "bloom_filter.h"
 
+// Inlined: the keys are short and hashed on every query; a call into libxxhash costs more
+// than the hash itself.
+#define XXH_INLINE_ALL
 #include <xxhash.h>
 
 #include <cmath>
