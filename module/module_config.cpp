@@ -167,6 +167,8 @@ ModuleConfig parse_config(std::string_view text, std::string_view file) {
   ModuleConfig config;
   std::size_t line_number = 0;
   std::size_t tag_line = 0;
+  std::size_t stats_store_line = 0;
+  std::size_t prometheus_line = 0;
   while (!text.empty()) {
     ++line_number;
     std::size_t end = text.find('\n');
@@ -261,9 +263,42 @@ ModuleConfig parse_config(std::string_view text, std::string_view file) {
       bool on = true;
       if (!parse_switch(value, on)) bad("expected yes or no");
       config.ede = on ? EdeChoice::kBlocked : EdeChoice::kNone;
+    } else if (key == "stats-store") {
+      config.stats_store_path = std::string(value);
+      stats_store_line = line_number;
+    } else if (key == "stats-flush-interval") {
+      if (!parse_unsigned(value, 3600, number) || number == 0) bad("expected 1 to 3600 seconds");
+      config.stats_flush_interval = std::chrono::seconds(number);
+    } else if (key == "stats-retention-days") {
+      if (!parse_unsigned(value, 36500, number)) bad("expected 0 (keep all) to 36500 days");
+      config.stats_retention_days = static_cast<std::uint32_t>(number);
+    } else if (key == "stats-resolver-name") {
+      // Stored with every bucket and shown by `dnsverdict stats`: one printable word.
+      if (value.size() > 255) bad("longer than 255 characters");
+      for (char c : value) {
+        if (!std::isgraph(static_cast<unsigned char>(c))) {
+          bad("expected printable characters without spaces");
+        }
+      }
+      config.stats_resolver_name = std::string(value);
+    } else if (key == "prometheus-file") {
+      config.prometheus_file = std::string(value);
+      prometheus_line = line_number;
+    } else if (key == "stats-max-rules") {
+      if (!parse_unsigned(value, 10000000, number) || number == 0) {
+        bad("expected 1 to 10000000 rules");
+      }
+      config.stats_max_rules = number;
     } else {
       bad("unknown key");
     }
+  }
+  if (!config.stats_store_path.empty() && config.stats_store_path == config.store_path) {
+    fail(file, stats_store_line, "stats-store", "must not be the verdict store");
+  }
+  // The textfile is written from the stats store: without one it would silently never appear.
+  if (!config.prometheus_file.empty() && config.stats_store_path.empty()) {
+    fail(file, prometheus_line, "prometheus-file", "needs stats-store (it is written from it)");
   }
   if (config.confidence_tag > config.confidence_block) {
     fail(file, tag_line, "confidence-tag",

@@ -60,6 +60,14 @@ struct ModuleConfig {
   std::chrono::milliseconds check_interval{1000};
   EdeChoice ede = EdeChoice::kBlocked;
 
+  // Infection-scale counters (docs/counters.md). Empty stats_store_path: nothing counted.
+  std::string stats_store_path;
+  std::chrono::seconds stats_flush_interval{60};
+  std::uint32_t stats_retention_days = 30;  // 0: keep every hourly bucket
+  std::string stats_resolver_name;          // "" = the host name
+  std::string prometheus_file;              // "" = none; needs stats_store_path
+  std::size_t stats_max_rules = 100000;     // rule entries tracked between two flushes
+
   // True when a client at `address` (4 or 16 octets, see Network::contains) is exempt.
   bool is_exempt(int family, const std::uint8_t* address) const noexcept;
 };

@@ -44,5 +44,57 @@ TEST(ModuleConfig, ErrorsNameFileLineAndKey) {
   EXPECT_EQ(message("check-interval: 5ms\n"), "t.conf:1: check-interval: expected 10ms to 3600s");
 }
 
+TEST(ModuleConfig, StatsDefaultsCountNothing) {
+  ModuleConfig config = parse_config("store: /s.mdb\n", "t.conf");
+  EXPECT_EQ(config.stats_store_path, "");
+  EXPECT_EQ(config.stats_flush_interval.count(), 60);
+  EXPECT_EQ(config.stats_retention_days, 30u);
+  EXPECT_EQ(config.stats_resolver_name, "");
+  EXPECT_EQ(config.prometheus_file, "");
+  EXPECT_EQ(config.stats_max_rules, 100000u);
+}
+
+TEST(ModuleConfig, StatsValues) {
+  ModuleConfig config = parse_config(
+      "stats-store: /var/lib/dnsverdict/stats.mdb\nstats-flush-interval: 5\n"
+      "stats-retention-days: 0\nstats-resolver-name: \"resolver-1.fra\"\n"
+      "prometheus-file: /var/lib/prometheus/node-exporter/dnsverdict.prom\n"
+      "stats-max-rules: 2000\n",
+      "t.conf");
+  EXPECT_EQ(config.stats_store_path, "/var/lib/dnsverdict/stats.mdb");
+  EXPECT_EQ(config.stats_flush_interval.count(), 5);
+  EXPECT_EQ(config.stats_retention_days, 0u);
+  EXPECT_EQ(config.stats_resolver_name, "resolver-1.fra");
+  EXPECT_EQ(config.prometheus_file, "/var/lib/prometheus/node-exporter/dnsverdict.prom");
+  EXPECT_EQ(config.stats_max_rules, 2000u);
+}
+
+TEST(ModuleConfig, StatsErrorsNameFileLineAndKey) {
+  auto message = [](const char* text) {
+    try {
+      parse_config(text, "t.conf");
+    } catch (const ConfigError& error) {
+      return std::string(error.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_EQ(message("stats-flush-interval: 0\n"),
+            "t.conf:1: stats-flush-interval: expected 1 to 3600 seconds");
+  EXPECT_EQ(message("stats-flush-interval: 3601\n"),
+            "t.conf:1: stats-flush-interval: expected 1 to 3600 seconds");
+  EXPECT_EQ(message("stats-flush-interval: 1m\n"),
+            "t.conf:1: stats-flush-interval: expected 1 to 3600 seconds");
+  EXPECT_EQ(message("stats-retention-days: -1\n"),
+            "t.conf:1: stats-retention-days: expected 0 (keep all) to 36500 days");
+  EXPECT_EQ(message("stats-resolver-name: two words\n"),
+            "t.conf:1: stats-resolver-name: expected printable characters without spaces");
+  EXPECT_EQ(message("stats-max-rules: 0\n"), "t.conf:1: stats-max-rules: expected 1 to 10000000 rules");
+  EXPECT_EQ(message("\nprometheus-file: /tmp/d.prom\n"),
+            "t.conf:2: prometheus-file: needs stats-store (it is written from it)");
+  EXPECT_EQ(message("store: /s.mdb\nstats-store: /s.mdb\n"),
+            "t.conf:2: stats-store: must not be the verdict store");
+  EXPECT_EQ(message("stats-store: /st.mdb\nprometheus-file: /tmp/d.prom\n"), "no error");
+}
+
 }  // namespace
 }  // namespace dnsverdict
