@@ -12,7 +12,7 @@ namespace dnsverdict {
 namespace {
 
 constexpr char kMagic[8] = {'D', 'V', 'B', 'L', 'O', 'O', 'M', '1'};
-constexpr std::uint32_t kVersion = 1;
+constexpr std::uint32_t kVersion = 2;
 
 // Odd multipliers that spread the low 32 bits of the hash over the eight words' bit
 // positions (as in Parquet's split-block Bloom filter).
@@ -35,6 +35,13 @@ std::uint64_t filter_hash(std::string_view key) noexcept {
   return XXH3_64bits_withSeed(key.data(), key.size(), kBloomSeed);
 }
 
+std::string_view filter_anchor(std::string_view key) noexcept {
+  std::size_t end = 0;
+  for (int label = 0; label < 2 && end < key.size(); ++label)
+    end += static_cast<std::uint8_t>(key[end]) + 1u;
+  return key.substr(0, end);
+}
+
 bool BloomFilterView::attach(std::string_view bytes) noexcept {
   blocks_ = nullptr;
   if (bytes.size() < kBloomHeaderSize || std::memcmp(bytes.data(), kMagic, 8) != 0) return false;
@@ -52,18 +59,19 @@ bool BloomFilterView::attach(std::string_view bytes) noexcept {
   return true;
 }
 
-bool BloomFilterView::may_contain(std::uint64_t hash) const noexcept {
-  const unsigned char* block = blocks_ + block_index(hash, block_count_) * kBloomBlockSize;
+bool BloomFilterView::may_contain(std::uint64_t anchor_hash,
+                                  std::uint64_t key_hash) const noexcept {
+  const unsigned char* block = blocks_ + block_index(anchor_hash, block_count_) * kBloomBlockSize;
   for (int word = 0; word < 8; ++word) {
     std::uint64_t value;
     std::memcpy(&value, block + word * 8, 8);
-    if ((value & bit_in_word(hash, word)) == 0) return false;
+    if ((value & bit_in_word(key_hash, word)) == 0) return false;
   }
   return true;
 }
 
-void BloomFilterView::prefetch(std::uint64_t hash) const noexcept {
-  __builtin_prefetch(blocks_ + block_index(hash, block_count_) * kBloomBlockSize);
+void BloomFilterView::prefetch(std::uint64_t anchor_hash) const noexcept {
+  __builtin_prefetch(blocks_ + block_index(anchor_hash, block_count_) * kBloomBlockSize);
 }
 
 BloomFilterBuilder::BloomFilterBuilder(std::uint64_t expected_keys, double bits_per_key) {
@@ -72,9 +80,9 @@ BloomFilterBuilder::BloomFilterBuilder(std::uint64_t expected_keys, double bits_
   words_.assign(block_count_ * 8, 0);
 }
 
-void BloomFilterBuilder::add(std::uint64_t hash) noexcept {
-  std::uint64_t* block = words_.data() + block_index(hash, block_count_) * 8;
-  for (int word = 0; word < 8; ++word) block[word] |= bit_in_word(hash, word);
+void BloomFilterBuilder::add(std::uint64_t anchor_hash, std::uint64_t key_hash) noexcept {
+  std::uint64_t* block = words_.data() + block_index(anchor_hash, block_count_) * 8;
+  for (int word = 0; word < 8; ++word) block[word] |= bit_in_word(key_hash, word);
   ++key_count_;
 }
 

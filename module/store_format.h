@@ -24,7 +24,8 @@
 
 namespace dnsverdict {
 
-inline constexpr std::uint32_t kStoreFormatVersion = 1;
+// 2: rules as heap + hash index; pre-filter blocks picked by the two-label anchor.
+inline constexpr std::uint32_t kStoreFormatVersion = 2;
 
 namespace db {
 inline constexpr const char* kMeta = "meta";

@@ -180,15 +180,15 @@ LookupResult VerdictStore::lookup(const NameKey& key, std::int64_t now) const no
   LookupResult result;
   std::size_t labels = key.label_count;
   if (labels == 0) return result;
-  // Hash every ancestor and prefetch their filter blocks together, then test from the most
-  // specific: a miss costs `labels` hashes and cache lines.
+  // Hash every ancestor. Their filter block is the one of the top-level label (1 label) or
+  // of the two-label anchor (2 labels and more): at most two cache lines, fetched together.
   std::uint64_t hashes[kMaxLabels];
-  for (std::size_t n = 1; n <= labels; ++n) {
-    hashes[n - 1] = filter_hash(key.prefix(n));
-    filter_.prefetch(hashes[n - 1]);
-  }
+  for (std::size_t n = 1; n <= labels; ++n) hashes[n - 1] = filter_hash(key.prefix(n));
+  filter_.prefetch(hashes[0]);
+  if (labels >= 2) filter_.prefetch(hashes[1]);
   for (std::size_t n = labels; n >= 1; --n) {
-    if (!filter_.may_contain(hashes[n - 1])) continue;
+    std::uint64_t anchor_hash = hashes[n >= 2 ? 1 : 0];
+    if (!filter_.may_contain(anchor_hash, hashes[n - 1])) continue;
     std::string_view owner = key.prefix(n);
     std::string_view record;
     if (!index_.find(owner, hashes[n - 1], record)) continue;  // a filter false positive

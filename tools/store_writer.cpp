@@ -151,7 +151,8 @@ PublishResult write_store(const RuleSet& rules, const std::string& target,
     }
     encoded.clear();
     encode_slots(records[i].slots, encoded);
-    filter.add(hashes[i]);
+    std::string_view anchor = filter_anchor(records[i].key);
+    filter.add(anchor.size() == records[i].key.size() ? hashes[i] : filter_hash(anchor), hashes[i]);
     try {
       index.add(records[i].key, hashes[i], encoded);
     } catch (const std::length_error& error) {

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "store_format.h"
 #include "test_support.h"
 
 extern char** environ;
@@ -330,7 +331,7 @@ TEST_F(CliInspect, InfoReportsMetadataCountsAndSources) {
   ASSERT_EQ(result.status, 0) << result.err;
   const std::string& out = result.out;
   EXPECT_TRUE(has_line(out, "store             " + store)) << out;
-  EXPECT_TRUE(has_line(out, "format version    1")) << out;
+  EXPECT_TRUE(has_line(out, "format version    " + std::to_string(kStoreFormatVersion))) << out;
   // 11 RPZ rules (sink.example's A and AAAA are one rule), the list's subtree, the allowlist;
   // both.example's two rules share a name.
   EXPECT_TRUE(has_line(out, "rules             13 under 12 names")) << out;
@@ -351,7 +352,9 @@ TEST_F(CliInspect, InfoReportsMetadataCountsAndSources) {
   ASSERT_EQ(lines_of(result.out).size(), 1u);
   const std::string& json = result.out;
   EXPECT_EQ(json.rfind("{\"path\":", 0), 0u) << json;
-  EXPECT_NE(json.find("\"format_version\":1,"), std::string::npos) << json;
+  EXPECT_NE(json.find("\"format_version\":" + std::to_string(kStoreFormatVersion) + ","),
+            std::string::npos)
+      << json;
   EXPECT_NE(json.find("\"rules\":13,\"keys\":12,"), std::string::npos) << json;
   EXPECT_NE(
       json.find("\"actions\":{\"nxdomain\":4,\"nodata\":2,\"refuse\":0,\"drop\":1,"
