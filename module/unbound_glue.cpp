@@ -16,6 +16,8 @@
 //  - several clients of one query: the reply callback runs once per waiting client and
 //    rewrites the answer for that client (blocked for the blocked, real for the exempt
 //    where the real answer exists), with the EDE and the hit line per client.
+// Counting (docs/counters.md): every hit that reaches a client, on both reply paths, is
+// recorded once per client in submit_hit(); the stats flusher thread stores the counts.
 #include <arpa/inet.h>
 #include <sys/time.h>
 
@@ -48,9 +50,12 @@ extern "C" {
 
 #include "client_addr.h"
 #include "dns_name.h"
+#include "hit_counters.h"
 #include "hit_log.h"
 #include "module_config.h"
 #include "policy.h"
+#include "prometheus.h"
+#include "stats_flusher.h"
 #include "store_holder.h"
 #include "verdict_store.h"
 
@@ -58,6 +63,26 @@ extern "C" {
 
 namespace dnsverdict {
 namespace {
+
+// Health counters for the Prometheus file, one cache line per worker thread: `lookups` grows
+// on every query, so one shared atomic would be a cache line all threads fight over. Summed by
+// the flusher thread (module_health).
+struct alignas(64) HealthSlot {
+  std::atomic<std::uint64_t> lookups{0};
+  std::atomic<std::uint64_t> hits{0};
+  std::atomic<std::uint64_t> errors{0};
+};
+inline constexpr std::size_t kHealthSlots = 64;
+
+std::atomic<std::size_t> next_health_slot{0};
+
+// This thread's slot. Unbound's workers of one generation start one after another, so they
+// get consecutive numbers: distinct slots for up to kHealthSlots threads.
+std::size_t health_slot_index() noexcept {
+  thread_local const std::size_t slot =
+      next_health_slot.fetch_add(1, std::memory_order_relaxed) % kHealthSlots;
+  return slot;
+}
 
 struct ModuleState {
   ModuleConfig config;
@@ -68,7 +93,40 @@ struct ModuleState {
   std::atomic<std::uint64_t> cache_leaks{0};
   std::atomic<bool> leak_reported{false};
   std::atomic<bool> no_store_reported{false};
+  HealthSlot health[kHealthSlots];
+  std::unique_ptr<HitCounters> counters;  // null when stats-store is empty or did not open
+  // Last: destroyed first, so its final flush runs while the counters, the store holder and
+  // the hit log its health callback reads are still alive.
+  StatsFlusher flusher;
 };
+
+// Counts one lookup made for a query (the health counters of the Prometheus file).
+void count_lookup(ModuleState& state, const LookupResult& lookup) noexcept {
+  HealthSlot& slot = state.health[health_slot_index()];
+  slot.lookups.fetch_add(1, std::memory_order_relaxed);
+  if (lookup.hit()) {
+    slot.hits.fetch_add(1, std::memory_order_relaxed);
+  } else if (lookup.status == LookupStatus::kError) {
+    slot.errors.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
+// Runs on the flusher thread.
+ModuleHealth module_health(const ModuleState& state) {
+  ModuleHealth health;
+  if (std::shared_ptr<const VerdictStore> store = state.holder->current_shared()) {
+    health.store_loaded = true;
+    health.store_build_id = store->info().build_id;
+    health.store_build_time = store->info().build_time;
+  }
+  for (const HealthSlot& slot : state.health) {
+    health.lookups += slot.lookups.load(std::memory_order_relaxed);
+    health.hits += slot.hits.load(std::memory_order_relaxed);
+    health.errors += slot.errors.load(std::memory_order_relaxed);
+  }
+  if (state.hit_log) health.hit_log_dropped = state.hit_log->dropped();
+  return health;
+}
 
 // Per query state, in the query's region (trivially destructible, freed with the region).
 struct QueryState {
@@ -242,7 +300,20 @@ QueryState* query_state(module_qstate* qstate, int id) noexcept {
 void submit_hit(ModuleState& state, const Decision& decision, const LookupResult& lookup,
                 const VerdictStore& store, const query_info& qinfo,
                 const dnsverdict_client& client, const char* note) noexcept {
-  if (!decision.hit || !state.hit_log) return;
+  if (!decision.hit) return;
+  if (state.counters) {
+    // Whatever the action: the counters measure who asked, not what was done.
+    HitEvent hit;
+    hit.rule_key = lookup.owner_key;
+    hit.kind = lookup.rule.kind;
+    if (const CampaignRecord* campaign = store.campaign(lookup.rule.campaign)) {
+      hit.campaign = campaign->name;
+    }
+    hit.client = ClientAddress::from(client.family, client.address);
+    hit.time = now_seconds();
+    state.counters->record_hit(hit);
+  }
+  if (!state.hit_log) return;
   HitRecord record;
   fill_hit_record(record, decision, lookup, store,
                   {reinterpret_cast<const char*>(qinfo.qname), qinfo.qname_len}, qinfo.qtype,
@@ -376,6 +447,7 @@ int reply_cache_callback(query_info* qinfo, module_qstate*, reply_info*, int, ed
     if (store == nullptr) return 1;
     NameKey key;
     LookupResult lookup = lookup_name(*store, qinfo->qname, qinfo->qname_len, key);
+    count_lookup(*state, lookup);
     if (!lookup.hit()) return 1;
     dnsverdict_client client;
     dnsverdict_reply_client(repinfo, &client);
@@ -502,6 +574,7 @@ void handle_new(ModuleState& state, module_qstate* qstate, int id) noexcept {
   query->generation = state.holder->generation();
   NameKey key;
   LookupResult lookup = lookup_name(*store, qstate->qinfo.qname, qstate->qinfo.qname_len, key);
+  count_lookup(state, lookup);
   if (!lookup.hit()) {
     pass_on(qstate, id);
     return;
@@ -603,6 +676,45 @@ const char* severity_prefix(StoreHolder::Severity severity) noexcept {
   return "info";
 }
 
+// Starts the counters and their flusher. Counting is an observation, not a verdict: when the
+// stats store cannot be opened the module resolves without counts and says so.
+void start_counting(ModuleState& state) {
+  HitCounters::Options counter_options;
+  // One shard per worker thread (and a spare): no two workers share a shard's mutex.
+  int threads = state.env->cfg != nullptr ? std::max(1, state.env->cfg->num_threads) : 15;
+  counter_options.shards = static_cast<std::size_t>(threads) + 1;
+  counter_options.max_rules = state.config.stats_max_rules;
+  state.counters = std::make_unique<HitCounters>(counter_options);
+
+  StatsFlusher::Options options;
+  options.counters = state.counters.get();
+  options.stats_path = state.config.stats_store_path;
+  options.prometheus_path = state.config.prometheus_file;
+  options.resolver = state.config.stats_resolver_name;
+  options.interval = state.config.stats_flush_interval;
+  options.retention_days = state.config.stats_retention_days;
+  const ModuleState* raw = &state;
+  options.health = [raw] { return module_health(*raw); };
+  options.logger = [](StatsFlusher::Severity severity, const std::string& message) {
+    if (severity == StatsFlusher::Severity::kInfo) {
+      log_info("dnsverdict: stats: %s", message.c_str());
+    } else {
+      log_err("dnsverdict: stats: %s", message.c_str());
+    }
+  };
+  std::string error;
+  if (!state.flusher.start(std::move(options), error)) {
+    log_err("dnsverdict: stats store disabled, nothing is counted: %s", error.c_str());
+    state.counters.reset();
+    return;
+  }
+  log_info("dnsverdict: counting hits into %s every %llds%s%s",
+           state.config.stats_store_path.c_str(),
+           static_cast<long long>(state.config.stats_flush_interval.count()),
+           state.config.prometheus_file.empty() ? "" : ", metrics in ",
+           state.config.prometheus_file.c_str());
+}
+
 }  // namespace
 }  // namespace dnsverdict
 
@@ -670,6 +782,7 @@ DNSVERDICT_EXPORT int init(module_env* env, int id) noexcept {
       log_err("dnsverdict: cannot start the store watcher thread");
       return 0;
     }
+    if (!state->config.stats_store_path.empty()) start_counting(*state);
 
     loader->inplace_cb_register_wrapped(reinterpret_cast<void*>(&reply_callback), inplace_cb_reply,
                                         raw, env, id);
@@ -697,6 +810,7 @@ DNSVERDICT_EXPORT void deinit(module_env* env, int id) noexcept {
     auto* state = static_cast<ModuleState*>(loader->dyn_env);
     loader->dyn_env = nullptr;
     if (state != nullptr) {
+      state->flusher.stop();  // final flush: the last interval's counts are stored
       state->holder->stop();
       if (state->cache_leaks.load() != 0) {
         log_warn("dnsverdict: %llu cached answers of blocked names were served",
