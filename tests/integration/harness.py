@@ -144,6 +144,8 @@ class Testbed:
         self.control_port = free_port() if remote_control else None
         self.store = os.path.join(self.dir, "verdicts.mdb")
         self.hit_log = os.path.join(self.dir, "hits.jsonl")
+        self.stats_store = os.path.join(self.dir, "stats.mdb")  # used when configured
+        self.prometheus_file = os.path.join(self.dir, "dnsverdict.prom")
         self.nsd = None
         self.unbound = None
         self.nsd_port = free_port()
@@ -247,6 +249,25 @@ stub-zone:
                          raw_query(self.port, "ns.lab", timeout=0.3) is not None, "unbound")
         if self.unbound.poll() is not None:
             raise RuntimeError("unbound exited:\n" + self.log())
+
+    def stop_unbound(self, timeout=10):
+        """SIGTERM to Unbound only (NSD keeps running) and waits: the module's deinit runs
+        (final stats flush). Returns Unbound's exit code."""
+        process, self.unbound = self.unbound, None
+        stop_process(process, timeout=timeout)
+        return process.returncode
+
+    def restart_unbound(self):
+        """Starts Unbound again (after stop_unbound) with the same configuration."""
+        self._start_unbound()
+
+    def stats(self, *options):
+        """`dnsverdict stats --json` on this bed's stats store, parsed."""
+        result = subprocess.run([CLI, "stats", "--json"] + list(options) + [self.stats_store],
+                                capture_output=True, text=True, timeout=30)
+        if result.returncode != 0:
+            raise RuntimeError("stats failed: %s %s" % (result.stdout, result.stderr))
+        return json.loads(result.stdout)
 
     def _remote_control_text(self):
         if self.control_port is None:
