@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make run`: compiles conf/feeds.manifest, starts NSD (upstream for every name: a root zone
 # with wildcard records, since there is no internet here) and the built Unbound with the
-# module in the foreground on 127.0.0.1:5353. Ctrl-C stops both.
+# module in the foreground on 127.0.0.1:5353, counting hits into BUILD_DIR/run/stats.mdb.
+# Ctrl-C stops both (Unbound's shutdown flushes the last counts).
 #   run.sh [BUILD_DIR] [UNBOUND_EXECUTABLE]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -41,6 +42,10 @@ sed -e "s|@RUN_DIR@|$run|g" -e "s|@MODULE@|$build/module/dnsverdict.so|g" \
     -e "s|@STUB_ZONES@|stub-zone:\n  name: \".\"\n  stub-addr: 127.0.0.1@$nsd_port|" \
     "$root/conf/unbound.conf.in" > "$run/unbound.conf"
 sed -e "s|^store:.*|store: $run/verdicts.mdb|" -e "s|^hit-log:.*|hit-log: $run/hits.jsonl|" \
+    -e "s|^stats-store:.*|stats-store: $run/stats.mdb|" \
+    -e "s|^stats-flush-interval:.*|stats-flush-interval: 10|" \
+    -e "s|^stats-resolver-name:.*|stats-resolver-name: make-run|" \
+    -e "s|^# *prometheus-file:.*|prometheus-file: $run/dnsverdict.prom|" \
     "$root/conf/dnsverdict.conf" > "$run/dnsverdict.conf"
 
 pids=()
@@ -74,6 +79,8 @@ dnsverdict demo on 127.0.0.1:5353 (hit log: $run/hits.jsonl). Try:
   dig @127.0.0.1 -p 5353 mid-confidence.example.test   # confidence 65 < 80: tagged, not blocked
   dig @127.0.0.1 -p 5353 example.org                   # not listed: 10.0.0.1 from the local upstream
   tail -f $run/hits.jsonl                              # one JSON line per hit
+  $build/tools/dnsverdict stats $run/stats.mdb         # clients per campaign (flushed every 10 s and at Ctrl-C)
+  cat $run/dnsverdict.prom                             # the Prometheus textfile
   $build/tools/dnsverdict lookup $run/verdicts.mdb NAME   # what a name gets, and why
 Recompile while it runs (picked up within 1 s):
   $build/tools/dnsverdict compile -o $run/verdicts.mdb --manifest $root/conf/feeds.manifest
