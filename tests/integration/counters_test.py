@@ -29,8 +29,8 @@ def rule(report, name):
     return next(r for r in report["rules"] if r["rule"] == name)
 
 
-def counting_bed(*config_lines):
-    bed = harness.Testbed(store_feeds=FEEDS)
+def counting_bed(*config_lines, remote_control=False):
+    bed = harness.Testbed(store_feeds=FEEDS, remote_control=remote_control)
     bed.config_lines = ["stats-store: " + bed.stats_store] + list(config_lines)
     return bed
 
@@ -73,6 +73,32 @@ class PersistenceTest(unittest.TestCase):
         self.assertEqual(rule(report, "baidugif.lab")["clients"]["footprint"], 2)
         self.assertEqual(rule(report, "qqjpeg.lab")["queries"], 1)
         self.assertEqual(self.bed.log().count("counting hits into"), 2)
+
+
+class ReloadTest(unittest.TestCase):
+    """`unbound-control reload` re-initialises the module in the same process: the final
+    flush, then the same stats store opened again."""
+
+    def setUp(self):
+        self.bed = counting_bed("stats-flush-interval: 3600", remote_control=True).start()
+
+    def tearDown(self):
+        self.bed.cleanup()
+
+    def test_counts_survive_reload(self):
+        self.assertEqual(self.bed.dig("qqjpeg.lab", source="127.0.0.3").status, "NXDOMAIN")
+        result = self.bed.control("reload")
+        self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+        deadline = time.time() + 10
+        while time.time() < deadline and harness.raw_query(self.bed.port, "ns.lab") is None:
+            time.sleep(0.1)
+        self.assertEqual(campaign(self.bed.stats(), "LookAlike")["queries"], 1)  # final flush
+        self.assertEqual(self.bed.dig("qqjpeg.lab", source="127.0.0.4").status, "NXDOMAIN")
+        self.assertEqual(self.bed.stop_unbound(), 0, self.bed.log()[-2000:])
+        look_alike = campaign(self.bed.stats(), "LookAlike")
+        self.assertEqual(look_alike["queries"], 2)
+        self.assertEqual(look_alike["clients"]["footprint"], 2)
+        self.assertNotIn("stats store disabled", self.bed.log())
 
 
 class CacheHitTest(unittest.TestCase):
