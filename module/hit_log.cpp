@@ -344,7 +344,9 @@ std::unique_ptr<HitLog> HitLog::open(Options options, std::string& error) noexce
   return nullptr;
 }
 
-HitLog::~HitLog() {
+HitLog::~HitLog() { close(); }
+
+void HitLog::close() noexcept {
   {
     std::lock_guard<std::mutex> lock(wake_mutex_);
     stopping_.store(true, std::memory_order_release);

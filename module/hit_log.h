@@ -121,6 +121,9 @@ class HitLog {
 
   // Writes everything queued, stops the writer thread and closes the file.
   ~HitLog();
+  // The same, now: afterwards written() and dropped() are final and submit() only counts
+  // drops. Idempotent; call it from one thread.
+  void close() noexcept;
   HitLog(const HitLog&) = delete;
   HitLog& operator=(const HitLog&) = delete;
 

@@ -817,6 +817,7 @@ DNSVERDICT_EXPORT void deinit(module_env* env, int id) noexcept {
                  static_cast<unsigned long long>(state->cache_leaks.load()));
       }
       if (state->hit_log) {
+        state->hit_log->close();  // drains the queue: the figures below are final
         log_info("dnsverdict: hit log: %llu lines written, %llu dropped",
                  static_cast<unsigned long long>(state->hit_log->written()),
                  static_cast<unsigned long long>(state->hit_log->dropped()));
