@@ -117,21 +117,49 @@ std::size_t wire_name_length(const std::uint8_t* wire, std::size_t size) noexcep
   return 0;
 }
 
+namespace {
+
+// ASCII uppercase to lowercase in eight octets at once; other octets (length octets, bytes of
+// 0x80 and above) are left alone.
+inline std::uint64_t lower_word(std::uint64_t word) noexcept {
+  constexpr std::uint64_t kOnes = 0x0101010101010101ull;
+  constexpr std::uint64_t kHigh = 0x8080808080808080ull;
+  std::uint64_t low7 = word & ~kHigh;
+  std::uint64_t at_least_a = low7 + kOnes * (0x80 - 'A');
+  std::uint64_t above_z = low7 + kOnes * (0x80 - 'Z' - 1);
+  std::uint64_t upper = at_least_a & ~above_z & ~word & kHigh;
+  return word | (upper >> 2);
+}
+
+}  // namespace
+
 bool make_name_key(const std::uint8_t* wire, std::size_t size, NameKey& key) noexcept {
-  std::size_t length = wire_name_length(wire, size);
-  if (length == 0) return false;
-  // Label start offsets in wire order; then copy them in reverse.
+  // One pass collects the label offsets and checks the name; labels are then copied in
+  // reverse order and the whole key is lowercased a word at a time.
   std::uint8_t starts[kMaxLabels];
-  std::size_t labels = 0;
-  for (std::size_t i = 0; wire[i] != 0; i += wire[i] + 1u) starts[labels++] = static_cast<std::uint8_t>(i);
+  std::size_t labels = 0, i = 0;
+  for (;;) {
+    if (i >= size || i >= kMaxNameOctets) return false;
+    std::uint8_t length = wire[i];
+    if (length == 0) break;
+    if (length > kMaxLabelOctets || labels == kMaxLabels) return false;  // pointer or junk
+    starts[labels++] = static_cast<std::uint8_t>(i);
+    i += length + 1u;
+  }
   std::size_t out = 0;
   for (std::size_t n = 0; n < labels; ++n) {
     const std::uint8_t* label = wire + starts[labels - 1 - n];
-    std::uint8_t label_length = label[0];
-    key.bytes[out] = label_length;
-    for (std::uint8_t j = 1; j <= label_length; ++j) key.bytes[out + j] = lower(label[j]);
-    out += label_length + 1u;
+    std::size_t label_size = label[0] + 1u;
+    std::memcpy(key.bytes + out, label, label_size);
+    out += label_size;
     key.prefix_end[n] = static_cast<std::uint8_t>(out);
+  }
+  for (std::size_t at = 0; at < out; at += 8) {
+    std::uint64_t word = 0;
+    std::size_t chunk = out - at < 8 ? out - at : 8;
+    std::memcpy(&word, key.bytes + at, chunk);
+    word = lower_word(word);
+    std::memcpy(key.bytes + at, &word, chunk);
   }
   key.size = static_cast<std::uint16_t>(out);
   key.label_count = static_cast<std::uint8_t>(labels);

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 namespace dnsverdict {
 namespace {
 
@@ -60,6 +62,31 @@ TEST(DnsName, KeyIsReversedLowercaseLabels) {
   EXPECT_EQ(key.prefix(3), key.view());
   EXPECT_EQ(key_to_text(key.view()), "www.evil.com");
   EXPECT_EQ(key_to_wire(key.view()), wire_of("www.evil.com"));
+}
+
+TEST(DnsName, KeyLowercasesOnlyAsciiLetters) {
+  // Every octet value, in labels of 1 to 40 octets: only A-Z change, by exactly 0x20.
+  for (int length = 1; length <= 40; ++length) {
+    for (int first = 0; first < 256; first += 40) {
+      std::string wire;
+      for (int value = first; value < std::min(first + 40, 256);) {
+        int size = std::min(length, std::min(first + 40, 256) - value);
+        wire.push_back(static_cast<char>(size));
+        for (int j = 0; j < size; ++j) wire.push_back(static_cast<char>(value++));
+      }
+      wire.push_back('\0');
+      NameKey key;
+      ASSERT_TRUE(make_name_key(reinterpret_cast<const std::uint8_t*>(wire.data()), wire.size(), key));
+      std::string lowered = wire;
+      for (std::size_t i = 0; lowered[i] != '\0';) {
+        std::size_t label = static_cast<unsigned char>(lowered[i]);
+        for (std::size_t j = 1; j <= label; ++j)
+          if (lowered[i + j] >= 'A' && lowered[i + j] <= 'Z') lowered[i + j] += 0x20;
+        i += label + 1;
+      }
+      ASSERT_EQ(key_to_wire(key.view()), lowered) << "labels of " << length << " from " << first;
+    }
+  }
 }
 
 TEST(DnsName, KeyRejectsCompressionAndTruncation) {
