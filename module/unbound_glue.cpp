@@ -139,6 +139,7 @@ struct QueryState {
   std::uint8_t* owner = nullptr;   // the listed name (wire); the qname unless `chain`
   std::size_t owner_len = 0;
   reply_info saved;                // the real answer's header, restored for exempt clients
+  bool following_redirect = false; // a sub-query resolves the redirect target
 };
 
 std::int64_t now_seconds() noexcept { return static_cast<std::int64_t>(::time(nullptr)); }
@@ -554,6 +555,57 @@ void finish_with_rcode(module_qstate* qstate, int id, int rcode) noexcept {
 
 void pass_on(module_qstate* qstate, int id) noexcept { qstate->ext_state[id] = module_wait_module; }
 
+// Asks the next modules for the redirect target (same type and class) in a sub-query, so
+// that clients get the walled garden's address after the CNAME, as a stub resolver that does
+// not chase CNAMEs needs. False (answer the CNAME alone) for a CNAME or ANY query, a cycle,
+// or no memory.
+bool follow_redirect(module_qstate* qstate, int id, const Decision& decision) noexcept {
+  if (qstate->qinfo.qtype == kTypeCname || qstate->qinfo.qtype == LDNS_RR_TYPE_ANY) return false;
+  query_info ask{};
+  ask.qname = static_cast<std::uint8_t*>(regional_alloc_init(
+      qstate->region, decision.redirect_target.data(), decision.redirect_target.size()));
+  if (ask.qname == nullptr) return false;
+  ask.qname_len = decision.redirect_target.size();
+  ask.qtype = qstate->qinfo.qtype;
+  ask.qclass = qstate->qinfo.qclass;
+  ask.local_alias = nullptr;
+  if ((*qstate->env->detect_cycle)(qstate, &ask, BIT_RD, 0, 0)) return false;
+  module_qstate* sub = nullptr;
+  if (!(*qstate->env->attach_sub)(qstate, &ask, BIT_RD, 0, 0, &sub)) return false;
+  qstate->ext_state[id] = module_wait_subquery;
+  return true;
+}
+
+// The redirect target's answer arrived: append its answer records (and its rcode) to the
+// CNAME this module answered with. Copies into the super-query's region.
+void take_redirect_answer(module_qstate* sub, module_qstate* super) noexcept {
+  dns_msg* msg = super->return_msg;
+  if (msg == nullptr || msg->rep == nullptr || sub->return_msg == nullptr ||
+      sub->return_msg->rep == nullptr)
+    return;
+  reply_info* target = sub->return_msg->rep;
+  int rcode = FLAGS_GET_RCODE(target->flags);
+  if (sub->return_rcode != LDNS_RCODE_NOERROR ||
+      (rcode != LDNS_RCODE_NOERROR && rcode != LDNS_RCODE_NXDOMAIN))
+    return;  // SERVFAIL and the like: the CNAME alone says more
+  reply_info* rep = msg->rep;
+  std::size_t count = rep->an_numrrsets + target->an_numrrsets;
+  auto** rrsets = static_cast<ub_packed_rrset_key**>(
+      regional_alloc_zero(super->region, count * sizeof(ub_packed_rrset_key*)));
+  if (rrsets == nullptr) return;
+  std::size_t used = 0;
+  for (std::size_t i = 0; i < rep->an_numrrsets; ++i) rrsets[used++] = rep->rrsets[i];
+  for (std::size_t i = 0; i < target->an_numrrsets; ++i) {
+    ub_packed_rrset_key* copy = packed_rrset_copy_region(target->rrsets[i], super->region, 0);
+    if (copy == nullptr) return;  // out of memory: keep the CNAME alone
+    rrsets[used++] = copy;
+  }
+  rep->rrsets = rrsets;
+  rep->an_numrrsets = used;
+  rep->rrset_count = used;
+  rep->flags = (rep->flags & ~0xfu) | static_cast<std::uint16_t>(rcode);
+}
+
 // A new query: decide for the first waiting client (or for no client: prefetch).
 void handle_new(ModuleState& state, module_qstate* qstate, int id) noexcept {
   auto* query = static_cast<QueryState*>(regional_alloc_zero(qstate->region, sizeof(QueryState)));
@@ -625,6 +677,10 @@ void handle_new(ModuleState& state, module_qstate* qstate, int id) noexcept {
   qstate->return_msg = msg;
   qstate->return_rcode = LDNS_RCODE_NOERROR;
   query->module_answered = true;
+  if (decision.response == Response::kRedirect && follow_redirect(qstate, id, decision)) {
+    query->following_redirect = true;  // finished in operate() once inform_super ran
+    return;
+  }
   qstate->ext_state[id] = module_finished;
 }
 
@@ -841,6 +897,8 @@ DNSVERDICT_EXPORT void operate(module_qstate* qstate, module_ev event, int id,
       case module_event_pass:
         if (qstate->minfo[id] == nullptr) {
           handle_new(*state, qstate, id);
+        } else if (query_state(qstate, id)->following_redirect) {
+          qstate->ext_state[id] = module_finished;  // the target's answer is appended
         } else {
           pass_on(qstate, id);
         }
@@ -857,7 +915,13 @@ DNSVERDICT_EXPORT void operate(module_qstate* qstate, module_ev event, int id,
   }
 }
 
-DNSVERDICT_EXPORT void inform_super(module_qstate*, int, module_qstate*) noexcept {}
+DNSVERDICT_EXPORT void inform_super(module_qstate* qstate, int id, module_qstate* super) noexcept {
+  try {
+    QueryState* query = super != nullptr ? query_state(super, id) : nullptr;
+    if (query != nullptr && query->following_redirect) take_redirect_answer(qstate, super);
+  } catch (...) {
+  }
+}
 
 DNSVERDICT_EXPORT void clear(module_qstate* qstate, int id) noexcept {
   if (qstate != nullptr) qstate->minfo[id] = nullptr;  // lives in the query's region

@@ -62,8 +62,15 @@ class ModuleTest(unittest.TestCase):
         answer = self.dig("sink.lab", "MX")
         self.assertEqual((answer.status, answer.records), ("NOERROR", []))
         self.assertEqual(self.dig("ownsink.lab").addresses(), ["192.0.2.66"])
+        # The walled garden is resolved behind the CNAME: stub resolvers do not chase it.
         answer = self.dig("redirect.lab")
+        self.assertEqual(answer.status, "NOERROR")
         self.assertIn(("redirect.lab", "CNAME", "walled.lab"), answer.records)
+        self.assertIn(("walled.lab", "A", "10.9.9.9"), answer.records)
+        answer = self.dig("redirect.lab", "AAAA")  # the target's AAAA
+        self.assertIn(("walled.lab", "AAAA", "fd00::1"), answer.records)
+        answer = self.dig("redirect.lab", "CNAME")  # asked for the CNAME: only the CNAME
+        self.assertEqual(answer.records, [("redirect.lab", "CNAME", "walled.lab")])
         for name in ("logged.lab", "tagged.lab", "unlisted.lab"):
             answer = self.dig(name)
             self.assertEqual(answer.addresses(), ["10.0.0.1"], name)
