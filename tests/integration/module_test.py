@@ -67,8 +67,9 @@ class ModuleTest(unittest.TestCase):
         self.assertEqual(answer.status, "NOERROR")
         self.assertIn(("redirect.lab", "CNAME", "walled.lab"), answer.records)
         self.assertIn(("walled.lab", "A", "10.9.9.9"), answer.records)
-        answer = self.dig("redirect.lab", "AAAA")  # the target's AAAA
-        self.assertIn(("walled.lab", "AAAA", "fd00::1"), answer.records)
+        answer = self.dig("redirect.lab", "AAAA")  # the target has no AAAA: CNAME, NODATA
+        self.assertEqual((answer.status, answer.records),
+                         ("NOERROR", [("redirect.lab", "CNAME", "walled.lab")]))
         answer = self.dig("redirect.lab", "CNAME")  # asked for the CNAME: only the CNAME
         self.assertEqual(answer.records, [("redirect.lab", "CNAME", "walled.lab")])
         for name in ("logged.lab", "tagged.lab", "unlisted.lab"):
@@ -171,10 +172,13 @@ class HotSwapTest(unittest.TestCase):
         stop = threading.Event()
 
         def load(source):
+            # Unlisted names come from a pool of 50: the first asks recurse, the rest are cache
+            # hits. Every name fresh would make this a test of NSD under CPU starvation (its
+            # timeouts are SERVFAILs too), not of the swap.
             names = ["first.lab", "load%d.lab", "www.first.lab"]
             i = 0
             while not stop.is_set() and i < 20000:
-                name = names[i % 3] % i if "%" in names[i % 3] else names[i % 3]
+                name = names[i % 3] % (i % 50) if "%" in names[i % 3] else names[i % 3]
                 rcode = harness.raw_query(self.bed.port, name, timeout=2.0, source=source)
                 if rcode not in ("NOERROR", "NXDOMAIN"):
                     failures.append((name, rcode))
