@@ -57,7 +57,7 @@ struct ModuleConfig {
   std::vector<Network> exempt;    // clients never blocked (their hits are logged)
   std::uint8_t confidence_tag = 50;    // below: log only
   std::uint8_t confidence_block = 80;  // below (and >= tag): tag; at or above: the action
-  std::chrono::milliseconds check_interval{1000};
+  std::chrono::milliseconds check_interval{250};  // a stat() each time: cheap
   EdeChoice ede = EdeChoice::kBlocked;
 
   // Infection-scale counters (docs/counters.md). Empty stats_store_path: nothing counted.
