@@ -116,7 +116,10 @@ class RpzParser {
   Owner owner_;             // owner_text_ resolved
   bool owner_resolved_ = false;
 
-  std::optional<RuleDraft> pending_;  // the rule of the current owner, until it changes
+  // The rule of the current owner, until it changes. (Not a std::optional: GCC 12 warns
+  // falsely that its strings may be used uninitialized.)
+  RuleDraft pending_;
+  bool has_pending_ = false;
   std::size_t added_ = 0;
 };
 
@@ -355,16 +358,16 @@ void RpzParser::policy_record(std::string_view type, const std::vector<std::stri
     return error(
         fmt::format("{} record needs exactly one value, found {}", upper(type), rdata.size()));
   std::string_view value = rdata[0];
-  bool same_owner = pending_ && pending_->key == owner_.key && pending_->kind == owner_.kind;
+  bool same_owner = has_pending_ && pending_.key == owner_.key && pending_.kind == owner_.kind;
 
   if (is_a || is_aaaa) {
     std::string address;
     if (!encode_address(value, address) || address[0] != (is_a ? 4 : 6))
       return error(fmt::format("\"{}\" is not an {} address", value, is_a ? "IPv4" : "IPv6"));
     if (same_owner) {
-      if (pending_->action != Action::kSinkhole)
+      if (pending_.action != Action::kSinkhole)
         return error(fmt::format("\"{}\" has both a CNAME and address records", owner_text_));
-      pending_->data += address;
+      pending_.data += address;
       return;
     }
     return start_rule(Action::kSinkhole, std::move(address));
@@ -394,17 +397,19 @@ void RpzParser::policy_record(std::string_view type, const std::vector<std::stri
 void RpzParser::start_rule(Action action, std::string data) {
   flush();
   pending_ = rule_template_;
-  pending_->key = owner_.key;
-  pending_->kind = owner_.kind;
-  pending_->action = action;
-  pending_->data = std::move(data);
-  pending_->line = static_cast<std::uint32_t>(line_);
+  pending_.key = owner_.key;
+  pending_.kind = owner_.kind;
+  pending_.action = action;
+  pending_.data = std::move(data);
+  pending_.line = static_cast<std::uint32_t>(line_);
+  has_pending_ = true;
 }
 
 void RpzParser::flush() {
-  if (!pending_) return;
-  add_rule(std::move(*pending_), defaults_, rules_);
-  pending_.reset();
+  if (!has_pending_) return;
+  add_rule(std::move(pending_), defaults_, rules_);
+  pending_ = RuleDraft();
+  has_pending_ = false;
   ++added_;
 }
 
