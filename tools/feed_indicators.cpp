@@ -439,6 +439,21 @@ bool FlatJsonObject::value(Member& member) {
   return fail("expected a value");
 }
 
+// One CSV row or JSON object, as a rule; 1 when added, 0 (and the error reported) if not.
+std::size_t add_indicator(const Indicator& indicator, const RuleDraft& rule_template,
+                          std::string_view file, std::size_t line_number,
+                          const FeedDefaults& defaults, RuleSet& rules, Diagnostics& diagnostics) {
+  RuleDraft rule = rule_template;
+  rule.line = static_cast<std::uint32_t>(line_number);
+  std::string error;
+  if (!indicator_to_rule(indicator, rules, rule, error)) {
+    diagnostics.error(file, line_number, error);
+    return 0;
+  }
+  add_rule(std::move(rule), defaults, rules);
+  return 1;
+}
+
 }  // namespace
 
 std::size_t parse_csv(std::string_view file, std::string_view content, const FeedDefaults& defaults,
@@ -496,14 +511,8 @@ std::size_t parse_csv(std::string_view file, std::string_view content, const Fee
     Indicator indicator;
     for (std::size_t i = 0; i < fields.size(); ++i)
       if (columns[i]) indicator[*columns[i]] = fields[i];
-    RuleDraft rule = rule_template;
-    rule.line = static_cast<std::uint32_t>(line_number);
-    if (!indicator_to_rule(indicator, rules, rule, error)) {
-      diagnostics.error(file, line_number, error);
-      continue;
-    }
-    add_rule(std::move(rule), defaults, rules);
-    ++added;
+    added += add_indicator(indicator, rule_template, file, line_number, defaults, rules,
+                           diagnostics);
   }
   return added;
 }
@@ -540,14 +549,8 @@ std::size_t parse_jsonl(std::string_view file, std::string_view content,
       indicator[*field] = member.value;
     }
     if (!ok) continue;
-    RuleDraft rule = rule_template;
-    rule.line = static_cast<std::uint32_t>(line_number);
-    if (!indicator_to_rule(indicator, rules, rule, error)) {
-      diagnostics.error(file, line_number, error);
-      continue;
-    }
-    add_rule(std::move(rule), defaults, rules);
-    ++added;
+    added += add_indicator(indicator, rule_template, file, line_number, defaults, rules,
+                           diagnostics);
   }
   return added;
 }
