@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <idn2.h>
 
+#include <algorithm>
 #include <cstdlib>
 
 #include "dns_name.h"
@@ -483,6 +484,9 @@ std::size_t parse_feed(FeedFormat format, std::string_view file, std::string_vie
                        const FeedDefaults& defaults, std::uint16_t source_id, RuleSet& rules,
                        Diagnostics& diagnostics) {
   if (format == FeedFormat::kAuto) format = detect_format(content);
+  // About a rule per line: room for them up front spares the vector's doubling copies.
+  rules.reserve(rules.added() +
+                static_cast<std::size_t>(std::count(content.begin(), content.end(), '\n')) + 1);
   switch (format) {
     case FeedFormat::kRpz:
       return parse_rpz(file, content, defaults, source_id, rules, diagnostics);

@@ -41,6 +41,13 @@ bool is_label_prefix(std::string_view ancestor, std::string_view key) {
 
 }  // namespace
 
+RuleSlots RuleSet::slots(const FinalRecord& record) const {
+  RuleSlots slots;
+  if (record.self != FinalRecord::kNone) slots.self = to_rule(drafts_[record.self]);
+  if (record.below != FinalRecord::kNone) slots.below = to_rule(drafts_[record.below]);
+  return slots;
+}
+
 bool wins_conflict(const RuleDraft& a, const RuleDraft& b) noexcept {
   return rank(a, 0) > rank(b, 0);
 }
@@ -172,8 +179,8 @@ void RuleSet::finalize() {
     if (self != nullptr || below != nullptr) {
       FinalRecord record;
       record.key = key;
-      if (self != nullptr) record.slots.self = to_rule(*self);
-      if (below != nullptr) record.slots.below = to_rule(*below);
+      if (self != nullptr) record.self = static_cast<std::uint32_t>(self - drafts_.data());
+      if (below != nullptr) record.below = static_cast<std::uint32_t>(below - drafts_.data());
       auto count = [&](const RuleDraft& draft) {
         ++rule_count_;
         ++by_action_[draft.action];

@@ -37,10 +37,13 @@ struct RuleDraft {
   bool allowlist = false;  // from an allowlist source
 };
 
-// One name's finalized record.
+// One name's finalized record: which drafts won its two slots (RuleSet::slots decodes it).
+// Small on purpose: a compile holds one per name.
 struct FinalRecord {
+  static constexpr std::uint32_t kNone = 0xffffffffu;
   std::string_view key;
-  RuleSlots slots;
+  std::uint32_t self = kNone;   // index of the winning draft, or kNone
+  std::uint32_t below = kNone;
 };
 
 class RuleSet {
@@ -54,6 +57,8 @@ class RuleSet {
   void describe_campaign(const CampaignRecord& campaign);
 
   void add(RuleDraft rule);
+  // Room for `rules` drafts in all (a hint; add() works without it).
+  void reserve(std::size_t rules) { drafts_.reserve(rules); }
   // A trigger the store cannot hold yet (rpz-ip, rpz-nsdname, ...): counted, reported.
   void count_skipped(std::string_view trigger) { ++skipped_[std::string(trigger)]; }
 
@@ -61,6 +66,8 @@ class RuleSet {
   void finalize();
 
   const std::vector<FinalRecord>& records() const noexcept { return records_; }
+  // A record's rules; their data views point into this rule set.
+  RuleSlots slots(const FinalRecord& record) const;
   std::size_t added() const noexcept { return drafts_.size(); }
   // Rules in the finalized set (a subtree rule counts once).
   std::uint64_t rule_count() const noexcept { return rule_count_; }

@@ -150,7 +150,7 @@ PublishResult write_store(const RuleSet& rules, const std::string& target,
       __builtin_prefetch(records[i + kAhead].key.data());
     }
     encoded.clear();
-    encode_slots(records[i].slots, encoded);
+    encode_slots(rules.slots(records[i]), encoded);
     std::string_view anchor = filter_anchor(records[i].key);
     filter.add(anchor.size() == records[i].key.size() ? hashes[i] : filter_hash(anchor), hashes[i]);
     try {

@@ -41,8 +41,11 @@ class ParsedFeed {
     rules_.finalize();
     std::string key, error;
     EXPECT_TRUE(text_to_key(name, key, error)) << name << ": " << error;
-    for (const FinalRecord& record : rules_.records())
-      if (record.key == key) return &record.slots;
+    for (const FinalRecord& record : rules_.records()) {
+      if (record.key != key) continue;
+      found_ = rules_.slots(record);
+      return &found_;
+    }
     return nullptr;
   }
   // The rule for the name itself (exact or subtree rule on it), or nullptr.
@@ -62,6 +65,7 @@ class ParsedFeed {
 
  private:
   RuleSet rules_;
+  RuleSlots found_;  // what find() returned last
   Diagnostics diagnostics_;
   std::size_t added_ = 0;
 };

@@ -68,9 +68,10 @@ TEST(SuspectsTest, PlantedCompanionRanksAbovePopularNames) {
   rules.finalize();
   ASSERT_EQ(rules.records().size(), 1u);
   EXPECT_EQ(key_to_text(rules.records()[0].key), "doubeidong.com");
-  ASSERT_TRUE(rules.records()[0].slots.self);
-  EXPECT_EQ(rules.records()[0].slots.self->action, Action::kLog);
-  EXPECT_EQ(rules.campaigns().at(rules.records()[0].slots.self->campaign).name, "lookalike-images");
+  RuleSlots slots = rules.slots(rules.records()[0]);
+  ASSERT_TRUE(slots.self);
+  EXPECT_EQ(slots.self->action, Action::kLog);
+  EXPECT_EQ(rules.campaigns().at(slots.self->campaign).name, "lookalike-images");
 }
 
 TEST(SuspectsTest, BottomKJaccardExactBelowKAndCloseAbove) {
