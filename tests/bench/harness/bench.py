@@ -627,6 +627,7 @@ def main(argv):
         processes.stop_all()
     results["micro"] = run_micro(args, tools)
     results["seconds"] = time.monotonic() - started
+    results["finished"] = time.time()
     with open(os.path.join(args.work, "results.json"), "w") as out:
         json.dump(results, out, indent=1, default=str)
     section = report.render(results)

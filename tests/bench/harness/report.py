@@ -5,8 +5,9 @@ the same file (store micro-benchmarks, counters, estimate) are left as they are.
 """
 
 import os
-import statistics
 import time
+
+from measure import median
 
 BEGIN = "<!-- bench:begin -->"
 END = "<!-- bench:end -->"
@@ -38,11 +39,6 @@ def update_doc(path, section):
     with open(temporary, "w") as doc:
         doc.write(text)
     os.replace(temporary, path)
-
-
-def median(values):
-    values = [value for value in values if value is not None]
-    return statistics.median(values) if values else None
 
 
 def fmt(value, pattern="%.2f", missing="—"):
@@ -229,7 +225,8 @@ def render(results):
     add("## Resolver benchmarks (issue 4)")
     add("")
     add("Written by `make bench` on %s (%.0f min); rerun it rather than edit this section. "
-        "Raw figures: `%s/results.json`." % (time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "Raw figures: `%s/results.json`." % (time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(
+                                                 results.get("finished"))),
                                              results["seconds"] / 60,
                                              os.path.relpath(args["work"], os.getcwd())
                                              if args["work"].startswith(os.getcwd()) else args["work"]))
