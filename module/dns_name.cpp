@@ -133,6 +133,16 @@ inline std::uint64_t lower_word(std::uint64_t word) noexcept {
 
 }  // namespace
 
+void ascii_lowercase(char* text, std::size_t size) noexcept {
+  for (std::size_t at = 0; at < size; at += 8) {
+    std::uint64_t word = 0;
+    std::size_t chunk = size - at < 8 ? size - at : 8;
+    std::memcpy(&word, text + at, chunk);
+    word = lower_word(word);
+    std::memcpy(text + at, &word, chunk);
+  }
+}
+
 bool make_name_key(const std::uint8_t* wire, std::size_t size, NameKey& key) noexcept {
   // One pass collects the label offsets and checks the name; labels are then copied in
   // reverse order and the whole key is lowercased a word at a time.
@@ -154,13 +164,7 @@ bool make_name_key(const std::uint8_t* wire, std::size_t size, NameKey& key) noe
     out += label_size;
     key.prefix_end[n] = static_cast<std::uint8_t>(out);
   }
-  for (std::size_t at = 0; at < out; at += 8) {
-    std::uint64_t word = 0;
-    std::size_t chunk = out - at < 8 ? out - at : 8;
-    std::memcpy(&word, key.bytes + at, chunk);
-    word = lower_word(word);
-    std::memcpy(key.bytes + at, &word, chunk);
-  }
+  ascii_lowercase(reinterpret_cast<char*>(key.bytes), out);
   key.size = static_cast<std::uint16_t>(out);
   key.label_count = static_cast<std::uint8_t>(labels);
   return true;

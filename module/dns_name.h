@@ -55,6 +55,9 @@ struct NameKey {
   }
 };
 
+// Lowercases ASCII letters in place, eight octets at a time; other octets are unchanged.
+void ascii_lowercase(char* text, std::size_t size) noexcept;
+
 // Builds the key of a wire-format name (any case). Returns false when the name is not a
 // valid uncompressed wire name. Never allocates or throws.
 bool make_name_key(const std::uint8_t* wire, std::size_t size, NameKey& key) noexcept;

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 
 #include "dns_name.h"
 #include "feed.h"
@@ -25,38 +26,25 @@ constexpr std::string_view kByteOrderMark = "\xEF\xBB\xBF";
 // Characters that never appear in a feed's domain names unescaped: they are signs of a URL,
 // a pattern or another format pasted into a list, and a rule made from them would match
 // nothing (or, worse, something unintended).
-bool is_forbidden_in_name(char c) noexcept {
-  auto octet = static_cast<unsigned char>(c);
+constexpr bool forbidden_in_name(unsigned char octet) noexcept {
   if (octet <= ' ' || octet == 0x7f) return true;
-  switch (c) {
-    case '*':
-    case '/':
-    case ':':
-    case '@':
-    case '?':
-    case '#':
-    case '"':
-    case '\'':
-    case '<':
-    case '>':
-    case ',':
-    case ';':
-    case '(':
-    case ')':
-    case '[':
-    case ']':
-    case '{':
-    case '}':
-    case '|':
-    case '^':
-    case '=':
-    case '`':
-    case '$':
-    case '!':
-      return true;
-    default:
-      return false;
+  for (char c : std::string_view("*/:@?#\"'<>,;()[]{}|^=`$!"))
+    if (octet == static_cast<unsigned char>(c)) return true;
+  return false;
+}
+
+// One look-up per character on the hot path of every list feed.
+struct ForbiddenTable {
+  bool forbidden[256] = {};
+  constexpr ForbiddenTable() {
+    for (int octet = 0; octet < 256; ++octet)
+      forbidden[octet] = forbidden_in_name(static_cast<unsigned char>(octet));
   }
+};
+constexpr ForbiddenTable kForbidden;
+
+inline bool is_forbidden_in_name(char c) noexcept {
+  return kForbidden.forbidden[static_cast<unsigned char>(c)];
 }
 
 std::string describe_character(char c) {
@@ -119,8 +107,10 @@ bool plain_name_to_key(std::string_view text, std::string& key, std::string& err
   std::size_t out = 0;
   for (std::size_t n = labels; n-- > 0;) {
     key[out++] = static_cast<char>(sizes[n]);
-    for (std::size_t j = 0; j < sizes[n]; ++j) key[out++] = lower(text[starts[n] + j]);
+    std::memcpy(&key[out], text.data() + starts[n], sizes[n]);
+    out += sizes[n];
   }
+  ascii_lowercase(key.data(), key.size());  // length octets (<= 63) are not letters
   return true;
 }
 
