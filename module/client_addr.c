@@ -9,6 +9,7 @@
 
 #include "services/mesh.h"
 #include "util/module.h"
+#include "util/net_help.h"
 #include "util/netevent.h"
 
 #include "client_addr.h"
@@ -48,4 +49,20 @@ int dnsverdict_is_subquery(struct module_qstate* qstate)
 {
 	struct mesh_state* state = qstate ? qstate->mesh_info : NULL;
 	return state && state->super_set.count > 0;
+}
+
+void dnsverdict_unmark_secure(struct module_qstate* qstate, const struct comm_reply* reply)
+{
+	struct mesh_state* state = qstate ? qstate->mesh_info : NULL;
+	struct mesh_reply* r;
+	if(!state || !reply)
+		return;
+	/* The encoder sets AD when the real answer validated and the client asked with AD or
+	 * DO: a synthesized answer must not inherit that. */
+	for(r = state->reply_list; r; r = r->next) {
+		if(&r->query_reply == reply) {
+			r->qflags &= ~BIT_AD;
+			r->edns.bits &= ~EDNS_DO;
+		}
+	}
 }

@@ -26,6 +26,10 @@ int dnsverdict_first_client(struct module_qstate* qstate, struct dnsverdict_clie
 /* 1 when the query state answers another query state (iterator or validator lookup). */
 int dnsverdict_is_subquery(struct module_qstate* qstate);
 
+/* For the client whose reply is being sent: clears AD in its query flags and DO in its EDNS
+ * bits, so a synthesized (blocked) answer is not marked as validated. */
+void dnsverdict_unmark_secure(struct module_qstate* qstate, const struct comm_reply* reply);
+
 #ifdef __cplusplus
 }
 #endif

@@ -87,6 +87,14 @@ bool StoreHolder::check() noexcept {
     reported_missing_ = false;
     if (have_loaded_identity_ && identity == loaded_identity_) return false;
     if (have_failed_identity_ && identity == failed_identity_) return false;
+    if (have_loaded_identity_ && identity.device == loaded_identity_.device &&
+        identity.inode == loaded_identity_.inode) {
+      // The mapped file itself was rewritten (cp, an editor): readers of the mapping can fault
+      // on a truncated page. Stores must be published by rename, as `dnsverdict compile` does.
+      log(Severity::kError, options_.path +
+                                ": the store in use was modified in place; publish stores by "
+                                "renaming a new file over the path (dnsverdict compile -o does)");
+    }
 
     std::shared_ptr<const VerdictStore> fresh;
     try {

@@ -140,6 +140,7 @@ struct QueryState {
   std::size_t owner_len = 0;
   reply_info saved;                // the real answer's header, restored for exempt clients
   bool following_redirect = false; // a sub-query resolves the redirect target
+  const reply_info* saved_for = nullptr;  // the reply `saved` was taken from
 };
 
 std::int64_t now_seconds() noexcept { return static_cast<std::int64_t>(::time(nullptr)); }
@@ -502,9 +503,12 @@ int reply_callback(query_info* qinfo, module_qstate* qstate, reply_info* rep, in
       }
     } else if (rcode == LDNS_RCODE_NOERROR && rep != nullptr) {
       // The real answer: blocked clients get it rewritten, the others get it restored.
-      if (!query->saved_valid) {
+      // Taken again for another reply: serve-expired can first send a stale copy of the
+      // cached answer, and clients answered later get the fresh one.
+      if (!query->saved_valid || query->saved_for != rep) {
         copy_header(query->saved, *rep);
         query->saved_valid = true;
+        query->saved_for = rep;
       }
       if (decision.blocked()) {
         Decision effective = decision;
@@ -520,6 +524,9 @@ int reply_callback(query_info* qinfo, module_qstate* qstate, reply_info* rep, in
                         query->owner_len, query->saved.rrsets, prefix);
         if (blocked != nullptr) {
           copy_header(*rep, *blocked);
+          // Unbound decided "secure" from the real answer before this callback: without
+          // this, a validated answer's AD bit would mark the synthesized one as validated.
+          dnsverdict_unmark_secure(qstate, repinfo);
         } else {
           effective.response = Response::kPass;  // out of memory: nothing better to send
         }
@@ -637,9 +644,9 @@ void handle_new(ModuleState& state, module_qstate* qstate, int id) noexcept {
 
   if (dnsverdict_is_subquery(qstate)) {
     // The iterator or validator needs this name to resolve another one (a name server's
-    // address, a DS): let it resolve, keep it out of the cache, and no client sees it here.
+    // address, a DS): let it resolve and keep it out of the cache. The verdict stays set: a
+    // client that joins this lookup while it runs gets its own decision in reply_callback.
     if (is_blocking(graded_action(lookup.rule, state.config))) qstate->no_cache_store = 1;
-    query->verdict = false;
     pass_on(qstate, id);
     return;
   }
@@ -689,7 +696,7 @@ void handle_new(ModuleState& state, module_qstate* qstate, int id) noexcept {
 void handle_done(ModuleState& state, module_qstate* qstate, int id) noexcept {
   qstate->ext_state[id] = module_finished;
   QueryState* query = query_state(qstate, id);
-  if (query == nullptr || query->verdict || dnsverdict_is_subquery(qstate)) return;
+  if (query == nullptr || query->verdict) return;
   const VerdictStore* store = state.holder->current();
   if (store == nullptr) return;
 
@@ -840,12 +847,19 @@ DNSVERDICT_EXPORT int init(module_env* env, int id) noexcept {
     }
     if (!state->config.stats_store_path.empty()) start_counting(*state);
 
-    loader->inplace_cb_register_wrapped(reinterpret_cast<void*>(&reply_callback), inplace_cb_reply,
-                                        raw, env, id);
-    loader->inplace_cb_register_wrapped(reinterpret_cast<void*>(&reply_cache_callback),
-                                        inplace_cb_reply_cache, raw, env, id);
-    loader->inplace_cb_register_wrapped(reinterpret_cast<void*>(&query_response_callback),
-                                        inplace_cb_query_response, raw, env, id);
+    // Without these callbacks cached answers, CNAME chains and joined clients would pass
+    // unchecked: refuse to start rather than run half-blind.
+    if (!loader->inplace_cb_register_wrapped(reinterpret_cast<void*>(&reply_callback),
+                                             inplace_cb_reply, raw, env, id) ||
+        !loader->inplace_cb_register_wrapped(reinterpret_cast<void*>(&reply_cache_callback),
+                                             inplace_cb_reply_cache, raw, env, id) ||
+        !loader->inplace_cb_register_wrapped(reinterpret_cast<void*>(&query_response_callback),
+                                             inplace_cb_query_response, raw, env, id)) {
+      log_err("dnsverdict: cannot register Unbound's inplace callbacks (out of memory)");
+      state->flusher.stop();
+      state->holder->stop();
+      return 0;
+    }
     loader->dyn_env = state.release();
     return 1;
   } catch (const std::exception& error) {
