@@ -24,53 +24,8 @@ namespace {
 using testing::TempDir;
 using testing::TestFeed;
 
-// The CLI beside this test in the build tree (build/tests/X -> build/tools/dnsverdict), or
-// $DNSVERDICT_CLI.
-std::string cli_path() {
-  if (const char* path = std::getenv("DNSVERDICT_CLI")) return path;
-  char self[PATH_MAX];
-  ssize_t size = readlink("/proc/self/exe", self, sizeof self - 1);
-  if (size <= 0) return "dnsverdict";
-  std::string path(self, static_cast<std::size_t>(size));
-  path.erase(path.rfind('/'));
-  return path.substr(0, path.rfind('/')) + "/tools/dnsverdict";
-}
-
-struct CliRun {
-  int status = -1;
-  std::string out;
-  std::string err;
-};
-
-// Runs `dnsverdict ARGS...` with its output in files of `dir`.
-CliRun run_cli(const TempDir& dir, std::vector<std::string> args) {
-  std::string program = cli_path();
-  args.insert(args.begin(), program);
-  std::vector<char*> argv;
-  for (auto& arg : args) argv.push_back(arg.data());
-  argv.push_back(nullptr);
-  std::string out_path = dir.file("cli.out"), err_path = dir.file("cli.err");
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                   0644);
-  posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                   0644);
-  pid_t pid = 0;
-  CliRun run;
-  int error = posix_spawn(&pid, program.c_str(), &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (error != 0) {
-    ADD_FAILURE() << "cannot run " << program << " (build the dnsverdict target)";
-    return run;
-  }
-  int status = 0;
-  waitpid(pid, &status, 0);
-  run.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  run.out = testing::read_file(out_path);
-  run.err = testing::read_file(err_path);
-  return run;
-}
+using testing::CliRun;
+using testing::run_cli;
 
 std::vector<std::string> lines_of(const std::string& text) {
   std::vector<std::string> lines;

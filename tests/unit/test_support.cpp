@@ -1,6 +1,12 @@
 #include "test_support.h"
 
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <limits.h>
+#include <spawn.h>
 #include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -57,6 +63,47 @@ std::string read_file(const std::string& path) {
   std::stringstream buffer;
   buffer << in.rdbuf();
   return buffer.str();
+}
+
+CliRun run_program(const std::string& folder, std::vector<std::string> args) {
+  std::vector<char*> argv;
+  for (auto& arg : args) argv.push_back(arg.data());
+  argv.push_back(nullptr);
+  std::string out_path = folder + "/run.out", err_path = folder + "/run.err";
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                   0644);
+  posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                   0644);
+  pid_t pid = 0;
+  CliRun run;
+  int error = posix_spawnp(&pid, args[0].c_str(), &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (error != 0) return run;
+  int status = 0;
+  waitpid(pid, &status, 0);
+  run.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  run.out = read_file(out_path);
+  run.err = read_file(err_path);
+  return run;
+}
+
+std::string cli_path() {
+  if (const char* path = std::getenv("DNSVERDICT_CLI")) return path;
+  char self[PATH_MAX];
+  ssize_t size = readlink("/proc/self/exe", self, sizeof self - 1);
+  if (size <= 0) return "dnsverdict";
+  std::string path(self, static_cast<std::size_t>(size));
+  path.erase(path.rfind('/'));
+  return path.substr(0, path.rfind('/')) + "/tools/dnsverdict";
+}
+
+CliRun run_cli(const TempDir& dir, std::vector<std::string> args) {
+  args.insert(args.begin(), cli_path());
+  CliRun run = run_program(dir.path(), std::move(args));
+  if (run.status == -1) ADD_FAILURE() << "cannot run " << cli_path() << " (build the dnsverdict target)";
+  return run;
 }
 
 }  // namespace dnsverdict::testing

@@ -44,4 +44,21 @@ std::string build_store(const std::string& path, const std::vector<TestFeed>& fe
 
 std::string read_file(const std::string& path);
 
+// A program's exit status (-1: it could not start or did not exit) and captured output.
+struct CliRun {
+  int status = -1;
+  std::string out;
+  std::string err;
+};
+
+// Runs args[0] (looked up in PATH) with stdout and stderr captured in files of `folder`.
+CliRun run_program(const std::string& folder, std::vector<std::string> args);
+
+// The CLI beside this test in the build tree (build/tests/X -> build/tools/dnsverdict), or
+// $DNSVERDICT_CLI.
+std::string cli_path();
+
+// `dnsverdict ARGS...`; a test failure when it cannot be started.
+CliRun run_cli(const TempDir& dir, std::vector<std::string> args);
+
 }  // namespace dnsverdict::testing
