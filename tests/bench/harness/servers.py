@@ -6,50 +6,21 @@ so that one try/finally in the caller stops everything it started.
 """
 
 import os
-import random
 import signal
-import socket
-import struct
 import subprocess
+import sys
 import time
 
 
-def free_port():
-    """A port free for both UDP and TCP on 127.0.0.1."""
-    for _ in range(100):
-        port = random.randint(20000, 60000)
-        try:
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp, \
-                 socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-                udp.bind(("127.0.0.1", port))
-                tcp.bind(("127.0.0.1", port))
-                return port
-        except OSError:
-            continue
-    raise RuntimeError("no free port on 127.0.0.1")
-
-
-RCODES = {0: "NOERROR", 1: "FORMERR", 2: "SERVFAIL", 3: "NXDOMAIN", 4: "NOTIMP", 5: "REFUSED"}
+# The loopback helpers are the integration tests' (tests/integration/harness.py).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                                "integration"))
+from harness import free_port, raw_query as harness_raw_query  # noqa: E402
 
 
 def query(port, name, timeout=0.5):
     """One UDP query for `name` A; the rcode name, or None on timeout."""
-    query_id = random.randint(0, 0xffff)
-    labels = b"".join(bytes([len(label)]) + label.encode() for label in name.strip(".").split("."))
-    packet = struct.pack("!HHHHHH", query_id, 0x0100, 1, 0, 0, 0) + labels + b"\x00" + \
-        struct.pack("!HH", 1, 1)
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.settimeout(timeout)
-        try:
-            sock.sendto(packet, ("127.0.0.1", port))
-            deadline = time.monotonic() + timeout
-            while time.monotonic() < deadline:
-                data = sock.recv(4096)
-                if len(data) >= 12 and struct.unpack("!H", data[:2])[0] == query_id:
-                    return RCODES.get(data[3] & 0x0f, str(data[3] & 0x0f))
-        except OSError:  # includes socket.timeout
-            return None
-    return None
+    return harness_raw_query(port, name, timeout=timeout)
 
 
 class Server:
