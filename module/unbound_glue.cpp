@@ -722,11 +722,19 @@ void handle_done(ModuleState& state, module_qstate* qstate, int id) noexcept {
   if (!found) return;
   query->verdict = true;
   if (!qstate->no_cache_store) {
-    // It was cached before this module could tell (a store swapped in meanwhile): remove it.
+    // It was cached before this module could tell (a store swapped in meanwhile): remove it,
+    // and what the iterator cached on the way for the listed name itself (its own message,
+    // and its CNAME when it sits inside a chain).
     msg_cache_remove(qstate->env, qstate->qinfo.qname, qstate->qinfo.qname_len,
                      qstate->qinfo.qtype, qstate->qinfo.qclass, qstate->query_flags);
     rrset_cache_remove(qstate->env->rrset_cache, query->owner, query->owner_len,
                        qstate->qinfo.qtype, qstate->qinfo.qclass, 0);
+    if (query->chain) {
+      msg_cache_remove(qstate->env, query->owner, query->owner_len, qstate->qinfo.qtype,
+                       qstate->qinfo.qclass, qstate->query_flags);
+      rrset_cache_remove(qstate->env->rrset_cache, query->owner, query->owner_len, kTypeCname,
+                         qstate->qinfo.qclass, 0);
+    }
   }
 }
 
