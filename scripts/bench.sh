@@ -13,29 +13,8 @@ build=${1:-build}
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
-packages=(dnsperf dnsdist nsd lmdb-utils dnsutils python3)
-missing=()
-for package in "${packages[@]}"; do
-  status=$(dpkg-query -W -f='${Status}' "$package" 2>/dev/null || true)
-  [[ "$status" == "install ok installed" ]] || missing+=("$package")
-done
-if ((${#missing[@]} > 0)); then
-  install_line="apt-get install -y --no-install-recommends ${missing[*]}"
-  if [[ $(id -u) -ne 0 ]]; then
-    echo "bench: missing packages; run as root:" >&2
-    echo "  apt-get update && $install_line" >&2
-    exit 1
-  fi
-  echo "bench: installing ${missing[*]}" >&2
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  # The packages start system daemons on port 53 where an init system runs; the bench starts
-  # its own on loopback ports.
-  if command -v systemctl >/dev/null 2>&1; then
-    systemctl disable --now dnsdist nsd >/dev/null 2>&1 || true
-  fi
-fi
+# The test bed's packages (nsd, dnsperf, lmdb-utils, ...) and dnsdist, for the comparison.
+scripts/install-deps.sh dnsdist
 
 if [[ ! -x "$build/tools/dnsverdict" ]]; then
   echo "bench: $build/tools/dnsverdict is not built; run make bench (or make build BUILD=$build)" >&2

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages dnsverdict needs to build and test, only those missing.
 # As root it runs apt-get; otherwise it prints the exact command and exits 1.
+#   install-deps.sh [PACKAGE...]   also these (make bench adds dnsdist)
 set -euo pipefail
 
 packages=(
@@ -10,6 +11,7 @@ packages=(
   libssl-dev libexpat1-dev libevent-dev bison flex
   nsd dnsutils knot-dnsutils dnsperf prometheus
   python3
+  "$@"
 )
 
 missing=()
@@ -35,4 +37,5 @@ apt-get update -qq
 # shellcheck disable=SC2086
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # nsd's package starts a system daemon on port 53; tests run their own on loopback ports.
-if command -v systemctl >/dev/null 2>&1; then systemctl disable --now nsd >/dev/null 2>&1 || true; fi
+# (dnsdist too, for make bench.)
+if command -v systemctl >/dev/null 2>&1; then systemctl disable --now nsd dnsdist >/dev/null 2>&1 || true; fi
