@@ -3,7 +3,6 @@
 #include <sys/stat.h>
 
 #include <charconv>
-#include <mutex>
 
 namespace dnsverdict {
 namespace {
