@@ -23,10 +23,12 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstring>
 #include <ctime>
 #include <exception>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -39,6 +41,7 @@ extern "C" {
 #include "util/config_file.h"
 #include "util/data/msgparse.h"
 #include "util/net_help.h"
+#include "util/ub_event.h"
 #include "util/data/msgreply.h"
 #include "util/data/packed_rrset.h"
 #include "util/log.h"
@@ -46,6 +49,8 @@ extern "C" {
 #include "util/regional.h"
 #include "util/storage/lruhash.h"
 #include "util/storage/slabhash.h"
+// util/netevent.h does not compile as C++ (it declares an enum forward); the one function.
+struct ub_event_base* comm_base_internal(struct comm_base* b);
 }
 
 #include "client_addr.h"
@@ -84,7 +89,37 @@ std::size_t health_slot_index() noexcept {
   return slot;
 }
 
+// How often each worker looks for a pending cache sweep, and when the follow-up sweep runs.
+inline constexpr long kTickMicros = 50000;
+inline constexpr std::int64_t kFollowUpDelayNanos = 2'000'000'000;
+
+std::int64_t steady_nanos() noexcept {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// A module instance's number: a worker thread keeps the one its sweep timer belongs to
+// (a reload makes a new instance, possibly at the same address).
+std::atomic<std::uint64_t> next_instance{1};
+
+// A cache sweep in progress (one slab per step).
+struct SweepJob {
+  std::shared_ptr<const VerdictStore> store;  // null: no sweep in progress
+  std::uint64_t target = 0;                   // the sweep request this job answers
+  bool follow_up = false;
+  bool incomplete = false;
+  std::size_t step = 0;
+  std::uint64_t checked = 0;
+  std::uint64_t messages = 0;
+  std::uint64_t rrsets = 0;
+  std::chrono::steady_clock::time_point started;
+};
+
+struct Ticker;  // a worker's sweep timer
+
 struct ModuleState {
+  ModuleState();
+  ~ModuleState();
   ModuleConfig config;
   std::unique_ptr<HitLog> hit_log;
   std::unique_ptr<StoreHolder> holder;
@@ -94,6 +129,15 @@ struct ModuleState {
   std::atomic<bool> leak_reported{false};
   std::atomic<bool> no_store_reported{false};
   HealthSlot health[kHealthSlots];
+  // The cache sweep: the watcher thread asks for one per swap, worker timers run it.
+  const std::uint64_t instance = next_instance.fetch_add(1);
+  std::atomic<std::uint64_t> sweep_requested{0};
+  std::atomic<std::uint64_t> sweep_done{0};
+  std::atomic<std::int64_t> follow_up_due{0};  // steady_nanos(); 0: none
+  std::mutex sweep_mutex;
+  SweepJob sweep_job;  // under sweep_mutex
+  std::mutex tickers_mutex;
+  std::vector<std::unique_ptr<Ticker>> tickers;
   std::unique_ptr<HitCounters> counters;  // null when stats-store is empty or did not open
   // Last: destroyed first, so its final flush runs while the counters, the store holder and
   // the hit log its health callback reads are still alive.
@@ -327,75 +371,199 @@ void submit_hit(ModuleState& state, const Decision& decision, const LookupResult
 
 // ---------------------------------------------------------------------------------------------
 // Cache sweep after a hot swap: names the new store blocks leave the message and rrset caches.
+//
+// It runs on Unbound's worker threads, from a timer on each worker's event loop, never on the
+// store watcher thread: Unbound deletes and recreates its caches during `unbound-control
+// reload` (a changed cache size) after stopping the workers but before it calls this
+// module's deinit, so only a worker thread is sure the tables it walks exist. A worker runs
+// a timer callback holding no cache lock, so the sweep cannot deadlock on the worker's own
+// locks either. The sweep goes one slab per step and the worker serves its clients between
+// steps; under a slab's lock it only copies names, the store lookups come after.
 
-struct SweepEntry {
-  std::string name;  // wire
+// One cache entry copied out under its slab's lock.
+struct SweepItem {
+  std::uint32_t offset = 0;  // of the wire name in SweepSlab::names
+  std::uint16_t size = 0;
   std::uint16_t type = 0;
   std::uint16_t rrclass = 0;
   std::uint32_t flags = 0;
   hashvalue_type hash = 0;
 };
 
-struct Sweep {
-  const ModuleState* state;
-  const VerdictStore* store;
-  std::vector<SweepEntry> entries;
+struct SweepSlab {
+  std::string names;
+  std::vector<SweepItem> items;
+
+  void add(const std::uint8_t* name, std::size_t size, std::uint16_t type, std::uint16_t rrclass,
+           std::uint32_t flags, hashvalue_type hash) {
+    items.push_back({static_cast<std::uint32_t>(names.size()), static_cast<std::uint16_t>(size),
+                     type, rrclass, flags, hash});
+    names.append(reinterpret_cast<const char*>(name), size);
+  }
+  const std::uint8_t* name(const SweepItem& item) const noexcept {
+    return reinterpret_cast<const std::uint8_t*>(names.data()) + item.offset;
+  }
 };
 
-void sweep_message(lruhash_entry* entry, void* argument) {
-  auto* sweep = static_cast<Sweep*>(argument);
+void collect_message(lruhash_entry* entry, void* argument) {
   auto* key = static_cast<msgreply_entry*>(entry->key);
-  if (!blocks_someone(*sweep->state, *sweep->store, key->key.qname, key->key.qname_len)) return;
   try {
-    sweep->entries.push_back({std::string(reinterpret_cast<const char*>(key->key.qname),
-                                          key->key.qname_len),
-                              key->key.qtype, key->key.qclass, 0, entry->hash});
-  } catch (...) {
+    static_cast<SweepSlab*>(argument)->add(key->key.qname, key->key.qname_len, key->key.qtype,
+                                           key->key.qclass, 0, entry->hash);
+  } catch (...) {  // out of memory: this entry is not checked (the sweep reports it)
   }
 }
 
-void sweep_rrset(lruhash_entry* entry, void* argument) {
-  auto* sweep = static_cast<Sweep*>(argument);
+void collect_rrset(lruhash_entry* entry, void* argument) {
   auto* key = static_cast<ub_packed_rrset_key*>(entry->key);
-  if (!blocks_someone(*sweep->state, *sweep->store, key->rk.dname, key->rk.dname_len)) return;
   try {
-    sweep->entries.push_back({std::string(reinterpret_cast<const char*>(key->rk.dname),
-                                          key->rk.dname_len),
-                              ntohs(key->rk.type), ntohs(key->rk.rrset_class), key->rk.flags,
-                              entry->hash});
+    static_cast<SweepSlab*>(argument)->add(key->rk.dname, key->rk.dname_len, ntohs(key->rk.type),
+                                           ntohs(key->rk.rrset_class), key->rk.flags, entry->hash);
   } catch (...) {
   }
 }
 
-// Runs on the store watcher thread. Collects under the caches' own locks, then removes.
-void sweep_caches(ModuleState& state, const VerdictStore& store) noexcept {
+// Sweeps slab `step` (message cache slabs first, then the rrset cache's). False past the end.
+bool sweep_slab(ModuleState& state, SweepJob& job, std::size_t step) noexcept {
   module_env* env = state.env;
-  if (env == nullptr || env->msg_cache == nullptr || env->rrset_cache == nullptr) return;
+  if (env == nullptr || env->msg_cache == nullptr || env->rrset_cache == nullptr) return false;
+  slabhash* messages = env->msg_cache;
+  slabhash* rrsets = &env->rrset_cache->table;
+  bool is_message = step < messages->size;
+  std::size_t index = is_message ? step : step - messages->size;
+  if (!is_message && index >= rrsets->size) return false;
   try {
-    Sweep messages{&state, &store, {}};
-    slabhash_traverse(env->msg_cache, 0, &sweep_message, &messages);
-    for (SweepEntry& entry : messages.entries) {
-      query_info key{};
-      key.qname = reinterpret_cast<std::uint8_t*>(entry.name.data());
-      key.qname_len = entry.name.size();
-      key.qtype = entry.type;
-      key.qclass = entry.rrclass;
-      slabhash_remove(env->msg_cache, entry.hash, &key);
-    }
-    Sweep rrsets{&state, &store, {}};
-    slabhash_traverse(&env->rrset_cache->table, 0, &sweep_rrset, &rrsets);
-    for (SweepEntry& entry : rrsets.entries) {
-      rrset_cache_remove(env->rrset_cache, reinterpret_cast<std::uint8_t*>(entry.name.data()),
-                         entry.name.size(), entry.type, entry.rrclass, entry.flags);
-    }
-    if (!messages.entries.empty() || !rrsets.entries.empty()) {
-      log_info("dnsverdict: removed %u messages and %u rrsets of newly listed names from the cache",
-               static_cast<unsigned>(messages.entries.size()),
-               static_cast<unsigned>(rrsets.entries.size()));
+    SweepSlab slab;
+    lruhash_traverse(is_message ? messages->array[index] : rrsets->array[index], 0,
+                     is_message ? &collect_message : &collect_rrset, &slab);
+    job.checked += slab.items.size();
+    for (const SweepItem& item : slab.items) {
+      if (!blocks_someone(state, *job.store, slab.name(item), item.size)) continue;
+      if (is_message) {
+        query_info key{};
+        key.qname = const_cast<std::uint8_t*>(slab.name(item));
+        key.qname_len = item.size;
+        key.qtype = item.type;
+        key.qclass = item.rrclass;
+        slabhash_remove(messages, item.hash, &key);
+        ++job.messages;
+      } else {
+        rrset_cache_remove(env->rrset_cache, const_cast<std::uint8_t*>(slab.name(item)),
+                           item.size, item.type, item.rrclass, item.flags);
+        ++job.rrsets;
+      }
     }
   } catch (...) {
-    log_err("dnsverdict: cache sweep after the store swap failed (out of memory)");
+    job.incomplete = true;  // out of memory: part of this slab went unchecked
   }
+  return true;
+}
+
+void finish_sweep(ModuleState& state, SweepJob& job) noexcept {
+  double millis = std::chrono::duration<double, std::milli>(
+                      std::chrono::steady_clock::now() - job.started).count();
+  if (!job.follow_up || job.messages != 0 || job.rrsets != 0 || job.incomplete) {
+    log_info("dnsverdict: %scache sweep for store build %s: %llu entries checked, %llu messages "
+             "and %llu rrsets of listed names removed in %.1f ms%s",
+             job.follow_up ? "follow-up " : "", job.store->info().build_id.c_str(),
+             static_cast<unsigned long long>(job.checked),
+             static_cast<unsigned long long>(job.messages),
+             static_cast<unsigned long long>(job.rrsets), millis,
+             job.incomplete ? " (INCOMPLETE: out of memory)" : "");
+  }
+  if (!job.follow_up) {
+    // Queries in flight at the swap may still cache a step of their resolution (checked
+    // against the old store): look once more when they have had time to finish.
+    state.follow_up_due.store(steady_nanos() + kFollowUpDelayNanos, std::memory_order_relaxed);
+  }
+  state.sweep_done.store(job.target, std::memory_order_release);
+  job = SweepJob{};
+}
+
+// One step of the sweep, if one is due; true when more steps follow at once. Any worker may
+// run it; the others skip while one does.
+bool sweep_step(ModuleState& state) noexcept {
+  std::unique_lock<std::mutex> lock(state.sweep_mutex, std::try_to_lock);
+  if (!lock.owns_lock()) return false;
+  SweepJob& job = state.sweep_job;
+  if (!job.store) {
+    std::uint64_t requested = state.sweep_requested.load(std::memory_order_acquire);
+    std::int64_t due = state.follow_up_due.load(std::memory_order_relaxed);
+    bool primary = requested != state.sweep_done.load(std::memory_order_relaxed);
+    if (!primary && (due == 0 || steady_nanos() < due)) return false;
+    state.follow_up_due.store(0, std::memory_order_relaxed);
+    job.store = state.holder->current_shared();
+    if (!job.store) {  // no store: nothing is listed
+      state.sweep_done.store(requested, std::memory_order_release);
+      return false;
+    }
+    job.target = primary ? requested : state.sweep_done.load(std::memory_order_relaxed);
+    job.follow_up = !primary;
+    job.started = std::chrono::steady_clock::now();
+  }
+  if (sweep_slab(state, job, job.step++)) return true;
+  finish_sweep(state, job);
+  return false;
+}
+
+void sweep_now(ModuleState& state) noexcept {
+  while (sweep_step(state)) {
+  }
+}
+
+// A worker's timer. Unbound built on libevent runs a module's ub_event callbacks as they are;
+// its own mini-event loop checks every callback against a list of Unbound's functions and
+// would stop the resolver, so with it the sweep runs from operate() instead (on cache misses).
+struct Ticker {
+  ModuleState* state = nullptr;
+  ub_event_base* base = nullptr;
+  ub_event* event = nullptr;
+};
+
+#ifndef USE_MINI_EVENT
+void tick(int, short, void* argument) noexcept {
+  auto* ticker = static_cast<Ticker*>(argument);
+  bool more = sweep_step(*ticker->state);
+  timeval next{0, more ? 0 : kTickMicros};
+  if (ub_timer_add(ticker->event, ticker->base, &tick, ticker, &next) != 0) {
+    log_err("dnsverdict: cannot re-arm the cache sweep timer of a worker");
+  }
+}
+
+// Once per worker thread and module instance, from operate(): every worker that has filled
+// a cache entry has a timer. Unbound deletes a worker's event base, which takes the pending
+// timer off it, before it calls deinit; the ModuleState destructor frees the timers.
+void ensure_ticker(ModuleState& state, module_env* env) noexcept {
+  thread_local std::uint64_t ticking_for = 0;
+  if (ticking_for == state.instance) return;
+  ticking_for = state.instance;
+  if (env->worker_base == nullptr) return;
+  try {
+    auto ticker = std::make_unique<Ticker>();
+    ticker->state = &state;
+    ticker->base = comm_base_internal(env->worker_base);
+    ticker->event = ub_event_new(ticker->base, -1, UB_EV_TIMEOUT, &tick, ticker.get());
+    timeval first{0, kTickMicros};
+    if (ticker->event == nullptr ||
+        ub_timer_add(ticker->event, ticker->base, &tick, ticker.get(), &first) != 0) {
+      ub_event_free(ticker->event);
+      log_err("dnsverdict: cannot start the cache sweep timer of a worker");
+      return;
+    }
+    std::lock_guard<std::mutex> lock(state.tickers_mutex);
+    state.tickers.push_back(std::move(ticker));
+  } catch (...) {
+    log_err("dnsverdict: cannot start the cache sweep timer of a worker (out of memory)");
+  }
+}
+#else
+void ensure_ticker(ModuleState& state, module_env*) noexcept { sweep_step(state); }
+#endif
+
+ModuleState::ModuleState() = default;
+
+ModuleState::~ModuleState() {
+  for (std::unique_ptr<Ticker>& ticker : tickers) ub_event_free(ticker->event);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -457,14 +625,17 @@ int reply_cache_callback(query_info* qinfo, module_qstate*, reply_info*, int, ed
                          client.is_udp != 0};
     Decision decision = decide(lookup, *store, state->config, context);
     if (decision.blocked()) {
-      // Should not happen (the name was kept out of the cache); the client got the real data.
+      // The client got the real data. Expected only between a swap and the end of the cache
+      // sweep it asks for; otherwise a name escaped this module and that is reported.
       state->cache_leaks.fetch_add(1, std::memory_order_relaxed);
-      if (!state->leak_reported.exchange(true)) {
+      bool sweeping = state->sweep_done.load(std::memory_order_acquire) !=
+                      state->sweep_requested.load(std::memory_order_acquire);
+      if (!sweeping && !state->leak_reported.exchange(true)) {
         log_warn("dnsverdict: a cached answer for a blocked name was served (counted; "
                  "reported once)");
       }
       decision.applied = Action::kAllow;
-      decision.note = "served-from-cache";
+      decision.note = sweeping ? "served-from-cache-before-sweep" : "served-from-cache";
     }
     submit_hit(*state, decision, lookup, *store, *qinfo, client, "cache");
   } catch (...) {
@@ -827,9 +998,9 @@ DNSVERDICT_EXPORT int init(module_env* env, int id) noexcept {
         log_err("dnsverdict: %s: %s", severity_prefix(severity), message.c_str());
       }
     };
-    options.on_swap = [raw](const std::shared_ptr<const VerdictStore>& fresh,
+    options.on_swap = [raw](const std::shared_ptr<const VerdictStore>&,
                             const std::shared_ptr<const VerdictStore>&) {
-      sweep_caches(*raw, *fresh);
+      raw->sweep_requested.fetch_add(1, std::memory_order_release);  // the workers sweep
     };
     state->holder = std::make_unique<StoreHolder>(std::move(options));
 
@@ -848,6 +1019,15 @@ DNSVERDICT_EXPORT int init(module_env* env, int id) noexcept {
       log_err("dnsverdict %s built for Unbound %s: NO STORE: %s; fail-mode open: queries are "
               "answered WITHOUT verdicts until a store can be opened",
               DNSVERDICT_VERSION, DNSVERDICT_UNBOUND_VERSION, error.c_str());
+    }
+    if (state->holder->current() != nullptr && state->env->msg_cache != nullptr &&
+        state->env->rrset_cache != nullptr &&
+        (count_slabhash_entries(state->env->msg_cache) != 0 ||
+         count_slabhash_entries(&state->env->rrset_cache->table) != 0)) {
+      // `unbound-control reload_keep_cache`: the kept cache may hold names this store lists.
+      // No worker runs during init, so the sweep runs here, whole.
+      state->sweep_requested.store(1, std::memory_order_release);
+      sweep_now(*state);
     }
     if (!state->holder->start()) {
       log_err("dnsverdict: cannot start the store watcher thread");
@@ -914,6 +1094,7 @@ DNSVERDICT_EXPORT void operate(module_qstate* qstate, module_ev event, int id,
       qstate->ext_state[id] = module_error;
       return;
     }
+    ensure_ticker(*state, qstate->env);
     switch (event) {
       case module_event_new:
       case module_event_pass:

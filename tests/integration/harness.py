@@ -153,6 +153,7 @@ class Testbed:
         if create_store:
             compile_store(self.store, store_feeds or [("placeholder.lab\n", [])])
         self.config_lines = list(config_lines)
+        self.server_lines = []  # extra unbound.conf server: lines
 
     # -- lifecycle
     def start(self):
@@ -211,11 +212,10 @@ zone:
         lines = [line for line in lines if line.split(":", 1)[0] not in keys]
         return "\n".join(lines + self.config_lines) + "\n"
 
-    def _start_unbound(self):
-        self.module_conf = os.path.join(self.dir, "dnsverdict.conf")
-        with open(self.module_conf, "w") as out:
-            out.write(self.module_config_text())
+    def write_unbound_conf(self):
+        """unbound.conf for this bed; `self.server_lines` go into its server: clause."""
         conf = os.path.join(self.dir, "unbound.conf")
+        server_lines = "".join("  %s\n" % line for line in self.server_lines)
         with open(conf, "w") as out:
             out.write("""server:
   interface: 127.0.0.1
@@ -234,14 +234,21 @@ zone:
   module-config: "dynlib validator iterator"
   ede: yes
   minimal-responses: yes
-dynlib:
+{server_lines}dynlib:
   dynlib-file: "{module}"
 stub-zone:
   name: "lab."
   stub-addr: 127.0.0.1@{nsd}
 {remote_control}
 """.format(port=self.port, dir=self.dir, module=MODULE, nsd=self.nsd_port,
-           remote_control=self._remote_control_text()))
+           remote_control=self._remote_control_text(), server_lines=server_lines))
+        return conf
+
+    def _start_unbound(self):
+        self.module_conf = os.path.join(self.dir, "dnsverdict.conf")
+        with open(self.module_conf, "w") as out:
+            out.write(self.module_config_text())
+        conf = self.write_unbound_conf()
         env = dict(os.environ, DNSVERDICT_CONFIG=self.module_conf)
         self.unbound_log = os.path.join(self.dir, "unbound.out")
         self.unbound = start_process([UNBOUND, "-d", "-c", conf], self.unbound_log, env=env)
@@ -343,15 +350,21 @@ stub-zone:
             time.sleep(0.1)
 
     def swap(self, feeds, settle=1.0):
-        """Publishes a new store and waits for the module to pick it up (within settle s)."""
-        before = self.log().count("store swapped in")
+        """Publishes a new store and waits until the module has picked it up and swept the
+        cache for it (within settle s). The sweep runs on a worker's timer: some query must
+        have reached a worker since Unbound started (start() sends one)."""
+        log = self.log()
+        swaps, sweeps = log.count("store swapped in"), log.count("] info: dnsverdict: cache sweep")
         publish_store(self.store, feeds)
-        deadline = time.time() + settle + 2
+        started = time.time()
+        deadline = started + settle + 2
         while time.time() < deadline:
-            if self.log().count("store swapped in") > before:
-                return time.time()
+            log = self.log()
+            if (log.count("store swapped in") > swaps and
+                    log.count("] info: dnsverdict: cache sweep") > sweeps):
+                return time.time() - started
             time.sleep(0.05)
-        raise AssertionError("store swap not picked up:\n" + self.log()[-2000:])
+        raise AssertionError("store swap not picked up and swept:\n" + self.log()[-2000:])
 
 
 # -- a minimal DNS client for load (no process per query)

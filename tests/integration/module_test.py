@@ -258,6 +258,73 @@ class ManySwapsTest(unittest.TestCase):
         self.assertGreaterEqual(self.bed.log().count("built for Unbound"), 2)
 
 
+    def test_reload_resizing_caches_while_stores_swap(self):
+        """A reload that changes the cache sizes makes Unbound delete and recreate its caches
+        after stopping the workers and before the module's deinit; a store swap landing then
+        must not touch them (the cache sweep runs on worker threads only). Ten such reloads,
+        each with a new store published at the same moment, under a query load."""
+        stop = threading.Event()
+        answered = [0]
+
+        def load():
+            i = 0
+            while not stop.is_set() and i < 20000:
+                if harness.raw_query(self.bed.port, "load%d.lab" % (i % 50), timeout=0.5):
+                    answered[0] += 1
+                i += 1
+
+        thread = threading.Thread(target=load)
+        thread.start()
+        try:
+            for round_ in range(10):
+                size = "%dm" % (4 if round_ % 2 else 8)
+                self.bed.server_lines = ["msg-cache-size: " + size, "rrset-cache-size: " + size]
+                self.bed.write_unbound_conf()
+                harness.publish_store(self.bed.store, [("first.lab\nround%d.lab\n" % round_, [])])
+                result = self.bed.control("reload")
+                self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+                time.sleep(0.3)
+        finally:
+            stop.set()
+            thread.join(30)
+        deadline = time.time() + 10
+        while time.time() < deadline and harness.raw_query(self.bed.port, "ns.lab") is None:
+            time.sleep(0.1)
+        self.assertIsNone(self.bed.unbound.poll(), self.bed.log()[-3000:])
+        self.assertEqual(self.bed.dig("round9.lab").status, "NXDOMAIN")
+        self.assertEqual(self.bed.dig("round8.lab").addresses(), ["10.0.0.1"])
+        self.assertGreaterEqual(self.bed.log().count("built for Unbound"), 11)
+        self.assertGreater(answered[0], 0)
+
+
+class KeptCacheTest(unittest.TestCase):
+    """`unbound-control reload_keep_cache` keeps the caches: the new module instance sweeps
+    them for the store it opens (the watcher here would not notice the new store for a
+    minute)."""
+
+    def setUp(self):
+        self.bed = harness.Testbed(store_feeds=[("first.lab\n", [])],
+                                   config_lines=["check-interval: 60s"], remote_control=True)
+        self.bed.start()
+
+    def tearDown(self):
+        self.bed.cleanup()
+
+    def test_kept_cache_is_swept_at_init(self):
+        self.assertEqual(self.bed.dig("later.lab").addresses(), ["10.0.0.1"])
+        self.assertEqual(self.bed.dig("alias2.lab").addresses(), ["10.0.0.1"])  # CNAME later2
+        harness.publish_store(self.bed.store, [("first.lab\nlater.lab\nlater2.lab\n", [])])
+        result = self.bed.control("reload_keep_cache")
+        self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+        deadline = time.time() + 10
+        while time.time() < deadline and harness.raw_query(self.bed.port, "ns.lab") is None:
+            time.sleep(0.1)
+        self.assertEqual(self.bed.dig("later.lab").status, "NXDOMAIN")
+        self.assertEqual(self.bed.dig("alias2.lab").status, "NXDOMAIN")
+        self.assertEqual(self.bed.dig("later2.lab").status, "NXDOMAIN")
+        self.assertIn("cache sweep for store build", self.bed.log())
+
+
 class StartFailureTest(unittest.TestCase):
     def run_with(self, fail_mode, prepare):
         bed = harness.Testbed(config_lines=["fail-mode: " + fail_mode],
