@@ -9,7 +9,7 @@ packages=(
   liblmdb-dev lmdb-utils libxxhash-dev libfmt-dev libgtest-dev libgmock-dev libbenchmark-dev
   libidn2-dev zlib1g-dev libfstrm-dev fstrm-bin libprotobuf-c-dev protobuf-c-compiler
   libssl-dev libexpat1-dev libevent-dev bison flex
-  nsd dnsutils knot-dnsutils dnsperf prometheus
+  nsd dnsutils bind9-utils knot-dnsutils dnsperf prometheus
   python3
   "$@"
 )

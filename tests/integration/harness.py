@@ -41,6 +41,18 @@ alias2  CNAME later2.lab.
 walled  A   10.9.9.9
 """
 
+# Signed with fresh keys when a bed asks for DNSSEC; Unbound gets its DS as the trust anchor.
+SIGNED_ZONE = """$ORIGIN sec.
+$TTL 300
+@       SOA ns.sec. hostmaster.sec. 1 3600 600 86400 60
+@       NS  ns.sec.
+ns      A   127.0.0.1
+good    A   10.0.0.2
+bad     A   10.0.0.3
+logged  A   10.0.0.4
+alias   CNAME bad.sec.
+"""
+
 
 def free_port():
     """A port free for both UDP and TCP on 127.0.0.1."""
@@ -139,7 +151,8 @@ class Answer:
 class Testbed:
     """NSD + Unbound with the module, in a temporary folder."""
 
-    def __init__(self, config_lines=(), store_feeds=None, create_store=True, remote_control=False):
+    def __init__(self, config_lines=(), store_feeds=None, create_store=True, remote_control=False,
+                 dnssec=False):
         self.dir = tempfile.mkdtemp(prefix="dnsverdict-it-")
         self.control_port = free_port() if remote_control else None
         self.store = os.path.join(self.dir, "verdicts.mdb")
@@ -154,6 +167,7 @@ class Testbed:
             compile_store(self.store, store_feeds or [("placeholder.lab\n", [])])
         self.config_lines = list(config_lines)
         self.server_lines = []  # extra unbound.conf server: lines
+        self.dnssec = dnssec  # also serve sec., signed, with its DS as Unbound's trust anchor
 
     # -- lifecycle
     def start(self):
@@ -202,8 +216,26 @@ zone:
   name: "lab."
   zonefile: "{dir}/lab.zone"
 """.format(port=self.nsd_port, dir=self.dir))
+            if self.dnssec:
+                out.write('zone:\n  name: "sec."\n  zonefile: "%s"\n' % self._sign_zone())
         self.nsd = start_process([NSD, "-d", "-c", conf], os.path.join(self.dir, "nsd.out"))
         self._wait_until(lambda: self._raw_ok(self.nsd_port, "ns.lab"), "nsd")
+
+    def _sign_zone(self):
+        """Writes sec. signed with a new KSK and ZSK (dnssec-signzone, NSEC); returns the
+        signed file. The DS set lands in dsset-sec. for Unbound's trust-anchor-file."""
+        keys = os.path.join(self.dir, "keys")
+        os.makedirs(keys, exist_ok=True)
+        zone = os.path.join(self.dir, "sec.zone")
+        with open(zone, "w") as out:
+            out.write(SIGNED_ZONE)
+        for extra in (["-f", "KSK"], []):
+            subprocess.run(["dnssec-keygen", "-q", "-K", keys, "-a", "ECDSAP256SHA256"] + extra +
+                           ["sec."], check=True, capture_output=True, timeout=30)
+        subprocess.run(["dnssec-signzone", "-q", "-S", "-K", keys, "-d", self.dir, "-o", "sec.",
+                        "-f", zone + ".signed", zone], check=True, capture_output=True,
+                       timeout=30)
+        return zone + ".signed"
 
     def module_config_text(self):
         lines = ["store: " + self.store, "hit-log: " + self.hit_log,
@@ -242,6 +274,10 @@ stub-zone:
 {remote_control}
 """.format(port=self.port, dir=self.dir, module=MODULE, nsd=self.nsd_port,
            remote_control=self._remote_control_text(), server_lines=server_lines))
+            if self.dnssec:
+                out.write('server:\n  trust-anchor-file: "%s/dsset-sec."\n'
+                          'stub-zone:\n  name: "sec."\n  stub-addr: 127.0.0.1@%d\n'
+                          % (self.dir, self.nsd_port))
         return conf
 
     def _start_unbound(self):
@@ -328,9 +364,11 @@ stub-zone:
             return ""
 
     # -- queries
-    def dig(self, name, rtype="A", source="127.0.0.1", tcp=False, edns=True, timeout=2):
+    def dig(self, name, rtype="A", source="127.0.0.1", tcp=False, edns=True, timeout=2,
+            options=()):
         args = ["dig", "@127.0.0.1", "-p", str(self.port), "-b", source, name, rtype,
                 "+tries=1", "+time=%d" % timeout, "+noall", "+comments", "+answer"]
+        args += list(options)
         args.append("+tcp" if tcp else "+notcp")
         args.append("+edns=0" if edns else "+noedns")
         args.append("+ignore")  # show a truncated UDP answer instead of retrying over TCP

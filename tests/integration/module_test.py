@@ -149,6 +149,47 @@ class ModuleTest(unittest.TestCase):
         self.assertTrue(line["build_id"])
 
 
+class DnssecTest(unittest.TestCase):
+    """A signed zone (sec.) that Unbound validates against its DS: answers the module writes
+    never say they were validated (no AD), real answers still do."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.bed = harness.Testbed(dnssec=True, store_feeds=[
+            ("bad.sec\n", ["--action", "sinkhole"]), ("logged.sec\n", ["--action", "log"])])
+        cls.bed.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.bed.cleanup()
+
+    def test_real_answers_are_validated(self):
+        for options in (["+dnssec"], ["+adflag", "+nodnssec"]):
+            answer = self.bed.dig("good.sec", options=options)
+            self.assertEqual(answer.addresses(), ["10.0.0.2"])
+            self.assertIn("ad", answer.flags, answer.text)
+            answer = self.bed.dig("logged.sec", options=options)  # a log rule answers for real
+            self.assertEqual(answer.addresses(), ["10.0.0.4"])
+            self.assertIn("ad", answer.flags, answer.text)
+
+    def test_blocked_answer_is_not_marked_validated(self):
+        answer = self.bed.dig("bad.sec", options=["+dnssec"])
+        self.assertEqual(answer.addresses(), ["0.0.0.0"])
+        self.assertNotIn("ad", answer.flags, answer.text)
+
+    def test_rewritten_chain_answer_is_not_marked_validated(self):
+        # alias.sec CNAME bad.sec: resolved and validated (secure), then rewritten for the
+        # blocked client after Unbound decided "secure" from the real answer.
+        for options in (["+dnssec"], ["+adflag", "+nodnssec"]):
+            exempt = self.bed.dig("alias.sec", source="127.0.0.2", options=options)
+            self.assertEqual(exempt.addresses(), ["10.0.0.3"])
+            self.assertIn("ad", exempt.flags, exempt.text)
+            blocked = self.bed.dig("alias.sec", options=options)
+            self.assertEqual(blocked.addresses(), ["0.0.0.0"], blocked.text)
+            self.assertNotIn("ad", blocked.flags, blocked.text)
+            self.assertNotIn("RRSIG", blocked.text)
+
+
 class HotSwapTest(unittest.TestCase):
     def setUp(self):
         self.bed = harness.Testbed(store_feeds=[("first.lab\n", [])])
