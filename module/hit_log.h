@@ -47,7 +47,7 @@ struct BoundedText {
 
   void assign(std::string_view text) noexcept {
     std::size_t length = text.size() <= Capacity ? text.size() : utf8_prefix(text, Capacity);
-    std::memcpy(bytes, text.data(), length);
+    if (length != 0) std::memcpy(bytes, text.data(), length);  // an empty view's data() may be null
     size = static_cast<std::uint16_t>(length);
   }
   // Copies only the bytes in use: what submit() pays for is the text, not the capacity.

@@ -27,6 +27,9 @@ CLI = os.environ.get("DNSVERDICT_CLI", "dnsverdict")
 MODULE = os.environ.get("DNSVERDICT_MODULE", "dnsverdict.so")
 UNBOUND = os.environ.get("UNBOUND_EXECUTABLE", "unbound")
 NSD = os.environ.get("NSD_EXECUTABLE", "/usr/sbin/nsd")
+# Set for a sanitizer build of the module: the ASan runtime, preloaded into Unbound only.
+UNBOUND_PRELOAD = os.environ.get("DNSVERDICT_UNBOUND_PRELOAD", "")
+SANITIZER_REPORT = re.compile(r"ERROR: (Address|Leak)Sanitizer|runtime error:")
 
 ZONE = """$ORIGIN lab.
 $TTL 300
@@ -161,6 +164,7 @@ class Testbed:
         self.prometheus_file = os.path.join(self.dir, "dnsverdict.prom")
         self.nsd = None
         self.unbound = None
+        self.unbound_log = os.path.join(self.dir, "unbound.out")
         self.nsd_port = free_port()
         self.port = free_port()
         if create_store:
@@ -183,10 +187,15 @@ class Testbed:
         stop_process(self.unbound)
         stop_process(self.nsd)
         self.unbound = self.nsd = None
+        report = SANITIZER_REPORT.search(self.log())
+        if report:
+            raise AssertionError("sanitizer report from Unbound:\n" + self.log()[report.start():][:6000])
 
     def cleanup(self):
-        self.stop()
-        shutil.rmtree(self.dir, ignore_errors=True)
+        try:
+            self.stop()
+        finally:
+            shutil.rmtree(self.dir, ignore_errors=True)
 
     def __enter__(self):
         return self.start()
@@ -286,7 +295,12 @@ stub-zone:
             out.write(self.module_config_text())
         conf = self.write_unbound_conf()
         env = dict(os.environ, DNSVERDICT_CONFIG=self.module_conf)
-        self.unbound_log = os.path.join(self.dir, "unbound.out")
+        if UNBOUND_PRELOAD:
+            # Unbound's own allocations are not the module's to answer for: leaks are not
+            # checked (Unbound keeps some of its startup allocations until exit).
+            env.update(LD_PRELOAD=UNBOUND_PRELOAD,
+                       ASAN_OPTIONS="detect_leaks=0:abort_on_error=0:halt_on_error=1",
+                       UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1")
         self.unbound = start_process([UNBOUND, "-d", "-c", conf], self.unbound_log, env=env)
         self._wait_until(lambda: self.unbound.poll() is not None or
                          raw_query(self.port, "ns.lab", timeout=0.3) is not None, "unbound")
