@@ -92,6 +92,9 @@ std::size_t health_slot_index() noexcept {
 // How often each worker looks for a pending cache sweep, and when the follow-up sweep runs.
 inline constexpr long kTickMicros = 50000;
 inline constexpr std::int64_t kFollowUpDelayNanos = 2'000'000'000;
+// Bins of one cache slab per sweep step (about as many entries): a step stays near a
+// millisecond, and the worker serves its clients between steps.
+inline constexpr std::size_t kSweepBins = 4096;
 
 std::int64_t steady_nanos() noexcept {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -102,16 +105,20 @@ std::int64_t steady_nanos() noexcept {
 // (a reload makes a new instance, possibly at the same address).
 std::atomic<std::uint64_t> next_instance{1};
 
-// A cache sweep in progress (one slab per step).
+// A cache sweep in progress (kSweepBins bins of one slab per step).
 struct SweepJob {
   std::shared_ptr<const VerdictStore> store;  // null: no sweep in progress
   std::uint64_t target = 0;                   // the sweep request this job answers
   bool follow_up = false;
   bool incomplete = false;
-  std::size_t step = 0;
+  std::size_t slab = 0;       // message cache slabs first, then the rrset cache's
+  std::size_t bin = 0;        // the next bin of that slab
+  std::size_t slab_bins = 0;  // the slab's bins when its walk started
+  std::size_t steps = 0;
   std::uint64_t checked = 0;
   std::uint64_t messages = 0;
   std::uint64_t rrsets = 0;
+  std::int64_t longest_step_nanos = 0;  // how long one worker stopped serving, at most
   std::chrono::steady_clock::time_point started;
 };
 
@@ -377,8 +384,9 @@ void submit_hit(ModuleState& state, const Decision& decision, const LookupResult
 // reload` (a changed cache size) after stopping the workers but before it calls this
 // module's deinit, so only a worker thread is sure the tables it walks exist. A worker runs
 // a timer callback holding no cache lock, so the sweep cannot deadlock on the worker's own
-// locks either. The sweep goes one slab per step and the worker serves its clients between
-// steps; under a slab's lock it only copies names, the store lookups come after.
+// locks either. A step takes a few thousand entries (kSweepBins bins of one slab) and the
+// worker serves its clients between steps; under the slab's locks a step only copies names,
+// the store lookups come after.
 
 // One cache entry copied out under its slab's lock.
 struct SweepItem {
@@ -423,19 +431,58 @@ void collect_rrset(lruhash_entry* entry, void* argument) {
   }
 }
 
-// Sweeps slab `step` (message cache slabs first, then the rrset cache's). False past the end.
-bool sweep_slab(ModuleState& state, SweepJob& job, std::size_t step) noexcept {
+// Like Unbound's lruhash_traverse (same locks, same order), for the bins [from, to) only:
+// the table lock, which every lookup in this slab needs, is held for one step's bins.
+void traverse_bins(lruhash* table, std::size_t from, std::size_t to,
+                   void (*visit)(lruhash_entry*, void*), void* argument) {
+  lock_quick_lock(&table->lock);
+  for (std::size_t i = from; i < to && i < table->size; ++i) {
+    lock_quick_lock(&table->array[i].lock);
+    for (lruhash_entry* entry = table->array[i].overflow_list; entry != nullptr;
+         entry = entry->overflow_next) {
+      lock_rw_rdlock(&entry->lock);
+      visit(entry, argument);
+      lock_rw_unlock(&entry->lock);
+    }
+    lock_quick_unlock(&table->array[i].lock);
+  }
+  lock_quick_unlock(&table->lock);
+}
+
+std::size_t table_size(lruhash* table) {
+  lock_quick_lock(&table->lock);
+  std::size_t size = table->size;
+  lock_quick_unlock(&table->lock);
+  return size;
+}
+
+// One step: the next kSweepBins bins of the current slab (message cache slabs first, then
+// the rrset cache's). False when every slab is done. A slab that grew since its last step
+// (its entries rehashed over twice the bins) is walked again from its first bin.
+bool sweep_slab(ModuleState& state, SweepJob& job) noexcept {
   module_env* env = state.env;
   if (env == nullptr || env->msg_cache == nullptr || env->rrset_cache == nullptr) return false;
   slabhash* messages = env->msg_cache;
   slabhash* rrsets = &env->rrset_cache->table;
-  bool is_message = step < messages->size;
-  std::size_t index = is_message ? step : step - messages->size;
+  bool is_message = job.slab < messages->size;
+  std::size_t index = is_message ? job.slab : job.slab - messages->size;
   if (!is_message && index >= rrsets->size) return false;
+  lruhash* table = is_message ? messages->array[index] : rrsets->array[index];
   try {
+    std::size_t bins = table_size(table);
+    if (bins != job.slab_bins) {
+      job.bin = 0;
+      job.slab_bins = bins;
+    }
     SweepSlab slab;
-    lruhash_traverse(is_message ? messages->array[index] : rrsets->array[index], 0,
-                     is_message ? &collect_message : &collect_rrset, &slab);
+    traverse_bins(table, job.bin, job.bin + kSweepBins,
+                  is_message ? &collect_message : &collect_rrset, &slab);
+    job.bin += kSweepBins;
+    if (job.bin >= job.slab_bins) {  // this slab is done
+      ++job.slab;
+      job.bin = 0;
+      job.slab_bins = 0;
+    }
     job.checked += slab.items.size();
     for (const SweepItem& item : slab.items) {
       if (!blocks_someone(state, *job.store, slab.name(item), item.size)) continue;
@@ -455,6 +502,9 @@ bool sweep_slab(ModuleState& state, SweepJob& job, std::size_t step) noexcept {
     }
   } catch (...) {
     job.incomplete = true;  // out of memory: part of this slab went unchecked
+    ++job.slab;
+    job.bin = 0;
+    job.slab_bins = 0;
   }
   return true;
 }
@@ -464,11 +514,12 @@ void finish_sweep(ModuleState& state, SweepJob& job) noexcept {
                       std::chrono::steady_clock::now() - job.started).count();
   if (!job.follow_up || job.messages != 0 || job.rrsets != 0 || job.incomplete) {
     log_info("dnsverdict: %scache sweep for store build %s: %llu entries checked, %llu messages "
-             "and %llu rrsets of listed names removed in %.1f ms%s",
+             "and %llu rrsets of listed names removed in %.1f ms (%zu steps, longest %.1f ms)%s",
              job.follow_up ? "follow-up " : "", job.store->info().build_id.c_str(),
              static_cast<unsigned long long>(job.checked),
              static_cast<unsigned long long>(job.messages),
-             static_cast<unsigned long long>(job.rrsets), millis,
+             static_cast<unsigned long long>(job.rrsets), millis, job.steps,
+             static_cast<double>(job.longest_step_nanos) / 1e6,
              job.incomplete ? " (INCOMPLETE: out of memory)" : "");
   }
   if (!job.follow_up) {
@@ -501,7 +552,11 @@ bool sweep_step(ModuleState& state) noexcept {
     job.follow_up = !primary;
     job.started = std::chrono::steady_clock::now();
   }
-  if (sweep_slab(state, job, job.step++)) return true;
+  std::int64_t step_started = steady_nanos();
+  bool more = sweep_slab(state, job);
+  if (more) ++job.steps;
+  job.longest_step_nanos = std::max(job.longest_step_nanos, steady_nanos() - step_started);
+  if (more) return true;
   finish_sweep(state, job);
   return false;
 }
