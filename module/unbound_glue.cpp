@@ -118,8 +118,8 @@ struct SweepJob {
   std::uint64_t checked = 0;
   std::uint64_t messages = 0;
   std::uint64_t rrsets = 0;
+  std::int64_t started_nanos = 0;       // steady_nanos()
   std::int64_t longest_step_nanos = 0;  // how long one worker stopped serving, at most
-  std::chrono::steady_clock::time_point started;
 };
 
 struct Ticker;  // a worker's sweep timer
@@ -433,9 +433,11 @@ void collect_rrset(lruhash_entry* entry, void* argument) {
 
 // Like Unbound's lruhash_traverse (same locks, same order), for the bins [from, to) only:
 // the table lock, which every lookup in this slab needs, is held for one step's bins.
-void traverse_bins(lruhash* table, std::size_t from, std::size_t to,
-                   void (*visit)(lruhash_entry*, void*), void* argument) {
+// Returns the table's bin count seen under that lock.
+std::size_t traverse_bins(lruhash* table, std::size_t from, std::size_t to,
+                          void (*visit)(lruhash_entry*, void*), void* argument) {
   lock_quick_lock(&table->lock);
+  std::size_t bins = table->size;
   for (std::size_t i = from; i < to && i < table->size; ++i) {
     lock_quick_lock(&table->array[i].lock);
     for (lruhash_entry* entry = table->array[i].overflow_list; entry != nullptr;
@@ -447,18 +449,11 @@ void traverse_bins(lruhash* table, std::size_t from, std::size_t to,
     lock_quick_unlock(&table->array[i].lock);
   }
   lock_quick_unlock(&table->lock);
-}
-
-std::size_t table_size(lruhash* table) {
-  lock_quick_lock(&table->lock);
-  std::size_t size = table->size;
-  lock_quick_unlock(&table->lock);
-  return size;
+  return bins;
 }
 
 // One step: the next kSweepBins bins of the current slab (message cache slabs first, then
-// the rrset cache's). False when every slab is done. A slab that grew since its last step
-// (its entries rehashed over twice the bins) is walked again from its first bin.
+// the rrset cache's). False when every slab is done.
 bool sweep_slab(ModuleState& state, SweepJob& job) noexcept {
   module_env* env = state.env;
   if (env == nullptr || env->msg_cache == nullptr || env->rrset_cache == nullptr) return false;
@@ -469,15 +464,12 @@ bool sweep_slab(ModuleState& state, SweepJob& job) noexcept {
   if (!is_message && index >= rrsets->size) return false;
   lruhash* table = is_message ? messages->array[index] : rrsets->array[index];
   try {
-    std::size_t bins = table_size(table);
-    if (bins != job.slab_bins) {
-      job.bin = 0;
-      job.slab_bins = bins;
-    }
     SweepSlab slab;
-    traverse_bins(table, job.bin, job.bin + kSweepBins,
-                  is_message ? &collect_message : &collect_rrset, &slab);
-    job.bin += kSweepBins;
+    std::size_t bins = traverse_bins(table, job.bin, job.bin + kSweepBins,
+                                     is_message ? &collect_message : &collect_rrset, &slab);
+    // Grown since the last step: its entries were rehashed, walk it again from the start.
+    job.bin = job.slab_bins != 0 && bins != job.slab_bins ? 0 : job.bin + kSweepBins;
+    job.slab_bins = bins;
     if (job.bin >= job.slab_bins) {  // this slab is done
       ++job.slab;
       job.bin = 0;
@@ -510,8 +502,7 @@ bool sweep_slab(ModuleState& state, SweepJob& job) noexcept {
 }
 
 void finish_sweep(ModuleState& state, SweepJob& job) noexcept {
-  double millis = std::chrono::duration<double, std::milli>(
-                      std::chrono::steady_clock::now() - job.started).count();
+  double millis = static_cast<double>(steady_nanos() - job.started_nanos) / 1e6;
   if (!job.follow_up || job.messages != 0 || job.rrsets != 0 || job.incomplete) {
     log_info("dnsverdict: %scache sweep for store build %s: %llu entries checked, %llu messages "
              "and %llu rrsets of listed names removed in %.1f ms (%zu steps, longest %.1f ms)%s",
@@ -550,7 +541,7 @@ bool sweep_step(ModuleState& state) noexcept {
     }
     job.target = primary ? requested : state.sweep_done.load(std::memory_order_relaxed);
     job.follow_up = !primary;
-    job.started = std::chrono::steady_clock::now();
+    job.started_nanos = steady_nanos();
   }
   std::int64_t step_started = steady_nanos();
   bool more = sweep_slab(state, job);

@@ -20,8 +20,10 @@ import signal
 import socket
 import struct
 import subprocess
+import sys
 import tempfile
 import time
+import unittest
 
 CLI = os.environ.get("DNSVERDICT_CLI", "dnsverdict")
 MODULE = os.environ.get("DNSVERDICT_MODULE", "dnsverdict.so")
@@ -361,6 +363,12 @@ stub-zone:
     def _raw_ok(self, port, name):
         return raw_query(port, name, timeout=0.3) is not None
 
+    def wait_answering(self, timeout=10):
+        """Waits until Unbound answers again (after a reload), at most `timeout` s."""
+        deadline = time.time() + timeout
+        while time.time() < deadline and raw_query(self.port, "ns.lab") is None:
+            time.sleep(0.1)
+
     @staticmethod
     def _wait_until(ready, what, timeout=15):
         deadline = time.time() + timeout
@@ -417,6 +425,28 @@ stub-zone:
                 return time.time() - started
             time.sleep(0.05)
         raise AssertionError("store swap not picked up and swept:\n" + self.log()[-2000:])
+
+
+class BedTestCase(unittest.TestCase):
+    """A fresh test bed for each test, made from `bed_options` (Testbed's arguments)."""
+
+    bed_options = {}
+
+    def setUp(self):
+        self.bed = Testbed(**self.bed_options)
+        self.bed.start()
+
+    def tearDown(self):
+        self.bed.cleanup()
+
+
+def run_tests():
+    """unittest.main for a test program; exits 77 (CTest: skipped) without dig or NSD."""
+    for tool in ("dig", NSD):
+        if shutil.which(tool) is None:
+            print("skipped: %s not found" % tool)
+            sys.exit(77)
+    unittest.main(verbosity=2)
 
 
 # -- a minimal DNS client for load (no process per query)

@@ -3,7 +3,6 @@ Run by CTest (tests/integration/integration.cmake); see harness.py for the envir
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 import threading
@@ -190,13 +189,8 @@ class DnssecTest(unittest.TestCase):
             self.assertNotIn("RRSIG", blocked.text)
 
 
-class HotSwapTest(unittest.TestCase):
-    def setUp(self):
-        self.bed = harness.Testbed(store_feeds=[("first.lab\n", [])])
-        self.bed.start()
-
-    def tearDown(self):
-        self.bed.cleanup()
+class HotSwapTest(harness.BedTestCase):
+    bed_options = dict(store_feeds=[("first.lab\n", [])])
 
     def test_cache_filled_before_swap(self):
         self.assertEqual(self.bed.dig("later.lab").addresses(), ["10.0.0.1"])
@@ -254,16 +248,11 @@ class HotSwapTest(unittest.TestCase):
         self.assertEqual(self.bed.dig("second.lab").status, "NXDOMAIN")
 
 
-class ManySwapsTest(unittest.TestCase):
+class ManySwapsTest(harness.BedTestCase):
     """Memory, mappings and descriptors stay flat across 100 swaps; reload works."""
 
-    def setUp(self):
-        self.bed = harness.Testbed(store_feeds=[("first.lab\n", [])],
-                                   config_lines=["check-interval: 50ms"], remote_control=True)
-        self.bed.start()
-
-    def tearDown(self):
-        self.bed.cleanup()
+    bed_options = dict(store_feeds=[("first.lab\n", [])], config_lines=["check-interval: 50ms"],
+                       remote_control=True)
 
     def test_hundred_swaps_keep_memory_flat(self):
         names = "".join("n%d.lab\n" % i for i in range(2000))
@@ -291,9 +280,7 @@ class ManySwapsTest(unittest.TestCase):
         harness.publish_store(self.bed.store, [("reloaded.lab\n", [])])
         result = self.bed.control("reload")
         self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
-        deadline = time.time() + 10
-        while time.time() < deadline and harness.raw_query(self.bed.port, "ns.lab") is None:
-            time.sleep(0.1)
+        self.bed.wait_answering()
         self.assertEqual(self.bed.dig("reloaded.lab").status, "NXDOMAIN")
         self.assertEqual(self.bed.dig("first.lab").addresses(), ["10.0.0.1"])
         self.assertGreaterEqual(self.bed.log().count("built for Unbound"), 2)
@@ -328,9 +315,7 @@ class ManySwapsTest(unittest.TestCase):
         finally:
             stop.set()
             thread.join(30)
-        deadline = time.time() + 10
-        while time.time() < deadline and harness.raw_query(self.bed.port, "ns.lab") is None:
-            time.sleep(0.1)
+        self.bed.wait_answering()
         self.assertIsNone(self.bed.unbound.poll(), self.bed.log()[-3000:])
         self.assertEqual(self.bed.dig("round9.lab").status, "NXDOMAIN")
         self.assertEqual(self.bed.dig("round8.lab").addresses(), ["10.0.0.1"])
@@ -338,18 +323,13 @@ class ManySwapsTest(unittest.TestCase):
         self.assertGreater(answered[0], 0)
 
 
-class KeptCacheTest(unittest.TestCase):
+class KeptCacheTest(harness.BedTestCase):
     """`unbound-control reload_keep_cache` keeps the caches: the new module instance sweeps
     them for the store it opens (the watcher here would not notice the new store for a
     minute)."""
 
-    def setUp(self):
-        self.bed = harness.Testbed(store_feeds=[("first.lab\n", [])],
-                                   config_lines=["check-interval: 60s"], remote_control=True)
-        self.bed.start()
-
-    def tearDown(self):
-        self.bed.cleanup()
+    bed_options = dict(store_feeds=[("first.lab\n", [])], config_lines=["check-interval: 60s"],
+                       remote_control=True)
 
     def test_kept_cache_is_swept_at_init(self):
         self.assertEqual(self.bed.dig("later.lab").addresses(), ["10.0.0.1"])
@@ -357,9 +337,7 @@ class KeptCacheTest(unittest.TestCase):
         harness.publish_store(self.bed.store, [("first.lab\nlater.lab\nlater2.lab\n", [])])
         result = self.bed.control("reload_keep_cache")
         self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
-        deadline = time.time() + 10
-        while time.time() < deadline and harness.raw_query(self.bed.port, "ns.lab") is None:
-            time.sleep(0.1)
+        self.bed.wait_answering()
         self.assertEqual(self.bed.dig("later.lab").status, "NXDOMAIN")
         self.assertEqual(self.bed.dig("alias2.lab").status, "NXDOMAIN")
         self.assertEqual(self.bed.dig("later2.lab").status, "NXDOMAIN")
@@ -416,8 +394,4 @@ class StartFailureTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    for tool in ("dig", harness.NSD):
-        if shutil.which(tool) is None:
-            print("skipped: %s not found" % tool)
-            sys.exit(77)
-    unittest.main(verbosity=2)
+    harness.run_tests()
