@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "lmdb_handle.h"
+#include "store_guard.h"
 
 namespace dnsverdict {
 namespace {
@@ -85,6 +86,17 @@ bool StoreHolder::check() noexcept {
       return false;
     }
     reported_missing_ = false;
+    if (!reported_damaged_) {
+      std::shared_ptr<const VerdictStore> in_use = current_shared();
+      if (in_use && in_use->damaged()) {
+        reported_damaged_ = true;
+        log(Severity::kError, options_.path +
+                                  ": the store in use was rewritten in place and a read of it "
+                                  "faulted; it answers as empty (nothing listed) until a "
+                                  "complete store is published by renaming a new file over "
+                                  "the path");
+      }
+    }
     if (have_loaded_identity_ && identity == loaded_identity_) return false;
     if (have_failed_identity_ && identity == failed_identity_) return false;
     if (have_loaded_identity_ && identity.device == loaded_identity_.device &&
@@ -112,6 +124,7 @@ bool StoreHolder::check() noexcept {
     loaded_identity_ = fresh->identity();
     have_loaded_identity_ = true;
     have_failed_identity_ = false;
+    reported_damaged_ = false;
     std::shared_ptr<const VerdictStore> previous = current_shared();
     publish(fresh);
     swaps_.fetch_add(1, std::memory_order_relaxed);
@@ -124,9 +137,15 @@ bool StoreHolder::check() noexcept {
 }
 
 const VerdictStore* StoreHolder::current() const noexcept {
+  std::uint64_t generation = 0;
+  return current(generation);
+}
+
+const VerdictStore* StoreHolder::current(std::uint64_t& generation) const noexcept {
   ThreadCache& cache = thread_cache;
   if (cache.instance != instance_ ||
       cache.generation != generation_.load(std::memory_order_acquire)) {
+    allow_store_faults_in_this_thread();  // before this thread's first read of a store
     std::shared_ptr<const VerdictStore> previous;  // released after the lock
     std::lock_guard<std::mutex> lock(publish_mutex_);
     previous = std::move(cache.store);
@@ -134,6 +153,7 @@ const VerdictStore* StoreHolder::current() const noexcept {
     cache.generation = generation_.load(std::memory_order_relaxed);
     cache.instance = instance_;
   }
+  generation = cache.generation;
   return cache.store.get();
 }
 

@@ -68,6 +68,9 @@ class StoreHolder {
   // The store in use, or null when none could be opened yet. Lock-free on the query path;
   // the pointer stays valid until this thread next calls current() on this holder.
   const VerdictStore* current() const noexcept;
+  // The same, and the generation of that very store (read together: a swap between two
+  // separate calls would pair an old store with a new generation).
+  const VerdictStore* current(std::uint64_t& generation) const noexcept;
   // The same as a shared_ptr (takes the publish mutex: not for the query path).
   std::shared_ptr<const VerdictStore> current_shared() const;
 
@@ -96,6 +99,7 @@ class StoreHolder {
   FileIdentity failed_identity_;  // the last file that did not open (reported once)
   bool have_failed_identity_ = false;
   bool reported_missing_ = false;
+  bool reported_damaged_ = false;
 
   std::mutex watcher_mutex_;
   std::condition_variable watcher_wake_;

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <charconv>
+#include <cstdio>
 
 namespace dnsverdict {
 namespace {
@@ -55,6 +56,25 @@ void check_complete(MDB_env* env, const std::string& path, FileIdentity& identit
   identity.size = file.st_size;
   identity.modified_ns =
       static_cast<std::int64_t>(file.st_mtim.tv_sec) * 1000000000 + file.st_mtim.tv_nsec;
+}
+
+// The address range of this process's mapping that holds `inside`, from /proc/self/maps.
+bool find_mapping(const void* inside, std::uintptr_t& begin, std::uintptr_t& end) {
+  auto address = reinterpret_cast<std::uintptr_t>(inside);
+  std::FILE* maps = std::fopen("/proc/self/maps", "re");
+  if (maps == nullptr) return false;
+  bool found = false;
+  unsigned long long low = 0, high = 0;
+  char line[8192];
+  while (!found && std::fgets(line, sizeof line, maps) != nullptr) {
+    if (std::sscanf(line, "%llx-%llx", &low, &high) == 2 && address >= low && address < high) {
+      begin = static_cast<std::uintptr_t>(low);
+      end = static_cast<std::uintptr_t>(high);
+      found = true;
+    }
+  }
+  std::fclose(maps);
+  return found;
 }
 
 }  // namespace
@@ -167,6 +187,11 @@ std::shared_ptr<const VerdictStore> VerdictStore::open(const std::string& path) 
     if (!store->index_.attach(get_value(rules_dbi, kIndexKey), get_value(rules_dbi, kHeapKey)) ||
         store->index_.entry_count() != info.key_count)
       throw StoreError(path + ": the store is damaged (bad hash index)");
+    // LMDB does not tell where it mapped the file: the mapping holding the views is it.
+    std::uintptr_t map_begin = 0, map_end = 0;
+    if (find_mapping(store->index_.heap().data(), map_begin, map_end)) {
+      store->guard_ = StoreGuardWatch(reinterpret_cast<const void*>(map_begin), map_end - map_begin);
+    }
   }
   return store;
 }

@@ -25,6 +25,7 @@
 #include "dns_name.h"
 #include "lmdb_handle.h"
 #include "store_format.h"
+#include "store_guard.h"
 
 namespace dnsverdict {
 
@@ -96,6 +97,9 @@ class VerdictStore {
   const std::string& path() const noexcept { return path_; }
   const FileIdentity& identity() const noexcept { return identity_; }
   const BloomFilterView& filter() const noexcept { return filter_; }
+  // True once the file was rewritten in place under this store's mapping and a read faulted
+  // (store_guard.h): the store reads as empty from then on; open the file again.
+  bool damaged() const noexcept { return guard_.faulted(); }
 
  private:
   VerdictStore() = default;
@@ -103,6 +107,7 @@ class VerdictStore {
   std::string path_;
   FileIdentity identity_;
   LmdbEnv env_;
+  StoreGuardWatch guard_;  // the map of env_; released before env_ unmaps it
   BloomFilterView filter_;
   HashIndexView index_;
   StoreInfo info_;
