@@ -6,6 +6,7 @@
 # file for the structures Unbound's C++-hostile headers define.
 
 add_library(dnsverdict_module_logic STATIC
+  ${CMAKE_CURRENT_LIST_DIR}/module_chain.cpp
   ${CMAKE_CURRENT_LIST_DIR}/module_config.cpp
   ${CMAKE_CURRENT_LIST_DIR}/policy.cpp
   ${CMAKE_CURRENT_LIST_DIR}/store_holder.cpp
