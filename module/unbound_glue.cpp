@@ -19,6 +19,7 @@
 // Counting (docs/counters.md): every hit that reaches a client, on both reply paths, is
 // recorded once per client in submit_hit(); the stats flusher thread stores the counts.
 #include <arpa/inet.h>
+#include <dlfcn.h>
 #include <sys/time.h>
 
 #include <algorithm>
@@ -29,6 +30,7 @@
 #include <exception>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -57,10 +59,12 @@ struct ub_event_base* comm_base_internal(struct comm_base* b);
 #include "dns_name.h"
 #include "hit_counters.h"
 #include "hit_log.h"
+#include "module_chain.h"
 #include "module_config.h"
 #include "policy.h"
 #include "prometheus.h"
 #include "stats_flusher.h"
+#include "store_guard.h"
 #include "store_holder.h"
 #include "verdict_store.h"
 
@@ -191,6 +195,7 @@ struct QueryState {
   std::size_t owner_len = 0;
   reply_info saved;                // the real answer's header, restored for exempt clients
   bool following_redirect = false; // a sub-query resolves the redirect target
+  bool keep_uncached = false;      // a listed name resolved for someone it does not block
   const reply_info* saved_for = nullptr;  // the reply `saved` was taken from
 };
 
@@ -205,6 +210,12 @@ std::int64_t now_micros() noexcept {
 ModuleState* state_of(module_env* env, int id) noexcept {
   auto* loader = static_cast<dynlibmod_env*>(env->modinfo[id]);
   return loader != nullptr ? static_cast<ModuleState*>(loader->dyn_env) : nullptr;
+}
+
+// Verdicts are about Internet names: class IN, and class ANY, which would otherwise ask the
+// very same data around them. Other classes (CHAOS, HESIOD) hold no IN data and pass.
+bool policy_applies(std::uint16_t qclass) noexcept {
+  return qclass == LDNS_RR_CLASS_IN || qclass == LDNS_RR_CLASS_ANY;
 }
 
 // The store lookup for a wire name; `key` must outlive the result (owner_key points into it).
@@ -306,7 +317,7 @@ reply_info* build_reply(regional* region, const query_info& qinfo, const Decisio
         }
       });
       ub_packed_rrset_key* rrset =
-          make_rrset(region, owner, owner_len, qinfo.qtype, qinfo.qclass, ttl, rdatas, sizes, n);
+          make_rrset(region, owner, owner_len, qinfo.qtype, LDNS_RR_CLASS_IN, ttl, rdatas, sizes, n);
       if (rrset == nullptr) return nullptr;
       rrsets[count++] = rrset;
       break;
@@ -315,7 +326,7 @@ reply_info* build_reply(regional* region, const query_info& qinfo, const Decisio
       const auto* target = reinterpret_cast<const std::uint8_t*>(decision.redirect_target.data());
       std::size_t size = decision.redirect_target.size();
       ub_packed_rrset_key* rrset =
-          make_rrset(region, owner, owner_len, kTypeCname, qinfo.qclass, ttl, &target, &size, 1);
+          make_rrset(region, owner, owner_len, kTypeCname, LDNS_RR_CLASS_IN, ttl, &target, &size, 1);
       if (rrset == nullptr) return nullptr;
       rrsets[count++] = rrset;
       break;
@@ -344,6 +355,20 @@ void copy_header(reply_info& to, const reply_info& from) noexcept {
   to.ar_numrrsets = from.ar_numrrsets;
   to.rrset_count = from.rrset_count;
   to.rrsets = from.rrsets;
+}
+
+// Unbound hands each waiting client's reply callback the reply the query state returns, and
+// after the replies informs the queries that wait on this one (the iterator's lookups of a
+// name server's address, the validator's DS and DNSKEY fetches) from qstate->return_msg.
+// A blocked client's answer is written over the reply in place, so before the first rewrite
+// the query state gets a copy of the real reply: those lookups always see the real answer.
+// False when the copy cannot be made (out of memory): then nothing may be rewritten.
+bool keep_real_reply_for_supers(module_qstate* qstate, reply_info* rep) noexcept {
+  if (qstate->return_msg == nullptr || qstate->return_msg->rep != rep) return true;
+  auto* real = static_cast<reply_info*>(regional_alloc_init(qstate->region, rep, sizeof(reply_info)));
+  if (real == nullptr) return false;
+  qstate->return_msg->rep = real;
+  return true;
 }
 
 QueryState* query_state(module_qstate* qstate, int id) noexcept {
@@ -658,7 +683,7 @@ int reply_cache_callback(query_info* qinfo, module_qstate*, reply_info*, int, ed
                          void* argument) noexcept {
   try {
     auto* state = static_cast<ModuleState*>(argument);
-    if (state == nullptr || qinfo == nullptr) return 1;
+    if (state == nullptr || qinfo == nullptr || !policy_applies(qinfo->qclass)) return 1;
     const VerdictStore* store = state->holder->current();
     if (store == nullptr) return 1;
     NameKey key;
@@ -739,7 +764,7 @@ int reply_callback(query_info* qinfo, module_qstate* qstate, reply_info* rep, in
         reply_info* blocked =
             build_reply(region, *qinfo, effective, state->config.answer_ttl, query->owner,
                         query->owner_len, query->saved.rrsets, prefix);
-        if (blocked != nullptr) {
+        if (blocked != nullptr && keep_real_reply_for_supers(qstate, rep)) {
           copy_header(*rep, *blocked);
           // Unbound decided "secure" from the real answer before this callback: without
           // this, a validated answer's AD bit would mark the synthesized one as validated.
@@ -834,7 +859,8 @@ void take_redirect_answer(module_qstate* sub, module_qstate* super) noexcept {
 void handle_new(ModuleState& state, module_qstate* qstate, int id) noexcept {
   auto* query = static_cast<QueryState*>(regional_alloc_zero(qstate->region, sizeof(QueryState)));
   qstate->minfo[id] = query;
-  const VerdictStore* store = state.holder->current();
+  std::uint64_t generation = 0;
+  const VerdictStore* store = state.holder->current(generation);
   if (store == nullptr) {
     if (state.config.fail_mode == FailMode::kClosed) {
       finish_with_rcode(qstate, id, LDNS_RCODE_SERVFAIL);
@@ -847,7 +873,11 @@ void handle_new(ModuleState& state, module_qstate* qstate, int id) noexcept {
     pass_on(qstate, id);
     return;
   }
-  query->generation = state.holder->generation();
+  query->generation = generation;
+  if (!policy_applies(qstate->qinfo.qclass)) {
+    pass_on(qstate, id);
+    return;
+  }
   NameKey key;
   LookupResult lookup = lookup_name(*store, qstate->qinfo.qname, qstate->qinfo.qname_len, key);
   count_lookup(state, lookup);
@@ -863,7 +893,10 @@ void handle_new(ModuleState& state, module_qstate* qstate, int id) noexcept {
     // The iterator or validator needs this name to resolve another one (a name server's
     // address, a DS): let it resolve and keep it out of the cache. The verdict stays set: a
     // client that joins this lookup while it runs gets its own decision in reply_callback.
-    if (is_blocking(graded_action(lookup.rule, state.config))) qstate->no_cache_store = 1;
+    if (is_blocking(graded_action(lookup.rule, state.config))) {
+      qstate->no_cache_store = 1;
+      query->keep_uncached = true;
+    }
     pass_on(qstate, id);
     return;
   }
@@ -874,7 +907,10 @@ void handle_new(ModuleState& state, module_qstate* qstate, int id) noexcept {
                        has_client && state.config.is_exempt(client.family, client.address),
                        has_client ? client.is_udp != 0 : true};
   Decision decision = decide(lookup, *store, state.config, context);
-  if (decision.blocks_someone) qstate->no_cache_store = 1;  // the real answer is per client
+  if (decision.blocks_someone) {  // the real answer is per client
+    qstate->no_cache_store = 1;
+    query->keep_uncached = true;
+  }
 
   if (!decision.blocked() || decision.response == Response::kTruncate) {
     // Resolve: log/tag/exempt answers are real; tcp-only truncates per UDP client.
@@ -908,18 +944,50 @@ void handle_new(ModuleState& state, module_qstate* qstate, int id) noexcept {
   qstate->ext_state[id] = module_finished;
 }
 
+// Takes what the modules after this one may have cached for a query of a listed name out of
+// the message and rrset caches: the answer itself, and what the iterator cached on the way
+// for the listed name (its own records, and its CNAME when it sits inside a chain). Modules
+// may store whatever no_cache_store says (dns64 stores what passes through it): only this,
+// after they are done, keeps the answer out.
+void purge_cached(module_qstate* qstate, const QueryState& query) noexcept {
+  qstate->no_cache_store = 1;
+  const query_info& qinfo = qstate->qinfo;
+  msg_cache_remove(qstate->env, qinfo.qname, qinfo.qname_len, qinfo.qtype, qinfo.qclass,
+                   qstate->query_flags);
+  rrset_cache_remove(qstate->env->rrset_cache, query.owner, query.owner_len, qinfo.qtype,
+                     qinfo.qclass, 0);
+  if (query.chain) {
+    msg_cache_remove(qstate->env, query.owner, query.owner_len, qinfo.qtype, qinfo.qclass,
+                     qstate->query_flags);
+    rrset_cache_remove(qstate->env->rrset_cache, query.owner, query.owner_len, kTypeCname,
+                       qinfo.qclass, 0);
+  }
+}
+
 // The next modules are done: look for listed names in the answer's CNAME chain, and re-check
-// the query name when a new store arrived while it resolved.
+// the query name when a new store arrived while it resolved or this module never saw the
+// query start (a module after it made the query: dns64's own A lookup starts at dns64).
 void handle_done(ModuleState& state, module_qstate* qstate, int id) noexcept {
   qstate->ext_state[id] = module_finished;
+  if (!policy_applies(qstate->qinfo.qclass)) return;
   QueryState* query = query_state(qstate, id);
-  if (query == nullptr || query->verdict) return;
-  const VerdictStore* store = state.holder->current();
+  bool started_below = query == nullptr;
+  if (started_below) {
+    query = static_cast<QueryState*>(regional_alloc_zero(qstate->region, sizeof(QueryState)));
+    if (query == nullptr) return;
+    qstate->minfo[id] = query;
+  }
+  if (query->verdict) {
+    if (query->keep_uncached) purge_cached(qstate, *query);
+    return;
+  }
+  std::uint64_t generation = 0;
+  const VerdictStore* store = state.holder->current(generation);
   if (store == nullptr) return;
 
-  bool swapped = query->generation != state.holder->generation();
+  bool recheck = started_below || query->generation != generation;
   bool found = false;
-  if (swapped && blocks_someone(state, *store, qstate->qinfo.qname, qstate->qinfo.qname_len)) {
+  if (recheck && blocks_someone(state, *store, qstate->qinfo.qname, qstate->qinfo.qname_len)) {
     found = true;
     query->owner = qstate->qinfo.qname;
     query->owner_len = qstate->qinfo.qname_len;
@@ -938,21 +1006,7 @@ void handle_done(ModuleState& state, module_qstate* qstate, int id) noexcept {
   }
   if (!found) return;
   query->verdict = true;
-  if (!qstate->no_cache_store) {
-    // It was cached before this module could tell (a store swapped in meanwhile): remove it,
-    // and what the iterator cached on the way for the listed name itself (its own message,
-    // and its CNAME when it sits inside a chain).
-    msg_cache_remove(qstate->env, qstate->qinfo.qname, qstate->qinfo.qname_len,
-                     qstate->qinfo.qtype, qstate->qinfo.qclass, qstate->query_flags);
-    rrset_cache_remove(qstate->env->rrset_cache, query->owner, query->owner_len,
-                       qstate->qinfo.qtype, qstate->qinfo.qclass, 0);
-    if (query->chain) {
-      msg_cache_remove(qstate->env, query->owner, query->owner_len, qstate->qinfo.qtype,
-                       qstate->qinfo.qclass, qstate->query_flags);
-      rrset_cache_remove(qstate->env->rrset_cache, query->owner, query->owner_len, kTypeCname,
-                         qstate->qinfo.qclass, 0);
-    }
-  }
+  purge_cached(qstate, *query);
 }
 
 const char* severity_prefix(StoreHolder::Severity severity) noexcept {
@@ -1003,23 +1057,74 @@ void start_counting(ModuleState& state) {
            state.config.prometheus_file.c_str());
 }
 
+// What a reload finds of the instance before it. Unbound's dynlib loader closes the module
+// on every reload; pin_module() keeps it loaded (RTLD_NODELETE), so this outlives instances.
+struct ProcessMemory {
+  bool started = false;                    // an init succeeded in this process
+  std::optional<ModuleConfig> last_config; // the configuration last loaded without error
+};
+
+ProcessMemory& process_memory() noexcept {
+  static ProcessMemory memory;
+  return memory;
+}
+
+// Keeps this shared object loaded until the process exits, whatever the loader closes: a
+// reload runs the same code with the same statics (a new dnsverdict.so takes effect on a
+// restart, not on a reload).
+void pin_module() noexcept {
+  Dl_info self{};
+  if (dladdr(reinterpret_cast<void*>(&pin_module), &self) == 0 || self.dli_fname == nullptr ||
+      dlopen(self.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE) == nullptr) {
+    log_warn("dnsverdict: cannot pin the module in memory; a reload with a broken "
+             "configuration will not fall back to the previous one");
+  }
+}
+
 }  // namespace
 }  // namespace dnsverdict
 
 using namespace dnsverdict;
 
 DNSVERDICT_EXPORT int init(module_env* env, int id) noexcept {
+  // At first start a problem refuses to start Unbound (return 0: Unbound exits, loudly). On a
+  // reload the same return would stop a running resolver: there every problem is logged and
+  // the module goes on with what it has.
+  ProcessMemory& memory = process_memory();
+  const bool reloading = memory.started;
+  if (!reloading) {
+    pin_module();
+    if (!install_store_guard()) {
+      log_warn("dnsverdict: cannot install the SIGBUS handler: a store file rewritten in "
+               "place (instead of renamed over) can crash Unbound");
+    }
+  }
   try {
     auto* loader = static_cast<dynlibmod_env*>(env->modinfo[id]);
     auto state = std::make_unique<ModuleState>();
     state->env = env;
     state->ede_enabled = env->cfg != nullptr && env->cfg->ede;
+    const char* module_config = env->cfg != nullptr && env->cfg->module_conf != nullptr
+                                    ? env->cfg->module_conf : "";
+    std::string chain_error = check_module_chain(module_config, id);
+    if (!chain_error.empty()) {
+      log_err("dnsverdict: %s; supported: %s%s", chain_error.c_str(), kSupportedModuleChains,
+              reloading ? "; LISTED NAMES MAY LEAK until module-config is fixed" : "");
+      if (!reloading) return 0;
+    }
     std::string config_path = config_path_from_environment();
     try {
       state->config = load_config(config_path);
+      memory.last_config = state->config;
     } catch (const std::exception& error) {
-      log_err("dnsverdict: %s", error.what());
-      return 0;
+      if (!reloading || !memory.last_config) {
+        log_err("dnsverdict: %s", error.what());
+        return 0;
+      }
+      log_err("dnsverdict: %s; RELOAD KEEPS THE PREVIOUS CONFIGURATION (fix the file and "
+              "reload again; `dnsverdict check-config %s` checks it)",
+              error.what(), config_path.c_str());
+      state->config = *memory.last_config;
     }
     if (!state->config.hit_log_path.empty()) {
       HitLog::Options options;
@@ -1076,8 +1181,9 @@ DNSVERDICT_EXPORT int init(module_env* env, int id) noexcept {
       sweep_now(*state);
     }
     if (!state->holder->start()) {
-      log_err("dnsverdict: cannot start the store watcher thread");
-      return 0;
+      log_err("dnsverdict: cannot start the store watcher thread: new stores are not picked "
+              "up until the next reload");
+      if (!reloading) return 0;
     }
     if (!state->config.stats_store_path.empty()) start_counting(*state);
 
@@ -1089,19 +1195,26 @@ DNSVERDICT_EXPORT int init(module_env* env, int id) noexcept {
                                              inplace_cb_reply_cache, raw, env, id) ||
         !loader->inplace_cb_register_wrapped(reinterpret_cast<void*>(&query_response_callback),
                                              inplace_cb_query_response, raw, env, id)) {
-      log_err("dnsverdict: cannot register Unbound's inplace callbacks (out of memory)");
-      state->flusher.stop();
-      state->holder->stop();
-      return 0;
+      log_err("dnsverdict: cannot register Unbound's inplace callbacks (out of memory)%s",
+              reloading ? "; cached answers and joined clients go UNCHECKED until the next "
+                          "reload" : "");
+      if (!reloading) {
+        state->flusher.stop();
+        state->holder->stop();
+        return 0;
+      }
     }
     loader->dyn_env = state.release();
+    memory.started = true;
     return 1;
   } catch (const std::exception& error) {
-    log_err("dnsverdict: init failed: %s", error.what());
+    log_err("dnsverdict: init failed: %s%s", error.what(),
+            reloading ? "; queries are answered WITHOUT verdicts until the next reload" : "");
   } catch (...) {
-    log_err("dnsverdict: init failed");
+    log_err("dnsverdict: init failed%s",
+            reloading ? "; queries are answered WITHOUT verdicts until the next reload" : "");
   }
-  return 0;
+  return reloading ? 1 : 0;
 }
 
 DNSVERDICT_EXPORT void deinit(module_env* env, int id) noexcept {
@@ -1136,8 +1249,8 @@ DNSVERDICT_EXPORT void operate(module_qstate* qstate, module_ev event, int id,
                                outbound_entry*) noexcept {
   try {
     ModuleState* state = state_of(qstate->env, id);
-    if (state == nullptr) {
-      qstate->ext_state[id] = module_error;
+    if (state == nullptr) {  // a reload failed (logged): resolve without verdicts
+      pass_on(qstate, id);
       return;
     }
     ensure_ticker(*state, qstate->env);

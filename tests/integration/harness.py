@@ -22,6 +22,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 
@@ -44,6 +45,25 @@ ns      A   127.0.0.1
 alias   CNAME evil-chain.lab.
 alias2  CNAME later2.lab.
 walled  A   10.9.9.9
+*.v4    A   10.0.0.5
+alias4  CNAME evil4.v4.lab.
+"""
+
+# Served beside lab.; a bed that sets `stub_host_zone` delegates child.zz. to a name server
+# known by name only (ns.slowns.zz), so that the iterator looks that name's address up, and
+# asks for that address through a SlowProxy on `slow_port`: the lookup takes a while.
+CHILD_ZONE = """$ORIGIN child.zz.
+$TTL 300
+@       SOA ns.slowns.zz. hostmaster.lab. 1 3600 600 86400 60
+@       NS  ns.slowns.zz.
+*       A   10.7.7.7
+"""
+SLOWNS_ZONE = """$ORIGIN slowns.zz.
+$TTL 300
+@       SOA ns.slowns.zz. hostmaster.lab. 1 3600 600 86400 60
+@       NS  ns.slowns.zz.
+ns      A   127.0.0.1
+host    A   10.0.0.8
 """
 
 # Signed with fresh keys when a bed asks for DNSSEC; Unbound gets its DS as the trust anchor.
@@ -157,7 +177,8 @@ class Testbed:
     """NSD + Unbound with the module, in a temporary folder."""
 
     def __init__(self, config_lines=(), store_feeds=None, create_store=True, remote_control=False,
-                 dnssec=False):
+                 dnssec=False, module_config="dynlib validator iterator", server_lines=(),
+                 stub_host_zone=False):
         self.dir = tempfile.mkdtemp(prefix="dnsverdict-it-")
         self.control_port = free_port() if remote_control else None
         self.store = os.path.join(self.dir, "verdicts.mdb")
@@ -169,10 +190,13 @@ class Testbed:
         self.unbound_log = os.path.join(self.dir, "unbound.out")
         self.nsd_port = free_port()
         self.port = free_port()
+        self.slow_port = free_port()  # a SlowProxy to NSD, when a test starts one
         if create_store:
             compile_store(self.store, store_feeds or [("placeholder.lab\n", [])])
         self.config_lines = list(config_lines)
-        self.server_lines = []  # extra unbound.conf server: lines
+        self.server_lines = list(server_lines)  # extra unbound.conf server: lines
+        self.module_config = module_config  # unbound.conf module-config
+        self.stub_host_zone = stub_host_zone  # child.zz. through a name server known by name
         self.dnssec = dnssec  # also serve sec., signed, with its DS as Unbound's trust anchor
 
     # -- lifecycle
@@ -208,6 +232,10 @@ class Testbed:
     def _start_nsd(self):
         with open(os.path.join(self.dir, "lab.zone"), "w") as out:
             out.write(ZONE)
+        with open(os.path.join(self.dir, "child.zone"), "w") as out:
+            out.write(CHILD_ZONE)
+        with open(os.path.join(self.dir, "slowns.zone"), "w") as out:
+            out.write(SLOWNS_ZONE)
         conf = os.path.join(self.dir, "nsd.conf")
         with open(conf, "w") as out:
             out.write("""server:
@@ -226,6 +254,12 @@ remote-control:
 zone:
   name: "lab."
   zonefile: "{dir}/lab.zone"
+zone:
+  name: "child.zz."
+  zonefile: "{dir}/child.zone"
+zone:
+  name: "slowns.zz."
+  zonefile: "{dir}/slowns.zone"
 """.format(port=self.nsd_port, dir=self.dir))
             if self.dnssec:
                 out.write('zone:\n  name: "sec."\n  zonefile: "%s"\n' % self._sign_zone())
@@ -274,7 +308,7 @@ zone:
   verbosity: 1
   do-not-query-localhost: no
   access-control: 127.0.0.0/8 allow
-  module-config: "dynlib validator iterator"
+  module-config: "{module_config}"
   ede: yes
   minimal-responses: yes
 {server_lines}dynlib:
@@ -284,7 +318,12 @@ stub-zone:
   stub-addr: 127.0.0.1@{nsd}
 {remote_control}
 """.format(port=self.port, dir=self.dir, module=MODULE, nsd=self.nsd_port,
-           remote_control=self._remote_control_text(), server_lines=server_lines))
+           remote_control=self._remote_control_text(), server_lines=server_lines,
+           module_config=self.module_config))
+            if self.stub_host_zone:
+                out.write('stub-zone:\n  name: "child.zz."\n  stub-host: ns.slowns.zz@%d\n'
+                          'stub-zone:\n  name: "slowns.zz."\n  stub-addr: 127.0.0.1@%d\n'
+                          % (self.nsd_port, self.slow_port))
             if self.dnssec:
                 out.write('server:\n  trust-anchor-file: "%s/dsset-sec."\n'
                           'stub-zone:\n  name: "sec."\n  stub-addr: 127.0.0.1@%d\n'
@@ -427,6 +466,52 @@ stub-zone:
         raise AssertionError("store swap not picked up and swept:\n" + self.log()[-2000:])
 
 
+class SlowProxy:
+    """Relays UDP queries from `port` to the upstream on `upstream_port`, each answer
+    `delay` s late; at most `limit` queries, then it stops by itself (or on stop())."""
+
+    def __init__(self, port, upstream_port, delay=0.4, limit=1000):
+        self.port, self.upstream_port, self.delay, self.limit = port, upstream_port, delay, limit
+        self.relayed = 0
+        self._stop = threading.Event()
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self._socket.bind(("127.0.0.1", port))
+        self._socket.settimeout(0.2)
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _relay(self, query, client):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as upstream:
+            upstream.settimeout(2)
+            try:
+                upstream.sendto(query, ("127.0.0.1", self.upstream_port))
+                answer, _ = upstream.recvfrom(65535)
+            except OSError:
+                return
+        if self._stop.wait(self.delay):
+            return
+        try:
+            self._socket.sendto(answer, client)
+        except OSError:
+            pass
+
+    def _serve(self):
+        while not self._stop.is_set() and self.relayed < self.limit:
+            try:
+                query, client = self._socket.recvfrom(65535)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            self.relayed += 1
+            threading.Thread(target=self._relay, args=(query, client), daemon=True).start()
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join(5)
+        self._socket.close()
+
+
 class BedTestCase(unittest.TestCase):
     """A fresh test bed for each test, made from `bed_options` (Testbed's arguments)."""
 
@@ -460,8 +545,8 @@ def encode_query(name, qtype=1, query_id=None):
     return query_id, header + labels + b"\x00" + struct.pack("!HH", qtype, 1)
 
 
-def raw_query(port, name, qtype=1, timeout=1.0, source="127.0.0.1"):
-    """Returns the rcode name, or None on timeout."""
+def raw_exchange(port, name, qtype=1, timeout=1.0, source="127.0.0.1"):
+    """Returns (rcode name, answer record count), or (None, None) on timeout."""
     query_id, packet = encode_query(name, qtype)
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.bind((source, 0))
@@ -471,6 +556,12 @@ def raw_query(port, name, qtype=1, timeout=1.0, source="127.0.0.1"):
             while True:
                 data, _ = sock.recvfrom(4096)
                 if len(data) >= 12 and struct.unpack("!H", data[:2])[0] == query_id:
-                    return RCODES.get(data[3] & 0x0f, str(data[3] & 0x0f))
+                    return (RCODES.get(data[3] & 0x0f, str(data[3] & 0x0f)),
+                            struct.unpack("!H", data[6:8])[0])
         except (socket.timeout, OSError):
-            return None
+            return None, None
+
+
+def raw_query(port, name, qtype=1, timeout=1.0, source="127.0.0.1"):
+    """Returns the rcode name, or None on timeout."""
+    return raw_exchange(port, name, qtype, timeout, source)[0]

@@ -21,7 +21,13 @@ if(Python3_Interpreter_FOUND AND UNBOUND_EXECUTABLE)
     set_tests_properties(integration.module PROPERTIES
       LABELS integration SKIP_RETURN_CODE 77 TIMEOUT 300
       ENVIRONMENT "DNSVERDICT_CLI=$<TARGET_FILE:dnsverdict>;DNSVERDICT_MODULE=$<TARGET_FILE:dnsverdict_module>;UNBOUND_EXECUTABLE=${UNBOUND_EXECUTABLE};DNSVERDICT_UNBOUND_PRELOAD=${DNSVERDICT_UNBOUND_PRELOAD}")
-    # The counters of issue 5: persistence across a restart, cache hits, the Prometheus file.
+    # Do no harm: reloads, module chains, super-queries, stores rewritten in place.
+    add_test(NAME integration.safety
+             COMMAND ${Python3_EXECUTABLE} -W ignore ${CMAKE_CURRENT_LIST_DIR}/safety_test.py)
+    set_tests_properties(integration.safety PROPERTIES
+      LABELS integration SKIP_RETURN_CODE 77 TIMEOUT 300
+      ENVIRONMENT "DNSVERDICT_CLI=$<TARGET_FILE:dnsverdict>;DNSVERDICT_MODULE=$<TARGET_FILE:dnsverdict_module>;UNBOUND_EXECUTABLE=${UNBOUND_EXECUTABLE};DNSVERDICT_UNBOUND_PRELOAD=${DNSVERDICT_UNBOUND_PRELOAD}")
+    # Counting: persistence across a restart, cache hits, the Prometheus file.
     add_test(NAME integration.counters
              COMMAND ${Python3_EXECUTABLE} -W ignore ${CMAKE_CURRENT_LIST_DIR}/counters_test.py)
     set_tests_properties(integration.counters PROPERTIES
