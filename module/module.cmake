@@ -1,18 +1,9 @@
 # The Unbound module: build/module/dnsverdict.so (no "lib" prefix), loaded by Unbound's
 # dynlib module. Included by module/CMakeLists.txt when DNSVERDICT_BUILD_MODULE is on.
 #
-# dnsverdict_module_logic: everything the module decides, plain C++ without Unbound (unit
-# tested). The shared object adds the one glue file that includes Unbound's headers and a C
-# file for the structures Unbound's C++-hostile headers define.
-
-add_library(dnsverdict_module_logic STATIC
-  ${CMAKE_CURRENT_LIST_DIR}/module_chain.cpp
-  ${CMAKE_CURRENT_LIST_DIR}/module_config.cpp
-  ${CMAKE_CURRENT_LIST_DIR}/policy.cpp
-  ${CMAKE_CURRENT_LIST_DIR}/store_holder.cpp
-)
-target_include_directories(dnsverdict_module_logic PUBLIC ${CMAKE_CURRENT_LIST_DIR})
-target_link_libraries(dnsverdict_module_logic PUBLIC dnsverdict_core)
+# The shared object is dnsverdict_module_logic (module/CMakeLists.txt) plus the one glue file
+# that includes Unbound's headers and a C file for the structures Unbound's C++-hostile
+# headers define.
 
 add_library(dnsverdict_module MODULE
   ${CMAKE_CURRENT_LIST_DIR}/unbound_glue.cpp

@@ -24,15 +24,6 @@ std::string_view trim(std::string_view text) {
   return text;
 }
 
-// Strips one pair of matching quotes, as unbound.conf allows.
-std::string_view unquote(std::string_view text) {
-  if (text.size() >= 2 && (text.front() == '"' || text.front() == '\'') &&
-      text.back() == text.front()) {
-    return text.substr(1, text.size() - 2);
-  }
-  return text;
-}
-
 bool parse_unsigned(std::string_view text, std::uint64_t max, std::uint64_t& value) {
   if (text.empty() || text.size() > 19) return false;
   value = 0;
@@ -43,7 +34,8 @@ bool parse_unsigned(std::string_view text, std::uint64_t max, std::uint64_t& val
   return value <= max;
 }
 
-// "1", "1s", "0.5s", "500ms" -> milliseconds.
+// "1", "1s", "0.5s", "500ms" -> milliseconds. Plain decimals only (no sign, exponent, inf or
+// nan); false when the value does not fit in milliseconds.
 bool parse_duration(std::string_view text, std::chrono::milliseconds& duration) {
   double scale = 1000.0;
   if (text.size() > 2 && text.substr(text.size() - 2) == "ms") {
@@ -52,15 +44,24 @@ bool parse_duration(std::string_view text, std::chrono::milliseconds& duration) 
   } else if (text.size() > 1 && text.back() == 's') {
     text.remove_suffix(1);
   }
-  std::string number(text);
-  if (number.empty() || !(std::isdigit(static_cast<unsigned char>(number[0])) || number[0] == '.')) {
-    return false;
+  std::size_t digits = 0, points = 0;
+  for (char c : text) {
+    if (c >= '0' && c <= '9') {
+      ++digits;
+    } else if (c == '.') {
+      ++points;
+    } else {
+      return false;
+    }
   }
-  char* end = nullptr;
+  if (digits == 0 || points > 1) return false;
+  std::string number(text);
   errno = 0;
-  double value = std::strtod(number.c_str(), &end);
-  if (errno != 0 || end != number.c_str() + number.size() || !(value >= 0)) return false;
-  duration = std::chrono::milliseconds(static_cast<std::int64_t>(value * scale + 0.5));
+  double milliseconds = std::strtod(number.c_str(), nullptr) * scale + 0.5;
+  // Converting a double outside the target's range is undefined: check before the cast.
+  // 2^63 is exact as a double; everything below it fits.
+  if (errno != 0 || !(milliseconds < 9223372036854775808.0)) return false;
+  duration = std::chrono::milliseconds(static_cast<std::int64_t>(milliseconds));
   return true;
 }
 
@@ -167,6 +168,7 @@ ModuleConfig parse_config(std::string_view text, std::string_view file) {
   ModuleConfig config;
   std::size_t line_number = 0;
   std::size_t tag_line = 0;
+  std::size_t block_line = 0;
   std::size_t stats_store_line = 0;
   std::size_t prometheus_line = 0;
   while (!text.empty()) {
@@ -174,17 +176,26 @@ ModuleConfig parse_config(std::string_view text, std::string_view file) {
     std::size_t end = text.find('\n');
     std::string_view line = text.substr(0, end);
     text.remove_prefix(end == std::string_view::npos ? text.size() : end + 1);
-    if (auto hash = line.find('#'); hash != std::string_view::npos) line = line.substr(0, hash);
-    line = trim(line);
-    if (line.empty()) continue;
-    if (line == "server:" || line == "dnsverdict:") continue;  // optional section header
-    auto colon = line.find(':');
-    if (colon == std::string_view::npos) {
-      fail(file, line_number, trim(line), "expected \"key: value\"");
+    std::size_t colon = line.find_first_of(":#");
+    if (colon == std::string_view::npos || line[colon] == '#') {
+      line = trim(line.substr(0, colon));
+      if (line.empty()) continue;
+      fail(file, line_number, line, "expected \"key: value\"");
     }
     std::string_view key = trim(line.substr(0, colon));
-    std::string_view value = unquote(trim(line.substr(colon + 1)));
     auto bad = [&](std::string_view reason) { fail(file, line_number, key, reason); };
+    // As in unbound.conf, `#` starts a comment outside quotes; a quoted value is taken whole.
+    std::string_view value = trim(line.substr(colon + 1));
+    if (!value.empty() && (value.front() == '"' || value.front() == '\'')) {
+      std::size_t close = value.find(value.front(), 1);
+      if (close == std::string_view::npos) bad("unterminated quote");
+      std::string_view rest = trim(value.substr(close + 1));
+      if (!rest.empty() && rest.front() != '#') bad("unexpected text after the closing quote");
+      value = value.substr(1, close - 1);
+    } else {
+      value = trim(value.substr(0, value.find('#')));
+      if (value.empty() && (key == "server" || key == "dnsverdict")) continue;  // section header
+    }
     std::uint64_t number = 0;
 
     if (key == "store") {
@@ -241,6 +252,7 @@ ModuleConfig parse_config(std::string_view text, std::string_view file) {
         tag_line = line_number;
       } else {
         config.confidence_block = threshold;
+        block_line = line_number;
       }
     } else if (key == "check-interval") {
       std::chrono::milliseconds interval{};
@@ -300,9 +312,15 @@ ModuleConfig parse_config(std::string_view text, std::string_view file) {
   if (!config.prometheus_file.empty() && config.stats_store_path.empty()) {
     fail(file, prometheus_line, "prometheus-file", "needs stats-store (it is written from it)");
   }
+  // The conflict is reported at whichever threshold was set last (one of them was: the
+  // defaults agree).
   if (config.confidence_tag > config.confidence_block) {
-    fail(file, tag_line, "confidence-tag",
-         "must not be above confidence-block (" + std::to_string(config.confidence_block) + ")");
+    if (tag_line > block_line) {
+      fail(file, tag_line, "confidence-tag",
+           "must not be above confidence-block (" + std::to_string(config.confidence_block) + ")");
+    }
+    fail(file, block_line, "confidence-block",
+         "must not be below confidence-tag (" + std::to_string(config.confidence_tag) + ")");
   }
   encode_default_sinkhole(config);
   return config;

@@ -3,7 +3,8 @@
 // Unbound's dynlib loader passes a module nothing but its file name, so the module reads
 // its settings from a file of its own: the path in $DNSVERDICT_CONFIG, else
 // kDefaultConfigPath. The syntax follows unbound.conf: one `key: value` per line, `#` starts
-// a comment, blank lines are ignored; `exempt:` may repeat.
+// a comment (outside quotes: a value in "double" or 'single' quotes is taken whole), blank
+// lines are ignored; `exempt:` may repeat.
 //
 // Thread safety: a ModuleConfig is immutable once parsed and may be read from any thread.
 #pragma once

@@ -81,7 +81,8 @@ dnsverdict demo on 127.0.0.1:5353 (hit log: $run/hits.jsonl). Try:
   tail -f $run/hits.jsonl                              # one JSON line per hit
   $build/tools/dnsverdict stats $run/stats.mdb         # clients per campaign (flushed every 10 s and at Ctrl-C)
   cat $run/dnsverdict.prom                             # the Prometheus textfile
-  $build/tools/dnsverdict lookup $run/verdicts.mdb NAME   # what a name gets, and why
+  $build/tools/dnsverdict lookup --config $run/dnsverdict.conf $run/verdicts.mdb NAME   # what a name gets, and why
+  $build/tools/dnsverdict check-config $run/dnsverdict.conf   # the module config, checked
 Recompile while it runs (picked up within 1 s):
   $build/tools/dnsverdict compile -o $run/verdicts.mdb --manifest $root/conf/feeds.manifest
 Ctrl-C stops.

@@ -1,6 +1,9 @@
 // dnsverdict lookup: the verdict a resolver would apply to names, and why.
 #include <fmt/format.h>
 
+#include <sys/stat.h>
+
+#include <cerrno>
 #include <charconv>
 #include <climits>
 #include <cstdio>
@@ -14,28 +17,35 @@
 #include "diagnostics.h"
 #include "feed.h"
 #include "feed_fields.h"
+#include "module_config.h"
+#include "policy.h"
 
 namespace dnsverdict {
 namespace {
 
 constexpr const char* kLookupUsage =
-    "usage: dnsverdict lookup [--json] [--at TIME] STORE NAME...\n"
+    "usage: dnsverdict lookup [--json] [--at TIME] [--config FILE] STORE NAME...\n"
     "\n"
-    "The verdict a resolver using STORE would apply to each NAME, and why: the matching\n"
-    "rule's owner name and kind, action, campaign, category, source, confidence, first seen\n"
-    "and expiry. The most specific rule wins; expired rules are not applied (a note says when\n"
-    "one was skipped). Names are normalised as in feeds: case, trailing dot, RFC 1035\n"
-    "escapes, IDN U-labels to A-labels.\n"
+    "The verdict a resolver using STORE would apply to each NAME, and why: the action the\n"
+    "resolver applies, the matching rule's owner name and kind, action, campaign, category,\n"
+    "source, confidence, first seen and expiry. The most specific rule wins; expired rules are\n"
+    "not applied (a note says when one was skipped); a blocking rule below the module's\n"
+    "confidence-block is only tagged, below confidence-tag only logged (a line gives the\n"
+    "rule's own action and why). Names are normalised as in feeds: case, trailing dot,\n"
+    "RFC 1035 escapes, IDN U-labels to A-labels.\n"
     "\n"
     "options:\n"
-    "  --json       one JSON object per name, one per line (JSON Lines)\n"
-    "  --at TIME    apply expiry as at TIME instead of now: unix seconds, YYYY-MM-DD,\n"
-    "               YYYY-MM-DDTHH:MM[:SS]Z (or a +hh:mm offset), now, or an offset\n"
-    "               from now: +7d, -12h, +30m, +90s\n"
-    "  -h, --help   this help\n"
+    "  --json         one JSON object per name, one per line (JSON Lines)\n"
+    "  --at TIME      apply expiry as at TIME instead of now: unix seconds, YYYY-MM-DD,\n"
+    "                 YYYY-MM-DDTHH:MM[:SS]Z (or a +hh:mm offset), now, or an offset\n"
+    "                 from now: +7d, -12h, +30m, +90s\n"
+    "  --config FILE  the module config whose thresholds apply (default: $DNSVERDICT_CONFIG,\n"
+    "                 else /etc/dnsverdict/dnsverdict.conf; when that file does not exist,\n"
+    "                 the built-in thresholds, and a note on standard error)\n"
+    "  -h, --help     this help\n"
     "\n"
-    "exit codes: 0 every lookup ran (hit or miss), 1 error (unreadable store, invalid name),\n"
-    "2 usage error\n";
+    "exit codes: 0 every lookup ran (hit or miss), 1 error (unreadable store or config,\n"
+    "invalid name), 2 usage error\n";
 
 // Parses --at: what feeds accept for times (unix seconds, ISO 8601 date or date-time), "now",
 // or an offset from now ("+7d", "-12h", "+30m", "+90s").
@@ -109,12 +119,19 @@ struct Verdict {
   std::string name;   // normalised presentation form
   std::string error;  // set when the lookup could not run
   LookupResult result;
+  // The resolver's decision on a hit: the action it applies (the rule's own unless the
+  // confidence thresholds grade it down) and the hit log's note saying why.
+  Decision decision;
   std::string owner;     // presentation form of the matched rule's owner name
   LookupResult skipped;  // the most specific rule, when it was skipped as expired
   std::string skipped_owner;
 };
 
-Verdict look_up(const VerdictStore& store, const std::string& input, std::int64_t at) {
+// A query from a client that is not exempt: the decision every other client gets too.
+constexpr QueryContext kOrdinaryQuery{kTypeA, false, true};
+
+Verdict look_up(const VerdictStore& store, const ModuleConfig& config, const std::string& input,
+                std::int64_t at) {
   Verdict verdict;
   verdict.input = input;
   std::string key;
@@ -131,7 +148,12 @@ Verdict look_up(const VerdictStore& store, const std::string& input, std::int64_
     verdict.error = "the store could not be read for this name (damaged record?)";
     return verdict;
   }
-  if (verdict.result.hit()) verdict.owner = key_to_text(verdict.result.owner_key);
+  if (verdict.result.hit()) {
+    verdict.owner = key_to_text(verdict.result.owner_key);
+    verdict.decision = decide(verdict.result, store, config, kOrdinaryQuery);
+    // decide() leaves allow rules out (no verdict, no hit line): they apply as they are.
+    if (!verdict.decision.hit) verdict.decision.applied = verdict.result.rule.action;
+  }
   // Ask again with nothing expired: a more specific rule found then was skipped for expiry.
   LookupResult everything = store.lookup(name_key, INT64_MIN);
   if (everything.hit() && everything.rule.expired(at)) {
@@ -148,7 +170,16 @@ std::string_view sinkhole_origin(const VerdictStore& store, const Rule& rule) {
   return inspect::sinkhole_data(store, rule).empty() ? "default" : "campaign";
 }
 
-void print_text(std::FILE* out, const VerdictStore& store, const Verdict& verdict) {
+// Why the resolver applies another action than the rule's: the threshold the rule is below.
+std::string grading_reason(const Rule& rule, const ModuleConfig& config) {
+  bool below_tag = rule.confidence < config.confidence_tag;
+  return fmt::format("confidence {} is below {} {}", rule.confidence,
+                     below_tag ? "confidence-tag" : "confidence-block",
+                     below_tag ? config.confidence_tag : config.confidence_block);
+}
+
+void print_text(std::FILE* out, const VerdictStore& store, const ModuleConfig& config,
+                const Verdict& verdict) {
   if (!verdict.error.empty()) {
     fmt::print(out, "{}: error: {}\n", verdict.input, verdict.error);
     return;
@@ -158,15 +189,19 @@ void print_text(std::FILE* out, const VerdictStore& store, const Verdict& verdic
     fmt::print(out, "{}: no rule\n", verdict.name);
   } else {
     const Rule& rule = result.rule;
+    const Action applied = verdict.decision.applied;
     bool allowlisted = (rule.flags & kFlagAllowlist) != 0;
-    fmt::print(out, "{}: {} ({})\n", verdict.name, action_name(rule.action),
-               effect(rule.action, allowlisted));
+    fmt::print(out, "{}: {} ({})\n", verdict.name, action_name(applied),
+               effect(applied, allowlisted));
+    if (applied != rule.action)
+      fmt::print(out, "  {:<11} {} (not applied: {})\n", "rule action", action_name(rule.action),
+                 grading_reason(rule, config));
     fmt::print(out, "  {:<11} {} ({} rule{})\n", "matched", verdict.owner, kind_name(rule.kind),
                allowlisted ? ", allowlist" : "");
-    if (rule.action == Action::kRedirect) {
+    if (applied == Action::kRedirect) {
       std::string target = inspect::redirect_target_text(rule.data);
       fmt::print(out, "  {:<11} CNAME {}.\n", "answer", target.empty() ? "?" : target);
-    } else if (rule.action == Action::kSinkhole) {
+    } else if (applied == Action::kSinkhole) {
       std::string_view origin = sinkhole_origin(store, rule);
       if (origin == "default")
         fmt::print(out, "  {:<11} the module's default sinkhole addresses\n", "answer");
@@ -213,11 +248,15 @@ void print_json(std::FILE* out, const VerdictStore& store, const Verdict& verdic
     const CampaignRecord* campaign = store.campaign(rule.campaign);
     std::string_view category = store.category(rule.category);
     const SourceRecord* source = store.source(rule.source);
-    line += fmt::format(",\"action\":{},\"blocking\":{},\"allowlist\":{},\"owner\":{},\"kind\":{}",
-                        json_string(action_name(rule.action)),
-                        is_blocking(rule.action) ? "true" : "false",
+    const Action applied = verdict.decision.applied;
+    line += fmt::format(",\"action\":{},\"blocking\":{},\"allowlist\":{},\"rule_action\":{}",
+                        json_string(action_name(applied)), is_blocking(applied) ? "true" : "false",
                         (rule.flags & kFlagAllowlist) != 0 ? "true" : "false",
-                        json_string(verdict.owner), json_string(kind_name(rule.kind)));
+                        json_string(action_name(rule.action)));
+    if (verdict.decision.note[0] != '\0')
+      line += fmt::format(",\"note\":{}", json_string(verdict.decision.note));
+    line += fmt::format(",\"owner\":{},\"kind\":{}", json_string(verdict.owner),
+                        json_string(kind_name(rule.kind)));
     line += fmt::format(",\"campaign\":{},\"category\":{},\"source\":{}",
                         campaign != nullptr ? json_string(campaign->name) : "null",
                         category.empty() ? "null" : json_string(category),
@@ -245,6 +284,24 @@ void print_json(std::FILE* out, const VerdictStore& store, const Verdict& verdic
   fmt::print(out, "{}}}\n", line);
 }
 
+// The module config whose thresholds grade the rules: `path` (--config) must be readable;
+// without it the module's own default may be missing (the CLI also runs where no resolver
+// is installed), and then the built-in values apply.
+ModuleConfig lookup_config(const std::string& path) {
+  if (!path.empty()) return load_config(path);
+  std::string default_path = config_path_from_environment();
+  struct stat info;
+  if (stat(default_path.c_str(), &info) != 0 && errno == ENOENT) {
+    ModuleConfig defaults;
+    fmt::print(stderr,
+               "dnsverdict lookup: note: {} does not exist: grading with the built-in thresholds "
+               "(confidence-tag {}, confidence-block {})\n",
+               default_path, defaults.confidence_tag, defaults.confidence_block);
+    return defaults;
+  }
+  return load_config(default_path);
+}
+
 }  // namespace
 
 int run_lookup(const Arguments& args) {
@@ -254,6 +311,7 @@ int run_lookup(const Arguments& args) {
   }
   bool json = false;
   std::string at_text;
+  std::string config_path;
   std::vector<std::string> operands;
   bool options_done = false;
   for (std::size_t i = 0; i < args.size(); ++i) {
@@ -264,7 +322,8 @@ int run_lookup(const Arguments& args) {
       options_done = true;
     } else if (arg == "--json") {
       json = true;
-    } else if (!take_option(args, i, "--at", at_text)) {
+    } else if (!take_option(args, i, "--at", at_text) &&
+               !take_option(args, i, "--config", config_path)) {
       throw UsageError(fmt::format("unknown option '{}'", arg));
     }
   }
@@ -273,15 +332,16 @@ int run_lookup(const Arguments& args) {
   std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
   std::int64_t at = at_text.empty() ? now : parse_time(at_text, now);
   auto store = VerdictStore::open(operands[0]);
+  ModuleConfig config = lookup_config(config_path);
 
   int status = 0;
   for (std::size_t i = 1; i < operands.size(); ++i) {
-    Verdict verdict = look_up(*store, operands[i], at);
+    Verdict verdict = look_up(*store, config, operands[i], at);
     if (!verdict.error.empty()) status = 1;
     if (json)
       print_json(stdout, *store, verdict, at);
     else
-      print_text(stdout, *store, verdict);
+      print_text(stdout, *store, config, verdict);
   }
   return status;
 }

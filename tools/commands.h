@@ -17,6 +17,7 @@ int run_dump(const Arguments& args);
 int run_estimate(const Arguments& args);
 int run_merge(const Arguments& args);
 int run_stats(const Arguments& args);
+int run_check_config(const Arguments& args);
 
 // Small argument helpers shared by the commands (main.cpp).
 // True when args[i] is `flag`; then `value` takes the next argument (UsageError if none).

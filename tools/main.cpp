@@ -45,14 +45,15 @@ constexpr Command kCommands[] = {
     {"estimate", run_estimate, "infection size per campaign from query logs, and suspects"},
     {"merge", run_merge, "combine the sketches of sharded estimate runs"},
     {"stats", run_stats, "distinct clients per campaign and rule, from stats stores"},
+    {"check-config", run_check_config, "check the module's config file before a (re)start"},
 };
 
 void print_usage(std::FILE* out) {
   fmt::print(out,
              "usage: dnsverdict COMMAND [OPTIONS] ...\n\n"
              "Compiles threat feeds into a memory-mapped verdict store for the dnsverdict Unbound\n"
-             "module, and inspects stores.\n\ncommands:\n");
-  for (const auto& command : kCommands) fmt::print(out, "  {:<10} {}\n", command.name, command.summary);
+             "module, inspects stores, and checks the module's config.\n\ncommands:\n");
+  for (const auto& command : kCommands) fmt::print(out, "  {:<12} {}\n", command.name, command.summary);
   fmt::print(out,
              "\n`dnsverdict COMMAND --help` describes each command.\n"
              "exit codes: 0 ok, 1 error, 2 usage error.\n");

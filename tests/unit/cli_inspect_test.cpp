@@ -83,6 +83,10 @@ const std::string kRpzFeed =
 
 class CliInspect : public ::testing::Test {
  protected:
+  // lookup grades rules with the module config at $DNSVERDICT_CONFIG: one in the test's own
+  // folder (missing unless a test writes it), never the host's.
+  void SetUp() override { setenv("DNSVERDICT_CONFIG", dir_.file("dnsverdict.conf").c_str(), 1); }
+  void TearDown() override { unsetenv("DNSVERDICT_CONFIG"); }
   std::string build(const std::vector<TestFeed>& feeds, const std::string& name = "store.mdb") {
     return testing::build_store(dir_.file(name), feeds);
   }
@@ -243,6 +247,109 @@ TEST_F(CliInspect, LookupOfAnInvalidNameIsAnErrorButTheOthersRun) {
   EXPECT_EQ(result.status, 1);
   EXPECT_NE(result.out.find(long_label + ".example: error: "), std::string::npos) << result.out;
   EXPECT_TRUE(has_line(result.out, "exact.example: nxdomain (answers NXDOMAIN)")) << result.out;
+}
+
+FeedDefaults graded_defaults(Action action, std::uint8_t confidence) {
+  FeedDefaults defaults = list_defaults(action);
+  defaults.confidence = confidence;
+  return defaults;
+}
+
+// Rules below the module's confidence thresholds: the resolver tags or only logs them.
+class CliLookupGrading : public CliInspect {
+ protected:
+  std::string build_graded() {
+    return build({{FeedFormat::kDomains, "mid.example\n", graded_defaults(Action::kNxdomain, 65)},
+                  {FeedFormat::kDomains, "low.example\n", graded_defaults(Action::kNxdomain, 30)},
+                  {FeedFormat::kDomains, "high.example\n", graded_defaults(Action::kNxdomain, 90)},
+                  {FeedFormat::kDomains, "sink.example\n", graded_defaults(Action::kSinkhole, 60)}});
+  }
+};
+
+TEST_F(CliLookupGrading, WithoutAConfigFileTheBuiltInThresholdsApplyAndLookupSaysSo) {
+  std::string store = build_graded();
+  CliRun result = run({"lookup", store, "www.mid.example", "low.example", "high.example",
+                       "sink.example"});
+  ASSERT_EQ(result.status, 0) << result.err;
+  EXPECT_TRUE(has_line(result.out, "www.mid.example: tag (resolves normally, the query is tagged)"))
+      << result.out;
+  EXPECT_TRUE(has_line(result.out,
+                       "  rule action nxdomain (not applied: confidence 65 is below "
+                       "confidence-block 80)"))
+      << result.out;
+  EXPECT_TRUE(has_line(result.out, "low.example: log (resolves normally, the query is logged)"))
+      << result.out;
+  EXPECT_TRUE(has_line(result.out,
+                       "  rule action nxdomain (not applied: confidence 30 is below "
+                       "confidence-tag 50)"))
+      << result.out;
+  EXPECT_TRUE(has_line(result.out, "high.example: nxdomain (answers NXDOMAIN)")) << result.out;
+  // A tagged sinkhole rule answers with the real addresses: no sinkhole answer line.
+  EXPECT_TRUE(has_line(result.out, "sink.example: tag (resolves normally, the query is tagged)"))
+      << result.out;
+  EXPECT_EQ(result.out.find("  answer"), std::string::npos) << result.out;
+  EXPECT_EQ(result.err,
+            "dnsverdict lookup: note: " + dir_.file("dnsverdict.conf") +
+                " does not exist: grading with the built-in thresholds (confidence-tag 50, "
+                "confidence-block 80)\n");
+}
+
+TEST_F(CliLookupGrading, ThresholdsComeFromTheModuleConfig) {
+  std::string store = build_graded();
+  // $DNSVERDICT_CONFIG, as the module reads it.
+  dir_.write("dnsverdict.conf", "confidence-tag: 20\nconfidence-block: 60\n");
+  CliRun result = run({"lookup", store, "mid.example", "low.example"});
+  ASSERT_EQ(result.status, 0) << result.err;
+  EXPECT_EQ(result.err, "");
+  EXPECT_TRUE(has_line(result.out, "mid.example: nxdomain (answers NXDOMAIN)")) << result.out;
+  EXPECT_TRUE(has_line(result.out, "low.example: tag (resolves normally, the query is tagged)"))
+      << result.out;
+  EXPECT_TRUE(has_line(result.out,
+                       "  rule action nxdomain (not applied: confidence 30 is below "
+                       "confidence-block 60)"))
+      << result.out;
+
+  // --config wins over $DNSVERDICT_CONFIG.
+  std::string strict = dir_.write("strict.conf", "confidence-tag: 0\nconfidence-block: 0\n");
+  result = run({"lookup", "--config", strict, store, "low.example"});
+  ASSERT_EQ(result.status, 0) << result.err;
+  EXPECT_TRUE(has_line(result.out, "low.example: nxdomain (answers NXDOMAIN)")) << result.out;
+}
+
+TEST_F(CliLookupGrading, JsonGivesTheAppliedAndTheRuleAction) {
+  std::string store = build_graded();
+  CliRun result = run({"lookup", "--json", store, "mid.example", "high.example", "low.example"});
+  ASSERT_EQ(result.status, 0) << result.err;
+  auto lines = lines_of(result.out);
+  ASSERT_EQ(lines.size(), 3u) << result.out;
+  EXPECT_NE(lines[0].find("\"action\":\"tag\",\"blocking\":false,\"allowlist\":false,"
+                          "\"rule_action\":\"nxdomain\",\"note\":\"below-block-threshold\","),
+            std::string::npos)
+      << lines[0];
+  EXPECT_NE(lines[1].find("\"action\":\"nxdomain\",\"blocking\":true,\"allowlist\":false,"
+                          "\"rule_action\":\"nxdomain\",\"owner\":"),
+            std::string::npos)
+      << lines[1];
+  EXPECT_NE(lines[2].find("\"action\":\"log\",\"blocking\":false,\"allowlist\":false,"
+                          "\"rule_action\":\"nxdomain\",\"note\":\"below-tag-threshold\","),
+            std::string::npos)
+      << lines[2];
+}
+
+TEST_F(CliLookupGrading, AnUnusableConfigIsAnError) {
+  std::string store = build_graded();
+  std::string bad = dir_.write("bad.conf", "\nconfidence-block: 120\n");
+  CliRun result = run({"lookup", "--config", bad, store, "mid.example"});
+  EXPECT_EQ(result.status, 1);
+  EXPECT_EQ(result.err, "dnsverdict lookup: " + bad + ":2: confidence-block: expected 0 to 101\n");
+  EXPECT_EQ(result.out, "");
+
+  // A file named with --config must exist; only the default one ($DNSVERDICT_CONFIG, else
+  // /etc/dnsverdict/dnsverdict.conf) may be missing.
+  result = run({"lookup", "--config", dir_.file("missing.conf"), store, "mid.example"});
+  EXPECT_EQ(result.status, 1);
+  EXPECT_NE(result.err.find(dir_.file("missing.conf") + ": cannot read"), std::string::npos)
+      << result.err;
 }
 
 // ---- errors and usage, every command --------------------------------------------------

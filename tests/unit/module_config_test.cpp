@@ -44,6 +44,61 @@ TEST(ModuleConfig, ErrorsNameFileLineAndKey) {
   EXPECT_EQ(message("check-interval: 5ms\n"), "t.conf:1: check-interval: expected 10ms to 3600s");
 }
 
+std::string config_error(const std::string& text) {
+  try {
+    parse_config(text, "t.conf");
+  } catch (const ConfigError& error) {
+    return error.what();
+  }
+  return "no error";
+}
+
+TEST(ModuleConfig, AHashInsideQuotesIsPartOfTheValue) {
+  ModuleConfig config = parse_config(
+      "store: \"/srv/feeds#2/verdicts.mdb\"  # the second feed folder\n"
+      "hit-log: '/var/log/#hits.jsonl'\n"
+      "stats-resolver-name: \"resolver#1\"\n",
+      "t.conf");
+  EXPECT_EQ(config.store_path, "/srv/feeds#2/verdicts.mdb");
+  EXPECT_EQ(config.hit_log_path, "/var/log/#hits.jsonl");
+  EXPECT_EQ(config.stats_resolver_name, "resolver#1");
+  // Outside quotes `#` still starts a comment.
+  EXPECT_EQ(parse_config("store: /s.mdb# note\n", "t.conf").store_path, "/s.mdb");
+}
+
+TEST(ModuleConfig, AnUnterminatedQuoteIsAnError) {
+  EXPECT_EQ(config_error("\nstore: \"/srv/feeds#2/verdicts.mdb\n"),
+            "t.conf:2: store: unterminated quote");
+  EXPECT_EQ(config_error("hit-log: '/var/log/hits.jsonl\n"), "t.conf:1: hit-log: unterminated quote");
+  EXPECT_EQ(config_error("store: \"/s.mdb\" /t.mdb\n"),
+            "t.conf:1: store: unexpected text after the closing quote");
+}
+
+TEST(ModuleConfig, DurationsTooLargeToConvertAreErrors) {
+  for (const char* value : {"1e300s", "99999999999999999999999s", "9223372036854775808ms",
+                            "inf", "nan", "1e3s"}) {
+    EXPECT_EQ(config_error(std::string("check-interval: ") + value + "\n"),
+              "t.conf:1: check-interval: expected a duration such as 1s or 250ms")
+        << value;
+  }
+  EXPECT_EQ(config_error("check-interval: 3601s\n"), "t.conf:1: check-interval: expected 10ms to 3600s");
+  EXPECT_EQ(parse_config("check-interval: 0.5s\n", "t.conf").check_interval.count(), 500);
+  EXPECT_EQ(parse_config("check-interval: 3600\n", "t.conf").check_interval.count(), 3600000);
+}
+
+TEST(ModuleConfig, ThresholdConflictNamesTheLineOfTheLastThresholdSet) {
+  // confidence-tag defaulted (50): the error is at confidence-block's line.
+  EXPECT_EQ(config_error("store: /s.mdb\nconfidence-block: 40\n"),
+            "t.conf:2: confidence-block: must not be below confidence-tag (50)");
+  // Both set: whichever came last is the one that conflicts.
+  EXPECT_EQ(config_error("confidence-tag: 90\n\nconfidence-block: 85\n"),
+            "t.conf:3: confidence-block: must not be below confidence-tag (90)");
+  EXPECT_EQ(config_error("confidence-block: 85\n\nconfidence-tag: 90\n"),
+            "t.conf:3: confidence-tag: must not be above confidence-block (85)");
+  EXPECT_EQ(config_error("confidence-tag: 90\n"),
+            "t.conf:1: confidence-tag: must not be above confidence-block (80)");
+}
+
 TEST(ModuleConfig, StatsDefaultsCountNothing) {
   ModuleConfig config = parse_config("store: /s.mdb\n", "t.conf");
   EXPECT_EQ(config.stats_store_path, "");
