@@ -25,6 +25,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstddef>
 #include <cstring>
 #include <ctime>
 #include <exception>
@@ -365,7 +366,11 @@ void copy_header(reply_info& to, const reply_info& from) noexcept {
 // False when the copy cannot be made (out of memory): then nothing may be rewritten.
 bool keep_real_reply_for_supers(module_qstate* qstate, reply_info* rep) noexcept {
   if (qstate->return_msg == nullptr || qstate->return_msg->rep != rep) return true;
-  auto* real = static_cast<reply_info*>(regional_alloc_init(qstate->region, rep, sizeof(reply_info)));
+  // Up to the trailing rrset refs: a region reply is allocated without them when it holds
+  // no rrsets, and the copy's rrsets pointer keeps pointing at the original's array (a
+  // rewrite replaces rep->rrsets, it never writes into that array).
+  auto* real = static_cast<reply_info*>(
+      regional_alloc_init(qstate->region, rep, offsetof(reply_info, ref)));
   if (real == nullptr) return false;
   qstate->return_msg->rep = real;
   return true;
