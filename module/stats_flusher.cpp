@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <ctime>
 #include <exception>
+#include <stdexcept>
 
 namespace dnsverdict {
 
@@ -15,6 +16,20 @@ void StatsFlusher::log(Severity severity, const std::string& message) const noex
   try {
     options_.logger(severity, message);
   } catch (...) {
+  }
+}
+
+void StatsFlusher::set_error(std::string& error, const char* what) noexcept {
+  try {
+    try {
+      throw;
+    } catch (const std::exception& exception) {
+      error = std::string(what) + ": " + exception.what();
+    } catch (...) {
+      error = std::string(what) + ": unknown exception";
+    }
+  } catch (...) {
+    error.clear();  // out of memory for the message; the false return still tells
   }
 }
 
@@ -42,8 +57,8 @@ bool StatsFlusher::start(Options options, std::string& error) noexcept {
     store_.emplace(StatsStore::open(options_.stats_path, store_options));
     stopping_ = false;
     thread_ = std::thread([this] { run(); });
-  } catch (const std::exception& exception) {
-    error = exception.what();
+  } catch (...) {
+    set_error(error, "stats flusher");
     store_.reset();
     return false;
   }
@@ -92,9 +107,9 @@ bool StatsFlusher::flush_now(std::string& error) noexcept {
           store_->path() + ": pruned " + std::to_string(pruned) + " buckets past the retention");
     last_flush_.store(time);
     stored = true;
-  } catch (const std::exception& exception) {
+  } catch (...) {
     flush_errors_.fetch_add(1);
-    error = exception.what();
+    set_error(error, "stats store");
   }
   if (options_.prometheus_path.empty()) return stored;
   try {
@@ -114,9 +129,10 @@ bool StatsFlusher::flush_now(std::string& error) noexcept {
     std::string file_error;
     if (!write_text_file_atomically(options_.prometheus_path, format_prometheus(report),
                                     file_error))
-      log(Severity::kWarning, "prometheus file: " + file_error);
-  } catch (const std::exception& exception) {
-    log(Severity::kWarning, std::string("prometheus file: ") + exception.what());
+      throw std::runtime_error(file_error);
+  } catch (...) {
+    if (stored) set_error(error, "prometheus file");
+    return false;
   }
   return stored;
 }

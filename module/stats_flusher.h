@@ -73,6 +73,8 @@ class StatsFlusher {
  private:
   void run() noexcept;
   void log(Severity severity, const std::string& message) const noexcept;
+  // Describes the exception being handled (any type) as "what: message"; call from a catch.
+  static void set_error(std::string& error, const char* what) noexcept;
   std::int64_t now() const;
 
   Options options_;

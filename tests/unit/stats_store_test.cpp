@@ -238,6 +238,42 @@ TEST(StatsFlusher, FlushesOnItsThreadAndAtStop) {
       << prom;
 }
 
+// flush_now() is noexcept: whatever its callbacks throw (the clock, the health callback, even
+// something that is not a std::exception) comes back as false with an error.
+TEST(StatsFlusher, FlushNowReportsWhatItsCallbacksThrow) {
+  testing::TempDir dir;
+  HitCounters counters;
+  std::atomic<bool> clock_throws{false}, health_throws{false};
+  StatsFlusher flusher;
+  StatsFlusher::Options flusher_options;
+  flusher_options.counters = &counters;
+  flusher_options.stats_path = dir.file("stats.lmdb");
+  flusher_options.prometheus_path = dir.file("dnsverdict.prom");
+  flusher_options.interval = std::chrono::seconds(3600);
+  flusher_options.clock = [&]() -> std::int64_t {
+    if (clock_throws) throw 42;
+    return kHour;
+  };
+  flusher_options.health = [&] {
+    if (health_throws) throw std::string("not a std::exception");
+    return ModuleHealth{};
+  };
+  std::string error;
+  ASSERT_TRUE(flusher.start(flusher_options, error)) << error;
+  clock_throws = true;
+  EXPECT_FALSE(flusher.flush_now(error));
+  EXPECT_NE(error, "");
+  clock_throws = false;
+  health_throws = true;
+  error.clear();
+  EXPECT_FALSE(flusher.flush_now(error));
+  EXPECT_NE(error.find("prometheus"), std::string::npos) << error;
+  health_throws = false;
+  EXPECT_TRUE(flusher.flush_now(error)) << error;
+  clock_throws = true;
+  flusher.stop();  // the final flush fails too, without terminating
+}
+
 TEST(StatsFlusher, StartFailsCleanlyOnUnusablePath) {
   HitCounters counters;
   StatsFlusher flusher;
