@@ -14,11 +14,16 @@
 namespace dnsverdict {
 namespace {
 
-// Process-wide thread slots: a thread keeps its slot for life, so it always counts into the
-// same shard of every HitCounters instance.
-std::atomic<std::size_t> next_thread_slot{0};
-thread_local const std::size_t thread_slot =
-    next_thread_slot.fetch_add(1, std::memory_order_relaxed);
+// Instances are numbered (never by address: a new instance may reuse a freed one's), so a
+// thread can tell whether its cached slot belongs to the instance it counts into.
+std::atomic<std::uint64_t> next_instance{1};
+
+// This thread's slot in the instance it counted into last.
+struct ThreadSlot {
+  std::uint64_t instance = 0;
+  std::size_t slot = 0;
+};
+thread_local ThreadSlot this_thread_slot;
 
 // Adds a hit to the bucket of `hour`, creating it in order when missing. Usually the last
 // bucket is the one (hits arrive in time order), so the search is one comparison.
@@ -132,7 +137,8 @@ struct alignas(64) HitCounters::Shard {
 
 HitCounters::HitCounters() : HitCounters(Options{}) {}
 
-HitCounters::HitCounters(Options options) : options_(options) {
+HitCounters::HitCounters(Options options)
+    : options_(options), instance_(next_instance.fetch_add(1, std::memory_order_relaxed)) {
   options_.shards = std::max<std::size_t>(options_.shards, 1);
   options_.max_rules = std::max<std::size_t>(options_.max_rules, 1);
   shards_ = std::make_unique<Shard[]>(options_.shards);
@@ -141,7 +147,11 @@ HitCounters::HitCounters(Options options) : options_(options) {
 HitCounters::~HitCounters() = default;
 
 HitCounters::Shard& HitCounters::shard_for_this_thread() noexcept {
-  return shards_[thread_slot % options_.shards];
+  if (this_thread_slot.instance != instance_) {
+    this_thread_slot.instance = instance_;
+    this_thread_slot.slot = next_slot_.fetch_add(1, std::memory_order_relaxed);
+  }
+  return shards_[this_thread_slot.slot % options_.shards];
 }
 
 void HitCounters::record_hit(const HitEvent& hit) noexcept {

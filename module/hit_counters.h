@@ -3,8 +3,10 @@
 // (HyperLogLog, hll.h), and when it was first and last hit. docs/counters.md explains the
 // numbers; the stats flusher (stats_flusher.h) drains them into the stats store.
 //
-// Hit path. Counters are sharded: each thread counts into one shard (a process-wide thread
-// slot modulo the shard count), and each shard has its own mutex. With at least as many
+// Hit path. Counters are sharded: each thread counts into one shard (its slot modulo the
+// shard count; an instance numbers the threads in the order they first count into it, so
+// a reload, which makes a new instance, numbers the new workers afresh beside the main
+// thread that survives it), and each shard has its own mutex. With at least as many
 // shards as Unbound worker threads no two threads ever share a shard, so the mutex is only
 // ever contended by the flusher taking a snapshot (a pointer swap, once per flush). Per-thread
 // shards were chosen over locks striped by rule hash because one hot campaign (the case
@@ -151,6 +153,8 @@ class HitCounters {
   Shard& shard_for_this_thread() noexcept;
 
   Options options_;
+  const std::uint64_t instance_;  // process-wide number (thread slots are per instance)
+  std::atomic<std::size_t> next_slot_{0};
   std::unique_ptr<Shard[]> shards_;
   // Rule entries in all shards. Written only when a rule entry is created (below the cap)
   // or drained by a snapshot, never on a hit on a tracked rule nor on an eviction.

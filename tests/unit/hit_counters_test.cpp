@@ -261,6 +261,31 @@ TEST(HitCounters, LeastRecentlyHitIsEvicted) {
   EXPECT_EQ(snapshot.totals.evicted_queries, 1u);
 }
 
+// A thread keeps counting into one shard of an instance, and a new instance (a reload)
+// assigns shards afresh: Unbound's main thread survives a reload as worker 0 while the other
+// workers are new threads, and no two of them may share a shard. Observed through eviction,
+// which picks the least recently hit rule of the hitting thread's own shard.
+TEST(HitCounters, ThreadSlotsAreAssignedPerInstance) {
+  HitCounters::Options options;
+  options.shards = 2;
+  options.max_rules = 2;
+  std::string a = key_of("a.example"), b = key_of("b.example"), c = key_of("c.example");
+  for (int generation = 0; generation < 3; ++generation) {
+    HitCounters counters(options);  // a reload: a new instance, the main thread stays
+    counters.record_hit(hit(a, "", ipv4(1), kHour));
+    std::thread worker([&] {
+      counters.record_hit(hit(b, "", ipv4(1), kHour));
+      counters.record_hit(hit(c, "", ipv4(1), kHour));  // at the cap: evicts from its shard
+    });
+    worker.join();
+    CountersSnapshot snapshot = counters.take_snapshot();
+    ASSERT_EQ(snapshot.rules.size(), 2u);
+    // The worker's own shard held only b: a (the main thread's) survives.
+    EXPECT_EQ(snapshot.rules[0].rule_key, a) << "generation " << generation;
+    EXPECT_EQ(snapshot.rules[1].rule_key, c) << "generation " << generation;
+  }
+}
+
 TEST(HitCounters, CampaignCapCountsUntrackedHits) {
   HitCounters::Options options;
   options.shards = 1;
