@@ -101,10 +101,10 @@ bool StatsFlusher::flush_now(std::string& error) noexcept {
     time = now();
     CountersSnapshot snapshot = options_.counters->take_snapshot();
     totals = snapshot.totals;
-    std::size_t pruned = store_->flush(snapshot, time);
-    if (pruned != 0)
-      log(Severity::kInfo,
-          store_->path() + ": pruned " + std::to_string(pruned) + " buckets past the retention");
+    StatsStore::FlushResult result = store_->flush(snapshot, time);
+    if (result.pruned != 0)
+      log(Severity::kInfo, store_->path() + ": pruned " + std::to_string(result.pruned) +
+                               " buckets past the retention");
     last_flush_.store(time);
     stored = true;
   } catch (...) {

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <climits>
 #include <cstring>
 #include <tuple>
@@ -75,8 +76,12 @@ void check(int code, const std::string& path, std::string_view what) {
     std::string context = path;
     context += ": ";
     context += what;
-    throw StoreError(lmdb_message(context, code));
+    throw StoreError(lmdb_message(context, code), code);
   }
+}
+
+std::string mebibytes(std::size_t bytes) {
+  return std::to_string(bytes >> 20) + " MiB";
 }
 
 LmdbTxn begin(MDB_env* env, unsigned flags, const std::string& path) {
@@ -263,7 +268,41 @@ StatsStore StatsStore::open(const std::string& path, Options options) {
   return store;
 }
 
-std::size_t StatsStore::flush(const CountersSnapshot& snapshot, std::int64_t now) {
+StatsStore::FlushResult StatsStore::flush(const CountersSnapshot& snapshot, std::int64_t now) {
+  FlushResult result;
+  if (options_.retention_days > 0)
+    result.pruned = prune_when_full(
+        hour_of(now) - options_.retention_days * 24 * kSecondsPerHour, result);
+  const std::int64_t kept = hour_of(now) - kSecondsPerHour;  // never pruned to make room
+  for (;;) {
+    try {
+      merge(snapshot, now);
+      return result;
+    } catch (const StoreError& error) {
+      if (error.code() != MDB_MAP_FULL) throw;
+      ++result.map_full;
+    }
+    const std::int64_t oldest = oldest_hour();
+    if (oldest >= kept)
+      throw StoreError(path_ + ": this flush does not fit in the map (" +
+                           mebibytes(usage().map_bytes) +
+                           ") even with only the last two hours kept; raise stats-map-size",
+                       MDB_MAP_FULL);
+    result.pruned_for_room += prune_when_full(oldest + kSecondsPerHour, result);
+    // LMDB reuses the pages a transaction freed only two transactions later: one small
+    // write lets the retried merge use them (if even that cannot allocate, the next round
+    // prunes another hour).
+    try {
+      LmdbTxn txn = begin(env_.get(), 0, path_);
+      put_meta(txn.get(), meta_dbi_, stats_meta::kLastPrunedForRoom, std::to_string(now), path_);
+      txn.commit(path_);
+    } catch (const StoreError& error) {
+      if (error.code() != MDB_MAP_FULL) throw;
+    }
+  }
+}
+
+void StatsStore::merge(const CountersSnapshot& snapshot, std::int64_t now) {
   LmdbTxn txn = begin(env_.get(), 0, path_);
   StatsSubject subject;
   subject.scope = StatsScope::kCampaign;
@@ -281,11 +320,7 @@ std::size_t StatsStore::flush(const CountersSnapshot& snapshot, std::int64_t now
       merge_into(txn.get(), buckets_dbi_, subject, counts, options_.resolver, path_);
   }
   put_meta(txn.get(), meta_dbi_, stats_meta::kLastFlush, std::to_string(now), path_);
-  std::size_t pruned = 0;
-  if (options_.retention_days > 0)
-    pruned = prune_in(txn.get(), hour_of(now) - options_.retention_days * 24 * kSecondsPerHour);
   txn.commit(path_);
-  return pruned;
 }
 
 std::size_t StatsStore::prune(std::int64_t cutoff) {
@@ -293,6 +328,62 @@ std::size_t StatsStore::prune(std::int64_t cutoff) {
   std::size_t pruned = prune_in(txn.get(), cutoff);
   txn.commit(path_);
   return pruned;
+}
+
+std::size_t StatsStore::prune_when_full(std::int64_t cutoff, FlushResult& result) {
+  try {
+    return prune(cutoff);
+  } catch (const StoreError& error) {
+    if (error.code() != MDB_MAP_FULL) throw;
+    ++result.map_full;
+  }
+  // Deleting copies the pages on the way to each deleted record and records the freed ones:
+  // a map with no free page left cannot even prune. Lend it 1/64 more (at least 1 MiB) for
+  // this one transaction, then set the limit again (LMDB keeps the map at least as large as
+  // the pages in use, so the file may end a few pages above the limit).
+  MDB_env* env = env_.get();
+  const std::size_t room = std::max(options_.map_size / 64, std::size_t{1} << 20);
+  check(mdb_env_set_mapsize(env, usage().map_bytes + room), path_, "set map size");
+  std::size_t pruned = 0;
+  try {
+    pruned = prune(cutoff);
+  } catch (...) {
+    mdb_env_set_mapsize(env, options_.map_size);
+    throw;
+  }
+  check(mdb_env_set_mapsize(env, options_.map_size), path_, "set map size");
+  return pruned;
+}
+
+std::int64_t StatsStore::oldest_hour() const {
+  LmdbTxn txn = begin(env_.get(), MDB_RDONLY, path_);
+  MDB_cursor* raw = nullptr;
+  check(mdb_cursor_open(txn.get(), buckets_dbi_, &raw), path_, "open cursor");
+  LmdbCursor cursor(raw);
+  std::int64_t oldest = INT64_MAX;
+  for (StatsScope scope : {StatsScope::kCampaign, StatsScope::kRule}) {
+    std::string start = hour_prefix(scope, INT64_MIN);
+    MDB_val key = to_val(start), value;
+    int rc = mdb_cursor_get(raw, &key, &value, MDB_SET_RANGE);
+    if (rc == MDB_NOTFOUND) continue;
+    check(rc, path_, "read buckets");
+    std::string_view found = from_val(key);
+    if (found.size() >= 9 && found[0] == static_cast<char>(scope))
+      oldest = std::min(oldest, key_hour(found));
+  }
+  return oldest;
+}
+
+StatsStore::Usage StatsStore::usage() const noexcept {
+  Usage usage;
+  MDB_envinfo info{};
+  MDB_stat stat{};
+  if (mdb_env_info(env_.get(), &info) != MDB_SUCCESS ||
+      mdb_env_stat(env_.get(), &stat) != MDB_SUCCESS)
+    return usage;
+  usage.used_bytes = (info.me_last_pgno + 1) * static_cast<std::size_t>(stat.ms_psize);
+  usage.map_bytes = info.me_mapsize;
+  return usage;
 }
 
 std::size_t StatsStore::prune_in(MDB_txn* txn, std::int64_t cutoff) {
@@ -346,7 +437,14 @@ void read_stats_buckets(const std::string& path, const StatsQuery& query,
     rc = mdb_env_open(raw_env, path.c_str(), MDB_NOSUBDIR | MDB_RDONLY | MDB_NOLOCK, 0644);
   }
   check(rc, path, "open");
-  LmdbTxn txn = begin(raw_env, MDB_RDONLY, path);
+  MDB_txn* raw_txn = nullptr;
+  rc = mdb_txn_begin(raw_env, nullptr, MDB_RDONLY, &raw_txn);
+  if (rc == MDB_MAP_RESIZED) {  // the writer lent its map room to prune (StatsStore::flush)
+    check(mdb_env_set_mapsize(raw_env, 0), path, "adopt the map size");
+    rc = mdb_txn_begin(raw_env, nullptr, MDB_RDONLY, &raw_txn);
+  }
+  check(rc, path, "begin transaction");
+  LmdbTxn txn(raw_txn);
   MDB_dbi meta_dbi, buckets_dbi;
   rc = mdb_dbi_open(txn.get(), stats_db::kMeta, 0, &meta_dbi);
   if (rc == MDB_NOTFOUND) throw StoreError(path + ": not a stats store (no meta database)");

@@ -132,9 +132,9 @@ TEST(StatsStore, RetentionPrunesOldBuckets) {
   count(counters, "a.example", "a", 0, 5, kHour);
   count(counters, "a.example", "a", 0, 5, kHour + kDay);
   count(counters, "a.example", "a", 0, 5, kHour + 2 * kDay);
-  EXPECT_EQ(store.flush(counters.take_snapshot(), kHour + 2 * kDay), 0u);
+  EXPECT_EQ(store.flush(counters.take_snapshot(), kHour + 2 * kDay).pruned, 0u);
   // Two days later the first day's buckets (campaign + rule) fall out.
-  EXPECT_EQ(store.flush(counters.take_snapshot(), kHour + 2 * kDay + kSecondsPerHour), 2u);
+  EXPECT_EQ(store.flush(counters.take_snapshot(), kHour + 2 * kDay + kSecondsPerHour).pruned, 2u);
   MergedStats merged;
   store.read({}, [&](StatsBucket&& bucket) { merge_bucket(merged, std::move(bucket)); });
   EXPECT_EQ(campaign_hour(merged, "a", kHour), nullptr);
@@ -165,6 +165,106 @@ TEST(StatsStore, TwoStoresMergeAsUnionNotSum) {
   MergedStats twice = merge_stats_stores({dir.file("a.lmdb"), dir.file("a.lmdb")}, {});
   EXPECT_EQ(campaign_hour(twice, "img", kHour)->counts.queries, 60000u);
   EXPECT_EQ(twice.duplicate_buckets, 2u);  // its campaign and its rule bucket
+}
+
+// Writes `value` under a campaign bucket's key with LMDB directly (a damaged bucket).
+void put_raw_bucket(const std::string& path, const std::string& campaign, std::int64_t hour,
+                    const std::string& value) {
+  MDB_env* raw = nullptr;
+  ASSERT_EQ(mdb_env_create(&raw), MDB_SUCCESS);
+  LmdbEnv env(raw);
+  ASSERT_EQ(mdb_env_set_maxdbs(raw, 2), MDB_SUCCESS);
+  ASSERT_EQ(mdb_env_open(raw, path.c_str(), MDB_NOSUBDIR, 0640), MDB_SUCCESS);
+  MDB_txn* txn = nullptr;
+  ASSERT_EQ(mdb_txn_begin(raw, nullptr, 0, &txn), MDB_SUCCESS);
+  MDB_dbi dbi;
+  ASSERT_EQ(mdb_dbi_open(txn, stats_db::kBuckets, 0, &dbi), MDB_SUCCESS);
+  StatsSubject subject;
+  subject.campaign = campaign;
+  std::string key = bucket_key(StatsScope::kCampaign, hour, subject);
+  MDB_val mdb_key = to_val(key), mdb_value = to_val(value);
+  ASSERT_EQ(mdb_put(txn, dbi, &mdb_key, &mdb_value, 0), MDB_SUCCESS);
+  ASSERT_EQ(mdb_txn_commit(txn), MDB_SUCCESS);
+}
+
+// Retention pruning is a transaction of its own: a merge that fails (here on a damaged
+// bucket; in the field on a full map) does not take the pruning down with it.
+TEST(StatsStore, RetentionPruneCommitsEvenWhenTheMergeFails) {
+  testing::TempDir dir;
+  const std::string path = dir.file("stats.lmdb");
+  const std::int64_t later = kHour + 40 * kDay;
+  HitCounters counters;
+  {
+    StatsStore store = StatsStore::open(path, options("r1", 2));
+    count(counters, "a.example", "a", 0, 5, kHour);
+    store.flush(counters.take_snapshot(), kHour + 60);
+  }
+  put_raw_bucket(path, "a", later, "damaged");
+  StatsStore store = StatsStore::open(path, options("r1", 2));
+  count(counters, "a.example", "a", 0, 5, later);
+  EXPECT_THROW(store.flush(counters.take_snapshot(), later + 60), StoreError);
+  std::size_t old_buckets = 0;
+  StatsQuery query;
+  query.until = later;
+  store.read(query, [&](StatsBucket&&) { ++old_buckets; });
+  EXPECT_EQ(old_buckets, 0u);  // the hour 40 days back is gone although the merge failed
+}
+
+// A map too small for 30 days of busy hours: every flush still succeeds, by pruning the
+// oldest hours when LMDB reports the map full; the newest hours are all there.
+TEST(StatsStore, FullMapPrunesOldestHoursAndNeverJams) {
+  testing::TempDir dir;
+  const std::string path = dir.file("stats.lmdb");
+  StatsStore::Options small = options("r1");
+  small.map_size = std::size_t{1} << 20;  // about 30 of the hours below (2 x 16 KiB of pages)
+  StatsStore store = StatsStore::open(path, small);
+  HitCounters counters;
+  StatsStore::FlushResult total;
+  constexpr int kHours = 48;
+  for (int h = 0; h < kHours; ++h) {
+    const std::int64_t hour = kHour + h * kSecondsPerHour;
+    count(counters, "busy.example", "busy", static_cast<std::uint32_t>(h) * 10000, 4000, hour);
+    StatsStore::FlushResult result;
+    ASSERT_NO_THROW(result = store.flush(counters.take_snapshot(), hour + 60)) << "hour " << h;
+    total.map_full += result.map_full;
+    total.pruned_for_room += result.pruned_for_room;
+  }
+  EXPECT_GT(total.map_full, 0u);
+  EXPECT_GT(total.pruned_for_room, 0u);
+  MergedStats merged;
+  store.read({}, [&](StatsBucket&& bucket) { merge_bucket(merged, std::move(bucket)); });
+  EXPECT_EQ(campaign_hour(merged, "busy", kHour), nullptr);  // the oldest went for room
+  for (int h = kHours - 4; h < kHours; ++h) {
+    const MergedStats::Hour* hour = campaign_hour(merged, "busy", kHour + h * kSecondsPerHour);
+    ASSERT_NE(hour, nullptr) << "hour " << h;
+    EXPECT_EQ(hour->counts.queries, 4000u);
+  }
+  const StatsStore::Usage usage = store.usage();
+  EXPECT_LE(usage.used_bytes, small.map_size + (std::size_t{1} << 20));
+  std::printf("1 MiB map, %d busy hours: %zu map-full events, %zu buckets pruned for room, "
+              "%zu bytes used, %zu hours kept\n",
+              kHours, total.map_full, total.pruned_for_room, usage.used_bytes,
+              merged.subjects.begin()->second.size());
+}
+
+// A flush bigger than the whole map fails alone: it is not stored, and the next one is.
+TEST(StatsStore, FlushLargerThanTheMapFailsAlone) {
+  testing::TempDir dir;
+  StatsStore::Options small = options("r1");
+  small.map_size = std::size_t{256} << 10;
+  StatsStore store = StatsStore::open(dir.file("stats.lmdb"), small);
+  HitCounters counters;
+  for (int rule = 0; rule < 40; ++rule)
+    count(counters, "r" + std::to_string(rule) + ".example", "c", 0, 4000, kHour);
+  try {
+    store.flush(counters.take_snapshot(), kHour + 60);
+    ADD_FAILURE() << "40 dense rule buckets fit in 256 KiB";
+  } catch (const StoreError& error) {
+    EXPECT_EQ(error.code(), MDB_MAP_FULL);
+    EXPECT_NE(std::string(error.what()).find("stats-map-size"), std::string::npos) << error.what();
+  }
+  count(counters, "r0.example", "c", 0, 10, kHour + kSecondsPerHour);
+  EXPECT_NO_THROW(store.flush(counters.take_snapshot(), kHour + kSecondsPerHour + 60));
 }
 
 TEST(StatsStore, QueryLimitsHoursAndScopes) {
