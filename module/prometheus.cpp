@@ -198,9 +198,15 @@ std::string format_prometheus(const PrometheusReport& report) {
 }
 
 bool write_text_file_atomically(const std::string& path, std::string_view content,
-                                std::string& error) {
+                                std::string& error, mode_t mode) {
   const std::string temporary = path + ".tmp";
-  int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  // Never through what is already there: a leftover of a crash, or a link planted to make
+  // this process write elsewhere, is removed (unlink removes a link, not its target) and
+  // the file created anew.
+  constexpr int kFlags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
+  int fd = ::open(temporary.c_str(), kFlags, mode);
+  if (fd < 0 && errno == EEXIST && ::unlink(temporary.c_str()) == 0)
+    fd = ::open(temporary.c_str(), kFlags, mode);
   if (fd < 0) {
     error = temporary + ": " + std::strerror(errno);
     return false;

@@ -10,6 +10,8 @@
 // writer of the same path (the last rename wins).
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -61,9 +63,11 @@ std::string format_prometheus(const PrometheusReport& report);
 // A label value with \, " and newline escaped (without the quotes).
 std::string escape_label_value(std::string_view value);
 
-// Writes `content` to `path` via "<path>.tmp" + fsync + rename. False with `error` set when
-// any step fails (the temporary file is removed; the old file stays in place).
+// Writes `content` to `path` via "<path>.tmp" + fsync + rename. The temporary file is
+// created with O_EXCL | O_NOFOLLOW and `mode` (less the umask); whatever stood at its name
+// is removed first, never written through. False with `error` set when any step fails (the
+// temporary file is removed; the old file stays in place).
 bool write_text_file_atomically(const std::string& path, std::string_view content,
-                                std::string& error);
+                                std::string& error, mode_t mode = 0640);
 
 }  // namespace dnsverdict

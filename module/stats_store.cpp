@@ -1,5 +1,6 @@
 #include "stats_store.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -78,6 +79,14 @@ void check(int code, const std::string& path, std::string_view what) {
     context += what;
     throw StoreError(lmdb_message(context, code), code);
   }
+}
+
+// Takes from an existing file what kStatsFileMode does not grant (a store created
+// world-readable before); a file that cannot be changed is left as it is.
+void restrict_mode(const std::string& path) {
+  struct stat info {};
+  if (::stat(path.c_str(), &info) == 0 && (info.st_mode & 0777 & ~kStatsFileMode) != 0)
+    ::chmod(path.c_str(), info.st_mode & 07777 & kStatsFileMode);
 }
 
 std::string mebibytes(std::size_t bytes) {
@@ -247,7 +256,9 @@ StatsStore StatsStore::open(const std::string& path, Options options) {
   store.env_ = LmdbEnv(env);
   check(mdb_env_set_maxdbs(env, 2), path, "set databases");
   check(mdb_env_set_mapsize(env, options.map_size), path, "set map size");
-  check(mdb_env_open(env, path.c_str(), MDB_NOSUBDIR, 0644), path, "open");
+  check(mdb_env_open(env, path.c_str(), MDB_NOSUBDIR, kStatsFileMode), path, "open");
+  restrict_mode(path);
+  restrict_mode(path + "-lock");
   LmdbTxn txn = begin(env, 0, path);
   check(mdb_dbi_open(txn.get(), stats_db::kMeta, MDB_CREATE, &store.meta_dbi_), path, "open meta");
   check(mdb_dbi_open(txn.get(), stats_db::kBuckets, MDB_CREATE, &store.buckets_dbi_), path,
@@ -427,14 +438,14 @@ void read_stats_buckets(const std::string& path, const StatsQuery& query,
   check(mdb_env_create(&raw_env), path, "create environment");
   LmdbEnv env(raw_env);
   check(mdb_env_set_maxdbs(raw_env, 2), path, "set databases");
-  int rc = mdb_env_open(raw_env, path.c_str(), MDB_NOSUBDIR | MDB_RDONLY, 0644);
+  int rc = mdb_env_open(raw_env, path.c_str(), MDB_NOSUBDIR | MDB_RDONLY, kStatsFileMode);
   if (rc == EACCES || rc == EROFS) {
     // A copy in a folder we cannot write: read without the lock file (nobody writes it).
     env.reset();
     check(mdb_env_create(&raw_env), path, "create environment");
     env = LmdbEnv(raw_env);
     check(mdb_env_set_maxdbs(raw_env, 2), path, "set databases");
-    rc = mdb_env_open(raw_env, path.c_str(), MDB_NOSUBDIR | MDB_RDONLY | MDB_NOLOCK, 0644);
+    rc = mdb_env_open(raw_env, path.c_str(), MDB_NOSUBDIR | MDB_RDONLY | MDB_NOLOCK, kStatsFileMode);
   }
   check(rc, path, "open");
   MDB_txn* raw_txn = nullptr;

@@ -15,6 +15,8 @@
 // may be called from any thread.
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -31,6 +33,10 @@
 namespace dnsverdict {
 
 inline constexpr std::uint32_t kStatsFormatVersion = 1;
+
+// The store and its lock file (before the umask): the resolver's user and group, no one
+// else; the sketches are about clients.
+inline constexpr mode_t kStatsFileMode = 0640;
 
 namespace stats_db {
 inline constexpr const char* kMeta = "meta";

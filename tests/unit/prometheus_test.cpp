@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -190,6 +191,29 @@ TEST(Prometheus, AtomicWriteReplacesWholeFile) {
   EXPECT_NE(::stat((path + ".tmp").c_str(), &info), 0);  // no temporary left behind
   EXPECT_FALSE(write_text_file_atomically(dir.file("missing/x.prom"), "x\n", error));
   EXPECT_NE(error.find("missing/x.prom"), std::string::npos);
+}
+
+// The textfile is created 0640 (with umask 022), and its temporary file is never opened
+// through a symbolic link someone left in its place.
+TEST(Prometheus, AtomicWriteModeAndNoFollow) {
+  testing::TempDir dir;
+  const std::string path = dir.file("x.prom");
+  const mode_t saved = ::umask(022);
+  std::string error;
+  ASSERT_TRUE(write_text_file_atomically(path, "first\n", error)) << error;
+  struct stat info {};
+  ASSERT_EQ(::stat(path.c_str(), &info), 0);
+  EXPECT_EQ(info.st_mode & 07777, 0640u);
+
+  const std::string victim = dir.write("victim", "keep me\n");
+  ASSERT_EQ(::symlink(victim.c_str(), (path + ".tmp").c_str()), 0);
+  EXPECT_TRUE(write_text_file_atomically(path, "second\n", error)) << error;
+  EXPECT_EQ(testing::read_file(victim), "keep me\n");
+  EXPECT_EQ(testing::read_file(path), "second\n");
+  ASSERT_EQ(::lstat(path.c_str(), &info), 0);
+  EXPECT_TRUE(S_ISREG(info.st_mode));
+  EXPECT_EQ(info.st_mode & 07777, 0640u);
+  ::umask(saved);
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <atomic>
 #include <cmath>
@@ -265,6 +266,30 @@ TEST(StatsStore, FlushLargerThanTheMapFailsAlone) {
   }
   count(counters, "r0.example", "c", 0, 10, kHour + kSecondsPerHour);
   EXPECT_NO_THROW(store.flush(counters.take_snapshot(), kHour + kSecondsPerHour + 60));
+}
+
+mode_t file_mode(const std::string& path) {
+  struct stat info {};
+  if (::stat(path.c_str(), &info) != 0) return 0;
+  return info.st_mode & 07777;
+}
+
+// With the usual umask 022 the store and its lock file are not world-readable: the sketches
+// say which hashed addresses asked for what. A store made world-readable before is
+// tightened when the writer opens it.
+TEST(StatsStore, FilesAreNotWorldReadable) {
+  testing::TempDir dir;
+  const std::string path = dir.file("stats.lmdb");
+  const mode_t saved = ::umask(022);
+  { StatsStore store = StatsStore::open(path, options("r1")); }
+  EXPECT_EQ(file_mode(path), 0640u);
+  EXPECT_EQ(file_mode(path + "-lock"), 0640u);
+  ASSERT_EQ(::chmod(path.c_str(), 0644), 0);
+  ASSERT_EQ(::chmod((path + "-lock").c_str(), 0666), 0);
+  { StatsStore store = StatsStore::open(path, options("r1")); }
+  EXPECT_EQ(file_mode(path), 0640u);
+  EXPECT_EQ(file_mode(path + "-lock"), 0640u);
+  ::umask(saved);
 }
 
 TEST(StatsStore, QueryLimitsHoursAndScopes) {
