@@ -89,6 +89,10 @@ void restrict_mode(const std::string& path) {
     ::chmod(path.c_str(), info.st_mode & 07777 & kStatsFileMode);
 }
 
+std::string describe_fingerprint(const std::string& fingerprint) {
+  return fingerprint.empty() ? "unkeyed hashes" : "key fingerprint " + fingerprint;
+}
+
 std::string mebibytes(std::size_t bytes) {
   return std::to_string(bytes >> 20) + " MiB";
 }
@@ -272,6 +276,26 @@ StatsStore StatsStore::open(const std::string& path, Options options) {
   } else {
     check_version(version, path);
   }
+  const std::string& fingerprint = options.client_key_fingerprint;
+  const std::string stored =
+      meta_value(txn.get(), store.meta_dbi_, stats_meta::kClientKeyFingerprint);
+  if (stored != fingerprint) {
+    MDB_stat buckets{};
+    check(mdb_stat(txn.get(), store.buckets_dbi_, &buckets), path, "count buckets");
+    if (buckets.ms_entries != 0)
+      throw StoreError(path + ": its client addresses were hashed with another key (" +
+                       describe_fingerprint(stored) + "; this resolver's key: " +
+                       describe_fingerprint(fingerprint) +
+                       "): adding to it would count the same client twice. Use that key "
+                       "(stats-hash-key-file) or move the store aside");
+    if (fingerprint.empty()) {
+      MDB_val key = to_val(stats_meta::kClientKeyFingerprint);
+      int rc = mdb_del(txn.get(), store.meta_dbi_, &key, nullptr);
+      if (rc != MDB_NOTFOUND) check(rc, path, "write meta");
+    } else {
+      put_meta(txn.get(), store.meta_dbi_, stats_meta::kClientKeyFingerprint, fingerprint, path);
+    }
+  }
   put_meta(txn.get(), store.meta_dbi_, stats_meta::kResolver, options.resolver, path);
   put_meta(txn.get(), store.meta_dbi_, stats_meta::kRetentionDays,
            std::to_string(options.retention_days), path);
@@ -432,8 +456,8 @@ std::string default_resolver_name() {
   return name;
 }
 
-void read_stats_buckets(const std::string& path, const StatsQuery& query,
-                        const std::function<void(StatsBucket&&)>& visit) {
+std::string read_stats_buckets(const std::string& path, const StatsQuery& query,
+                               const std::function<void(StatsBucket&&)>& visit) {
   MDB_env* raw_env = nullptr;
   check(mdb_env_create(&raw_env), path, "create environment");
   LmdbEnv env(raw_env);
@@ -462,8 +486,10 @@ void read_stats_buckets(const std::string& path, const StatsQuery& query,
   check(rc, path, "open meta");
   check_version(meta_value(txn.get(), meta_dbi, stats_meta::kFormatVersion), path);
   check(mdb_dbi_open(txn.get(), stats_db::kBuckets, 0, &buckets_dbi), path, "open buckets");
+  std::string fingerprint = meta_value(txn.get(), meta_dbi, stats_meta::kClientKeyFingerprint);
 
   visit_buckets(txn.get(), buckets_dbi, path, query, visit);
+  return fingerprint;
 }
 
 void merge_bucket(MergedStats& merged, StatsBucket&& bucket) {
@@ -485,9 +511,20 @@ void merge_bucket(MergedStats& merged, StatsBucket&& bucket) {
 
 MergedStats merge_stats_stores(const std::vector<std::string>& paths, const StatsQuery& query) {
   MergedStats merged;
-  for (const std::string& path : paths)
-    read_stats_buckets(path, query,
-                       [&](StatsBucket&& bucket) { merge_bucket(merged, std::move(bucket)); });
+  for (std::size_t i = 0; i < paths.size(); ++i) {
+    std::string fingerprint = read_stats_buckets(
+        paths[i], query, [&](StatsBucket&& bucket) { merge_bucket(merged, std::move(bucket)); });
+    if (i == 0) {
+      merged.client_key_fingerprint = fingerprint;
+    } else if (fingerprint != merged.client_key_fingerprint) {
+      throw StoreError(paths[0] + " and " + paths[i] +
+                       " hash client addresses with different keys (" +
+                       describe_fingerprint(merged.client_key_fingerprint) + ", " +
+                       describe_fingerprint(fingerprint) +
+                       "): their distinct counts cannot be merged. Resolvers whose stats are "
+                       "merged share one stats-hash-key-file");
+    }
+  }
   return merged;
 }
 

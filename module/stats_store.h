@@ -50,6 +50,9 @@ inline constexpr const char* kCreated = "created";               // unix seconds
 inline constexpr const char* kLastFlush = "last_flush";          // unix seconds, decimal
 inline constexpr const char* kRetentionDays = "retention_days";
 inline constexpr const char* kLastPrunedForRoom = "last_pruned_for_room";  // unix seconds
+// ClientHashKey::fingerprint() of the key every bucket's client hashes were made with;
+// absent: unkeyed hashes (stores written before keys).
+inline constexpr const char* kClientKeyFingerprint = "client_key_fingerprint";
 }  // namespace stats_meta
 
 // What a bucket counts.
@@ -101,6 +104,9 @@ class StatsStore {
     std::string resolver;              // identity stored with every bucket (default: the hostname)
     std::int64_t retention_days = 30;  // 0: keep forever
     std::size_t map_size = kDefaultStatsMapSize;  // bytes the file may use (stats-map-size)
+    // Of the key the flushed snapshots' clients are hashed with (client_hash.h); "" for
+    // unkeyed hashes.
+    std::string client_key_fingerprint;
   };
 
   // What one flush did besides merging.
@@ -117,7 +123,9 @@ class StatsStore {
   };
 
   // Opens (creating when missing) `path` for writing; checks the format version of an
-  // existing file. Throws StoreError naming the path and the problem.
+  // existing file, and that its buckets were hashed with the key of
+  // options.client_key_fingerprint (a store without buckets takes on the new key). Throws
+  // StoreError naming the path and the problem.
   static StatsStore open(const std::string& path, Options options);
 
   StatsStore(StatsStore&&) noexcept = default;
@@ -170,11 +178,12 @@ class StatsStore {
 // The host name, for the default resolver identity ("unknown" if it cannot be read).
 std::string default_resolver_name();
 
-// Calls visit() for every bucket of `path` matching the query, in key order. Throws
-// StoreError when the file cannot be opened, is not a stats store or has another version;
-// a malformed bucket throws too (naming the store).
-void read_stats_buckets(const std::string& path, const StatsQuery& query,
-                        const std::function<void(StatsBucket&&)>& visit);
+// Calls visit() for every bucket of `path` matching the query, in key order, and returns the
+// store's client-key fingerprint ("" for unkeyed hashes). Throws StoreError when the file
+// cannot be opened, is not a stats store or has another version; a malformed bucket throws
+// too (naming the store).
+std::string read_stats_buckets(const std::string& path, const StatsQuery& query,
+                               const std::function<void(StatsBucket&&)>& visit);
 
 // Buckets of one or more stores merged: for each subject, its hours in order.
 struct MergedStats {
@@ -185,9 +194,11 @@ struct MergedStats {
   std::map<StatsSubject, std::map<std::int64_t, Hour>> subjects;
   std::set<std::string> resolvers;
   std::uint64_t duplicate_buckets = 0;  // the same resolver's bucket seen again: skipped
+  std::string client_key_fingerprint;   // shared by every store merged
 };
 
-// Reads and merges the stores (sketches merged, never summed). Throws StoreError.
+// Reads and merges the stores (sketches merged, never summed). Throws StoreError, also when
+// two stores' clients were hashed with different keys: the same client would count twice.
 MergedStats merge_stats_stores(const std::vector<std::string>& paths, const StatsQuery& query);
 // Adds one bucket to a merge.
 void merge_bucket(MergedStats& merged, StatsBucket&& bucket);

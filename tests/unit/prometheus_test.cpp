@@ -17,6 +17,7 @@
 #include <sstream>
 #include <string>
 
+#include "counters_support.h"
 #include "test_support.h"
 
 namespace dnsverdict {
@@ -80,8 +81,14 @@ PrometheusReport sample_report() {
   report.health.hit_log_dropped = 2;
   report.counters.hits = 789;
   report.counters.evicted_rules = 3;
-  report.flush_errors = 0;
-  report.last_flush = report.now;
+  report.stats.store_open = true;
+  report.stats.flush_errors = 4;
+  report.stats.last_flush = report.now;
+  report.stats.map_full = 2;
+  report.stats.store_used_bytes = 1 << 20;
+  report.stats.map_size_bytes = std::size_t{4} << 30;
+  report.counters_memory_bytes = 1000;
+  report.counters_memory_budget = 128 << 20;
   CampaignWindows windows;
   windows.campaign = "img-lookalikes";
   windows.hits_current_hour = 10;
@@ -105,6 +112,11 @@ TEST(Prometheus, FormatIsStrictlyValid) {
   EXPECT_EQ(samples["dnsverdict_lookups_total"], 123456);
   EXPECT_EQ(samples["dnsverdict_hit_log_dropped_total"], 2);
   EXPECT_EQ(samples["dnsverdict_counters_evicted_rules_total"], 3);
+  EXPECT_EQ(samples["dnsverdict_stats_store_open"], 1);
+  EXPECT_EQ(samples["dnsverdict_stats_flush_errors_total"], 4);
+  EXPECT_EQ(samples["dnsverdict_stats_map_full_total"], 2);
+  EXPECT_EQ(samples["dnsverdict_stats_map_size_bytes"], 4294967296.0);
+  EXPECT_EQ(samples["dnsverdict_counters_memory_budget_bytes"], 128 << 20);
   EXPECT_EQ(samples["dnsverdict_campaign_hits{campaign=\"img-lookalikes\",window=\"1h\"}"], 100);
   EXPECT_EQ(
       samples["dnsverdict_campaign_unique_clients{campaign=\"img-lookalikes\",window=\"1h\"}"], 41);
@@ -162,7 +174,7 @@ TEST(Prometheus, CampaignWindowsUseCompleteHoursAndUnions) {
     bucket.counts.hour = hour;
     for (std::uint32_t i = 0; i < clients; ++i) {
       std::uint32_t address = htonl(first + i);
-      ClientHashes hashes = client_hashes(ClientAddress::from(AF_INET, &address));
+      ClientHashes hashes = client_hashes(ClientAddress::from(AF_INET, &address), testing::client_key());
       bucket.counts.add(hour + 1, &hashes);
     }
     merge_bucket(merged, std::move(bucket));

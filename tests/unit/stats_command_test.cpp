@@ -17,6 +17,7 @@
 #include "dns_name.h"
 #include "hit_counters.h"
 #include "stats_store.h"
+#include "counters_support.h"
 #include "test_support.h"
 
 extern char** environ;
@@ -50,7 +51,7 @@ std::string key_of(const std::string& name) {
 //   crypto-miner: 300 always-on devices in four /24s, stable addresses.
 // Devices ask resolver a or b by device number; one in ten asks both.
 void build_demo(const std::string& folder) {
-  HitCounters counters_a, counters_b;
+  HitCounters counters_a(testing::counting()), counters_b(testing::counting());
   StatsStore::Options options;
   options.map_size = std::size_t{256} << 20;
   options.retention_days = 0;
