@@ -553,8 +553,8 @@ TEST(StatsFlusher, BudgetBringsTheFlushForward) {
   EXPECT_GT(flusher.early_flushes(), 0u);
   EXPECT_LE(peak.load(), counter_options.memory_budget + counter_options.shards * 64 * 1024);
   EXPECT_EQ(flusher.flush_errors(), 0u);
-  const MergedStats::Hour* hour =
-      campaign_hour(merge_stats_stores({dir.file("stats.lmdb")}, {}), "flood", kHour);
+  const MergedStats merged = merge_stats_stores({dir.file("stats.lmdb")}, {});
+  const MergedStats::Hour* hour = campaign_hour(merged, "flood", kHour);
   ASSERT_NE(hour, nullptr);
   EXPECT_EQ(hour->counts.queries, static_cast<std::uint64_t>(kThreads) * kPerThread);
 }
