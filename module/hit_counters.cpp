@@ -1,7 +1,8 @@
 #include "hit_counters.h"
 
 #include <sys/socket.h>
-// Inlined: four short inputs are hashed on every hit; a call into libxxhash costs more.
+// Inlined: the rule and campaign names are hashed on every hit; a call into libxxhash costs
+// more.
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
@@ -14,28 +15,31 @@
 namespace dnsverdict {
 namespace {
 
-// Process-wide thread slots: a thread keeps its slot for life, so it always counts into the
-// same shard of every HitCounters instance.
-std::atomic<std::size_t> next_thread_slot{0};
-thread_local const std::size_t thread_slot =
-    next_thread_slot.fetch_add(1, std::memory_order_relaxed);
+// Instances are numbered (never by address: a new instance may reuse a freed one's), so a
+// thread can tell whether its cached slot belongs to the instance it counts into.
+std::atomic<std::uint64_t> next_instance{1};
+
+// This thread's slot in the instance it counted into last.
+struct ThreadSlot {
+  std::uint64_t instance = 0;
+  std::size_t slot = 0;
+};
+thread_local ThreadSlot this_thread_slot;
 
 // Adds a hit to the bucket of `hour`, creating it in order when missing. Usually the last
-// bucket is the one (hits arrive in time order), so the search is one comparison.
-void add_to_hours(std::vector<HourlyCounts>& hours, std::int64_t hour, std::int64_t time,
-                  const ClientHashes* client) {
+// bucket is the one (hits arrive in time order), so the search is one comparison. False when
+// the client was left out of a sketch (`may_grow` false).
+bool add_to_hours(std::vector<HourlyCounts>& hours, std::int64_t hour, std::int64_t time,
+                  const ClientHashes* client, bool may_grow) {
   for (auto it = hours.rbegin(); it != hours.rend(); ++it) {
-    if (it->hour == hour) {
-      it->add(time, client);
-      return;
-    }
+    if (it->hour == hour) return it->add(time, client, may_grow);
   }
   auto position = std::upper_bound(
       hours.begin(), hours.end(), hour,
       [](std::int64_t value, const HourlyCounts& counts) { return value < counts.hour; });
   position = hours.emplace(position);
   position->hour = hour;
-  position->add(time, client);
+  return position->add(time, client, may_grow);
 }
 
 void merge_hours(std::vector<HourlyCounts>& into, std::vector<HourlyCounts>&& from) {
@@ -52,6 +56,14 @@ void merge_hours(std::vector<HourlyCounts>& into, std::vector<HourlyCounts>&& fr
     else
       into.insert(position, std::move(counts));
   }
+}
+
+void add_totals(CounterTotals& sum, const CounterTotals& totals) {
+  sum.hits += totals.hits;
+  sum.evicted_rules += totals.evicted_rules;
+  sum.evicted_queries += totals.evicted_queries;
+  sum.untracked_campaign_hits += totals.untracked_campaign_hits;
+  sum.budget_skipped_clients += totals.budget_skipped_clients;
 }
 
 std::size_t hours_memory(const std::vector<HourlyCounts>& hours) {
@@ -81,7 +93,7 @@ bool ClientAddress::known() const noexcept {
   return family == AF_INET || family == AF_INET6;
 }
 
-ClientHashes client_hashes(const ClientAddress& client) noexcept {
+ClientHashes client_hashes(const ClientAddress& client, const ClientHashKey& key) noexcept {
   // family octet + address octets; the network is the same with the host part zeroed.
   std::uint8_t input[17] = {};
   bool v4 = client.family == AF_INET;
@@ -89,21 +101,25 @@ ClientHashes client_hashes(const ClientAddress& client) noexcept {
   std::size_t size = v4 ? 4 : 16;
   std::memcpy(input + 1, client.bytes, size);
   ClientHashes hashes;
-  hashes.address = XXH3_64bits(input, size + 1);
+  hashes.address = key.hash(input, size + 1);
   std::size_t network_octets = v4 ? 3 : 7;  // /24, /56
   std::memset(input + 1 + network_octets, 0, size - network_octets);
-  hashes.network = XXH3_64bits(input, size + 1);
+  hashes.network = key.hash(input, size + 1);
   return hashes;
 }
 
-void HourlyCounts::add(std::int64_t time, const ClientHashes* client) noexcept {
+bool HourlyCounts::add(std::int64_t time, const ClientHashes* client, bool may_grow) noexcept {
   if (queries == 0 || time < first_seen) first_seen = time;
   if (queries == 0 || time > last_seen) last_seen = time;
   ++queries;
-  if (client != nullptr) {
+  if (client == nullptr) return true;
+  if (may_grow) {
     clients.add_hash(client->address);
     networks.add_hash(client->network);
+    return true;
   }
+  bool address = clients.add_hash_in_place(client->address);
+  return networks.add_hash_in_place(client->network) && address;
 }
 
 void HourlyCounts::merge(const HourlyCounts& other) {
@@ -128,27 +144,74 @@ struct alignas(64) HitCounters::Shard {
   std::unordered_map<std::uint64_t, RuleList::iterator> rule_index;
   std::unordered_map<std::uint64_t, CampaignCounts> campaigns;
   CounterTotals totals;
+  // Of the entries and tables above (memory_bytes()): what they grew since the last
+  // snapshot emptied them.
+  std::size_t bytes = 0;
+
+  // What an entry holds, as memory_bytes() counts it: the list node, its index node, its
+  // strings and its hours.
+  static constexpr std::size_t kNodeLinks = 2 * sizeof(void*);  // a list or hash node's links
+  static std::size_t rule_entry_bytes(const RuleCounts& counts) {
+    return sizeof(RuleEntry) + 2 * kNodeLinks + sizeof(std::uint64_t) + sizeof(void*) +
+           counts.rule_key.capacity() + counts.campaign.capacity() + hours_memory(counts.hours);
+  }
+  static std::size_t campaign_entry_bytes(const CampaignCounts& counts) {
+    return sizeof(CampaignCounts) + kNodeLinks + sizeof(std::uint64_t) +
+           counts.campaign.capacity() + hours_memory(counts.hours);
+  }
 };
+
+namespace {
+
+template <typename Map>
+std::ptrdiff_t table_bytes(const Map& map) {
+  return static_cast<std::ptrdiff_t>(map.bucket_count() * sizeof(void*));
+}
+
+}  // namespace
 
 HitCounters::HitCounters() : HitCounters(Options{}) {}
 
-HitCounters::HitCounters(Options options) : options_(options) {
+HitCounters::HitCounters(Options options)
+    : options_(options), instance_(next_instance.fetch_add(1, std::memory_order_relaxed)) {
   options_.shards = std::max<std::size_t>(options_.shards, 1);
   options_.max_rules = std::max<std::size_t>(options_.max_rules, 1);
   shards_ = std::make_unique<Shard[]>(options_.shards);
+  memory_bytes_.store(sizeof(*this) + options_.shards * sizeof(Shard));
+  if (options_.client_key) start_counting(*options_.client_key);
+}
+
+bool HitCounters::start_counting(const ClientHashKey& key,
+                                 std::function<void()> on_over_budget) noexcept {
+  if (counting()) return key == client_key_;
+  client_key_ = key;
+  on_over_budget_ = std::move(on_over_budget);
+  counting_.store(true, std::memory_order_release);
+  return true;
+}
+
+void HitCounters::account(Shard& shard, std::ptrdiff_t bytes) noexcept {
+  if (bytes == 0) return;
+  shard.bytes += static_cast<std::size_t>(bytes);  // wraps back for a negative change
+  memory_bytes_.fetch_add(static_cast<std::size_t>(bytes), std::memory_order_relaxed);
 }
 
 HitCounters::~HitCounters() = default;
 
 HitCounters::Shard& HitCounters::shard_for_this_thread() noexcept {
-  return shards_[thread_slot % options_.shards];
+  if (this_thread_slot.instance != instance_) {
+    this_thread_slot.instance = instance_;
+    this_thread_slot.slot = next_slot_.fetch_add(1, std::memory_order_relaxed);
+  }
+  return shards_[this_thread_slot.slot % options_.shards];
 }
 
 void HitCounters::record_hit(const HitEvent& hit) noexcept {
+  if (!counting()) return;
   ClientHashes hashes;
   const ClientHashes* client = nullptr;
   if (hit.client.known()) {
-    hashes = client_hashes(hit.client);
+    hashes = client_hashes(hit.client, client_key_);
     client = &hashes;
   }
   const std::uint64_t rule_hash = XXH3_64bits_withSeed(hit.rule_key.data(), hit.rule_key.size(),
@@ -156,23 +219,40 @@ void HitCounters::record_hit(const HitEvent& hit) noexcept {
   const std::uint64_t campaign_hash =
       hit.campaign.empty() ? 0 : XXH3_64bits(hit.campaign.data(), hit.campaign.size());
   const std::int64_t hour = hour_of(hit.time);
+  // At the budget nothing grows: a new rule evicts, sketches leave new clients out. One
+  // relaxed load of a line written only when memory changes.
+  const bool at_budget = options_.memory_budget != 0 &&
+                         memory_bytes_.load(std::memory_order_relaxed) >= options_.memory_budget;
+  if (at_budget && !over_budget_signalled_.load(std::memory_order_relaxed) &&
+      !over_budget_signalled_.exchange(true) && on_over_budget_) {
+    try {
+      on_over_budget_();
+    } catch (...) {
+    }
+  }
 
   Shard& shard = shard_for_this_thread();
   std::lock_guard<std::mutex> lock(shard.mutex);
   ++shard.totals.hits;
+  bool client_counted = true;
   try {
     Shard::RuleList::iterator entry;
+    std::ptrdiff_t entry_before = 0;
+    const std::ptrdiff_t index_before = table_bytes(shard.rule_index);
     auto found = shard.rule_index.find(rule_hash);
     if (found != shard.rule_index.end()) {
       entry = found->second;
       if (entry != shard.rules.begin()) shard.rules.splice(shard.rules.begin(), shard.rules, entry);
+      entry_before = static_cast<std::ptrdiff_t>(Shard::rule_entry_bytes(entry->counts));
     } else {
-      // At the cap, a shard with entries of its own evicts its least recently hit one; a
-      // shard without any may still add one (so the bound is max_rules + shards - 1).
+      // At the cap (or the budget), a shard with entries of its own evicts its least
+      // recently hit one; a shard without any may still add one (so the bound is
+      // max_rules + shards - 1).
       if (!shard.rules.empty() &&
-          tracked_rules_.load(std::memory_order_relaxed) >= options_.max_rules) {
+          (at_budget || tracked_rules_.load(std::memory_order_relaxed) >= options_.max_rules)) {
         // Reuse the least recently hit entry's node for the new rule.
         entry = std::prev(shard.rules.end());
+        entry_before = static_cast<std::ptrdiff_t>(Shard::rule_entry_bytes(entry->counts));
         ++shard.totals.evicted_rules;
         for (const HourlyCounts& counts : entry->counts.hours)
           shard.totals.evicted_queries += counts.queries;
@@ -193,28 +273,43 @@ void HitCounters::record_hit(const HitEvent& hit) noexcept {
       } catch (...) {
         shard.rules.erase(entry);
         tracked_rules_.fetch_sub(1, std::memory_order_relaxed);
+        account(shard, -entry_before);
         throw;
       }
     }
-    add_to_hours(entry->counts.hours, hour, hit.time, client);
+    client_counted = add_to_hours(entry->counts.hours, hour, hit.time, client, !at_budget);
+    account(shard, static_cast<std::ptrdiff_t>(Shard::rule_entry_bytes(entry->counts)) - entry_before +
+                       table_bytes(shard.rule_index) - index_before);
   } catch (...) {
     // Out of memory: this hit is lost at rule level; the campaign below may still count it.
   }
-  if (hit.campaign.empty()) return;
-  try {
-    auto found = shard.campaigns.find(campaign_hash);
-    if (found == shard.campaigns.end()) {
-      if (shard.campaigns.size() >= options_.max_campaigns) {
-        ++shard.totals.untracked_campaign_hits;
-        return;
+  if (!hit.campaign.empty()) {
+    try {
+      const std::ptrdiff_t table_before = table_bytes(shard.campaigns);
+      std::ptrdiff_t entry_before = 0;
+      auto found = shard.campaigns.find(campaign_hash);
+      if (found == shard.campaigns.end()) {
+        if (shard.campaigns.size() >= options_.max_campaigns) {
+          ++shard.totals.untracked_campaign_hits;
+          found = shard.campaigns.end();
+        } else {
+          found = shard.campaigns.emplace(campaign_hash, CampaignCounts{}).first;
+          found->second.campaign.assign(hit.campaign.data(), hit.campaign.size());
+        }
+      } else {
+        entry_before = static_cast<std::ptrdiff_t>(Shard::campaign_entry_bytes(found->second));
       }
-      found = shard.campaigns.emplace(campaign_hash, CampaignCounts{}).first;
-      found->second.campaign.assign(hit.campaign.data(), hit.campaign.size());
+      if (found != shard.campaigns.end()) {
+        if (!add_to_hours(found->second.hours, hour, hit.time, client, !at_budget))
+          client_counted = false;
+        account(shard, static_cast<std::ptrdiff_t>(Shard::campaign_entry_bytes(found->second)) -
+                           entry_before + table_bytes(shard.campaigns) - table_before);
+      }
+    } catch (...) {
+      ++shard.totals.untracked_campaign_hits;
     }
-    add_to_hours(found->second.hours, hour, hit.time, client);
-  } catch (...) {
-    ++shard.totals.untracked_campaign_hits;
   }
+  if (!client_counted) ++shard.totals.budget_skipped_clients;
 }
 
 CountersSnapshot HitCounters::take_snapshot() {
@@ -231,11 +326,9 @@ CountersSnapshot HitCounters::take_snapshot() {
       shard_index.swap(shards_[i].rule_index);
       shard_campaigns.swap(shards_[i].campaigns);
       tracked_rules_.fetch_sub(shard_rules.size(), std::memory_order_relaxed);
-      const CounterTotals& totals = shards_[i].totals;
-      snapshot.totals.hits += totals.hits;
-      snapshot.totals.evicted_rules += totals.evicted_rules;
-      snapshot.totals.evicted_queries += totals.evicted_queries;
-      snapshot.totals.untracked_campaign_hits += totals.untracked_campaign_hits;
+      memory_bytes_.fetch_sub(shards_[i].bytes, std::memory_order_relaxed);
+      shards_[i].bytes = 0;
+      add_totals(snapshot.totals, shards_[i].totals);
     }
     for (auto& entry : shard_rules) {
       auto [position, inserted] = rules.try_emplace(entry.hash);
@@ -263,6 +356,7 @@ CountersSnapshot HitCounters::take_snapshot() {
   std::sort(
       snapshot.campaigns.begin(), snapshot.campaigns.end(),
       [](const CampaignCounts& a, const CampaignCounts& b) { return a.campaign < b.campaign; });
+  over_budget_signalled_.store(false, std::memory_order_relaxed);
   return snapshot;
 }
 
@@ -270,10 +364,7 @@ CounterTotals HitCounters::totals() const {
   CounterTotals sum;
   for (std::size_t i = 0; i < options_.shards; ++i) {
     std::lock_guard<std::mutex> lock(shards_[i].mutex);
-    sum.hits += shards_[i].totals.hits;
-    sum.evicted_rules += shards_[i].totals.evicted_rules;
-    sum.evicted_queries += shards_[i].totals.evicted_queries;
-    sum.untracked_campaign_hits += shards_[i].totals.untracked_campaign_hits;
+    add_totals(sum, shards_[i].totals);
   }
   return sum;
 }
@@ -282,23 +373,8 @@ std::size_t HitCounters::tracked_rules() const {
   return tracked_rules_.load(std::memory_order_relaxed);
 }
 
-std::size_t HitCounters::memory_bytes() const {
-  constexpr std::size_t kNodeOverhead = 2 * sizeof(void*);  // list / hash node links
-  std::size_t bytes = sizeof(*this) + options_.shards * sizeof(Shard);
-  for (std::size_t i = 0; i < options_.shards; ++i) {
-    const Shard& shard = shards_[i];
-    std::lock_guard<std::mutex> lock(shard.mutex);
-    bytes += shard.rule_index.bucket_count() * sizeof(void*) +
-             shard.campaigns.bucket_count() * sizeof(void*);
-    for (const auto& entry : shard.rules)
-      bytes += sizeof(entry) + 2 * kNodeOverhead + sizeof(std::uint64_t) + sizeof(void*) +
-               entry.counts.rule_key.capacity() + entry.counts.campaign.capacity() +
-               hours_memory(entry.counts.hours);
-    for (const auto& [hash, counts] : shard.campaigns)
-      bytes += sizeof(counts) + kNodeOverhead + sizeof(hash) + counts.campaign.capacity() +
-               hours_memory(counts.hours);
-  }
-  return bytes;
+std::size_t HitCounters::memory_bytes() const noexcept {
+  return memory_bytes_.load(std::memory_order_relaxed);
 }
 
 }  // namespace dnsverdict

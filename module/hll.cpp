@@ -70,17 +70,28 @@ double tau(double x) noexcept {
 
 }  // namespace
 
+namespace {
+inline std::uint32_t hash_index(std::uint64_t hash) noexcept {
+  return static_cast<std::uint32_t>(hash >> kRankBits);
+}
+inline std::uint8_t hash_rank(std::uint64_t hash) noexcept {
+  std::uint64_t rest = hash << HyperLogLog::kPrecision;
+  return static_cast<std::uint8_t>(rest == 0 ? HyperLogLog::kMaxRank : __builtin_clzll(rest) + 1);
+}
+}  // namespace
+
 void HyperLogLog::add_hash(std::uint64_t hash) noexcept {
-  auto index = static_cast<std::uint32_t>(hash >> kRankBits);
-  std::uint64_t rest = hash << kPrecision;
-  auto rank = static_cast<std::uint8_t>(rest == 0 ? kMaxRank : __builtin_clzll(rest) + 1);
-  set_register(index, rank);
+  set_register(hash_index(hash), hash_rank(hash), true);
 }
 
-void HyperLogLog::set_register(std::uint32_t index, std::uint8_t rank) noexcept {
+bool HyperLogLog::add_hash_in_place(std::uint64_t hash) noexcept {
+  return set_register(hash_index(hash), hash_rank(hash), false);
+}
+
+bool HyperLogLog::set_register(std::uint32_t index, std::uint8_t rank, bool may_grow) noexcept {
   if (!dense_.empty()) {
     if (dense_[index] < rank) dense_[index] = rank;
-    return;
+    return true;
   }
   if (!sparse_.empty()) {
     const std::size_t mask = sparse_.size() - 1;
@@ -89,21 +100,24 @@ void HyperLogLog::set_register(std::uint32_t index, std::uint8_t rank) noexcept 
       if (entry == 0) break;
       if (entry_index(entry) == index) {
         if (entry_rank(entry) < rank) sparse_[slot] = make_entry(index, rank);
-        return;
+        return true;
       }
     }
   }
   // A register not set before.
   if (sparse_count_ >= kSparseLimit) {
-    if (convert_to_dense()) dense_[index] = rank;
-    return;
+    if (!may_grow || !convert_to_dense()) return false;
+    dense_[index] = rank;
+    return true;
   }
-  if ((sparse_count_ + 1) * 4 > sparse_.size() * 3 && !grow_sparse()) return;
+  if ((sparse_count_ + 1) * 4 > sparse_.size() * 3 && (!may_grow || !grow_sparse()))
+    return false;
   const std::size_t mask = sparse_.size() - 1;
   std::size_t slot = index & mask;
   while (sparse_[slot] != 0) slot = (slot + 1) & mask;
   sparse_[slot] = make_entry(index, rank);
   ++sparse_count_;
+  return true;
 }
 
 bool HyperLogLog::grow_sparse() noexcept {
@@ -193,7 +207,7 @@ void HyperLogLog::merge(const HyperLogLog& other) {
     throw std::bad_alloc();
   std::uint32_t before = sparse_count_;
   for (std::uint32_t entry : other.sparse_)
-    if (entry != 0) set_register(entry_index(entry), entry_rank(entry));
+    if (entry != 0) set_register(entry_index(entry), entry_rank(entry), true);
   // set_register() drops a value only when memory runs out.
   if (dense_.empty() && sparse_count_ < before) throw std::bad_alloc();
 }
@@ -250,7 +264,7 @@ bool HyperLogLog::deserialize(std::string_view bytes, HyperLogLog& out) {
       if (entry_index(entry) >= kRegisters || rank == 0 || rank > kMaxRank) return false;
       if (i > 0 && entry_index(entry) <= entry_index(previous)) return false;
       previous = entry;
-      sketch.set_register(entry_index(entry), rank);
+      sketch.set_register(entry_index(entry), rank, true);
     }
     if (sketch.sparse_count_ + (sketch.dense_.empty() ? 0 : count) != count) return false;
   } else if (encoding == kEncodingDense) {

@@ -54,6 +54,9 @@ class HyperLogLog {
   // if memory for a sparse entry or the dense registers cannot be allocated, the value is
   // not counted (the estimate then undercounts; it never overcounts).
   void add_hash(std::uint64_t hash) noexcept;
+  // Counts the hash only if that needs no memory the sketch does not hold yet; false when it
+  // would have had to grow (the hash is then not counted). For callers at a memory budget.
+  bool add_hash_in_place(std::uint64_t hash) noexcept;
 
   // The estimated number of distinct hashes added (0 for an empty sketch).
   double estimate() const noexcept;
@@ -91,7 +94,8 @@ class HyperLogLog {
   }
 
  private:
-  void set_register(std::uint32_t index, std::uint8_t rank) noexcept;
+  // False when the register is new and `may_grow` is false but storing it needs memory.
+  bool set_register(std::uint32_t index, std::uint8_t rank, bool may_grow) noexcept;
   bool grow_sparse() noexcept;
   bool convert_to_dense() noexcept;
   std::vector<std::uint32_t> sorted_entries() const;

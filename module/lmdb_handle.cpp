@@ -10,7 +10,7 @@ std::string lmdb_message(std::string_view what, int code) {
 }
 
 void check_lmdb(int code, std::string_view what) {
-  if (code != MDB_SUCCESS) throw StoreError(lmdb_message(what, code));
+  if (code != MDB_SUCCESS) throw StoreError(lmdb_message(what, code), code);
 }
 
 }  // namespace dnsverdict

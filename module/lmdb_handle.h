@@ -12,12 +12,18 @@ namespace dnsverdict {
 // Raised by store operations outside the query path (open, iteration, writing).
 class StoreError : public std::runtime_error {
  public:
-  using std::runtime_error::runtime_error;
+  explicit StoreError(const std::string& message, int code = 0)
+      : std::runtime_error(message), code_(code) {}
+  // The LMDB or errno code behind the error (MDB_MAP_FULL ...); 0 for a format problem.
+  int code() const noexcept { return code_; }
+
+ private:
+  int code_ = 0;
 };
 
 // "what: LMDB's message" for an LMDB (or errno) return code.
 std::string lmdb_message(std::string_view what, int code);
-// Throws StoreError(lmdb_message(what, code)) when code != MDB_SUCCESS.
+// Throws StoreError(lmdb_message(what, code), code) when code != MDB_SUCCESS.
 void check_lmdb(int code, std::string_view what);
 
 inline MDB_val to_val(std::string_view bytes) noexcept {

@@ -34,6 +34,25 @@ bool parse_unsigned(std::string_view text, std::uint64_t max, std::uint64_t& val
   return value <= max;
 }
 
+// "4096", "64k", "512m", "4g", "1t" (powers of 1024, either case) -> bytes, at most `max`.
+bool parse_size(std::string_view text, std::uint64_t max, std::uint64_t& bytes) {
+  int shift = 0;
+  if (!text.empty()) {
+    switch (text.back()) {
+      case 'k': case 'K': shift = 10; break;
+      case 'm': case 'M': shift = 20; break;
+      case 'g': case 'G': shift = 30; break;
+      case 't': case 'T': shift = 40; break;
+      default: break;
+    }
+  }
+  if (shift != 0) text.remove_suffix(1);
+  std::uint64_t number = 0;
+  if (!parse_unsigned(text, max >> shift, number)) return false;
+  bytes = number << shift;
+  return bytes <= max;
+}
+
 // "1", "1s", "0.5s", "500ms" -> milliseconds. Plain decimals only (no sign, exponent, inf or
 // nan); false when the value does not fit in milliseconds.
 bool parse_duration(std::string_view text, std::chrono::milliseconds& duration) {
@@ -171,6 +190,7 @@ ModuleConfig parse_config(std::string_view text, std::string_view file) {
   std::size_t block_line = 0;
   std::size_t stats_store_line = 0;
   std::size_t prometheus_line = 0;
+  std::size_t stats_key_line = 0;
   while (!text.empty()) {
     ++line_number;
     std::size_t end = text.find('\n');
@@ -296,6 +316,20 @@ ModuleConfig parse_config(std::string_view text, std::string_view file) {
     } else if (key == "prometheus-file") {
       config.prometheus_file = std::string(value);
       prometheus_line = line_number;
+    } else if (key == "stats-map-size") {
+      if (!parse_size(value, std::uint64_t{1} << 40, number) || number < (1u << 20)) {
+        bad("expected a size from 1m to 1t (such as 512m or 4g)");
+      }
+      config.stats_map_size = number;
+    } else if (key == "stats-memory-budget") {
+      if (!parse_size(value, std::uint64_t{64} << 30, number) || number < (1u << 20)) {
+        bad("expected a size from 1m to 64g (such as 128m)");
+      }
+      config.stats_memory_budget = number;
+    } else if (key == "stats-hash-key-file") {
+      if (value.empty()) bad("needs a path (leave the key out for the default beside the store)");
+      config.stats_hash_key_file = std::string(value);
+      stats_key_line = line_number;
     } else if (key == "stats-max-rules") {
       if (!parse_unsigned(value, 10000000, number) || number == 0) {
         bad("expected 1 to 10000000 rules");
@@ -311,6 +345,9 @@ ModuleConfig parse_config(std::string_view text, std::string_view file) {
   // The textfile is written from the stats store: without one it would silently never appear.
   if (!config.prometheus_file.empty() && config.stats_store_path.empty()) {
     fail(file, prometheus_line, "prometheus-file", "needs stats-store (it is written from it)");
+  }
+  if (!config.stats_hash_key_file.empty() && config.stats_store_path.empty()) {
+    fail(file, stats_key_line, "stats-hash-key-file", "needs stats-store (the key is for its hashes)");
   }
   // The conflict is reported at whichever threshold was set last (one of them was: the
   // defaults agree).

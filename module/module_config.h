@@ -68,6 +68,9 @@ struct ModuleConfig {
   std::string stats_resolver_name;          // "" = the host name
   std::string prometheus_file;              // "" = none; needs stats_store_path
   std::size_t stats_max_rules = 100000;     // rule entries tracked between two flushes
+  std::size_t stats_map_size = std::size_t{4} << 30;         // bytes the stats store may use
+  std::size_t stats_memory_budget = std::size_t{128} << 20;  // bytes the counters may hold
+  std::string stats_hash_key_file;  // client-hash key; "" = stats_store_path + ".key"
 
   // True when a client at `address` (4 or 16 octets, see Network::contains) is exempt.
   bool is_exempt(int family, const std::uint8_t* address) const noexcept;

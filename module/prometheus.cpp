@@ -149,15 +149,41 @@ std::string format_prometheus(const PrometheusReport& report) {
   writer.single("dnsverdict_counters_untracked_campaign_hits_total", "counter",
                 "Hits not counted at campaign level because the campaign cap was reached.",
                 static_cast<double>(report.counters.untracked_campaign_hits));
+  writer.single("dnsverdict_counters_budget_skipped_clients_total", "counter",
+                "Hits whose client was left out of a sketch because the counters were at "
+                "their memory budget.",
+                static_cast<double>(report.counters.budget_skipped_clients));
   writer.single("dnsverdict_counters_memory_bytes", "gauge",
                 "Approximate memory of the in-memory counters after the last flush.",
                 static_cast<double>(report.counters_memory_bytes));
+  writer.single("dnsverdict_counters_memory_budget_bytes", "gauge",
+                "The counters' memory budget (stats-memory-budget; 0: none).",
+                static_cast<double>(report.counters_memory_budget));
+  const StatsHealth& stats = report.stats;
+  writer.single("dnsverdict_stats_store_open", "gauge",
+                "1 when the stats store is open and hits are counted.", stats.store_open ? 1 : 0);
   writer.single("dnsverdict_stats_flush_errors_total", "counter",
-                "Flushes into the stats store that failed (their counts are lost).",
-                static_cast<double>(report.flush_errors));
+                "Flushes into the stats store that failed, a store that would not open "
+                "included (their counts are lost).",
+                static_cast<double>(stats.flush_errors));
   writer.single("dnsverdict_stats_last_flush_timestamp_seconds", "gauge",
                 "Unix time of the last successful flush into the stats store (0: none).",
-                static_cast<double>(report.last_flush));
+                static_cast<double>(stats.last_flush));
+  writer.single("dnsverdict_stats_early_flushes_total", "counter",
+                "Flushes brought forward because the counters reached their memory budget.",
+                static_cast<double>(stats.early_flushes));
+  writer.single("dnsverdict_stats_map_full_total", "counter",
+                "Times the stats store's map was full (each time the oldest hour was pruned).",
+                static_cast<double>(stats.map_full));
+  writer.single("dnsverdict_stats_pruned_for_room_total", "counter",
+                "Buckets of the oldest hours pruned to make room in a full map.",
+                static_cast<double>(stats.pruned_for_room));
+  writer.single("dnsverdict_stats_store_used_bytes", "gauge",
+                "Bytes of the stats store's file in use (up to its highest page).",
+                static_cast<double>(stats.store_used_bytes));
+  writer.single("dnsverdict_stats_map_size_bytes", "gauge",
+                "The stats store's map, the most its file may use (stats-map-size).",
+                static_cast<double>(stats.map_size_bytes));
 
   if (report.campaigns.empty()) return out;
   writer.family("dnsverdict_campaign_hits", "gauge",
@@ -198,9 +224,15 @@ std::string format_prometheus(const PrometheusReport& report) {
 }
 
 bool write_text_file_atomically(const std::string& path, std::string_view content,
-                                std::string& error) {
+                                std::string& error, mode_t mode) {
   const std::string temporary = path + ".tmp";
-  int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  // Never through what is already there: a leftover of a crash, or a link planted to make
+  // this process write elsewhere, is removed (unlink removes a link, not its target) and
+  // the file created anew.
+  constexpr int kFlags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
+  int fd = ::open(temporary.c_str(), kFlags, mode);
+  if (fd < 0 && errno == EEXIST && ::unlink(temporary.c_str()) == 0)
+    fd = ::open(temporary.c_str(), kFlags, mode);
   if (fd < 0) {
     error = temporary + ": " + std::strerror(errno);
     return false;

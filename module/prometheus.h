@@ -10,6 +10,8 @@
 // writer of the same path (the last rename wins).
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -46,14 +48,26 @@ struct CampaignWindows {
 // at time `now`.
 std::vector<CampaignWindows> campaign_windows(const MergedStats& merged, std::int64_t now);
 
+// How the stats flusher (stats_flusher.h) fares.
+struct StatsHealth {
+  bool store_open = false;        // the stats store is open (counting runs)
+  std::uint64_t flush_errors = 0;  // flushes not stored (a store that would not open included)
+  std::int64_t last_flush = 0;    // unix seconds of the last successful flush, 0: none yet
+  std::uint64_t early_flushes = 0;    // flushes brought forward by the counters' budget
+  std::uint64_t map_full = 0;         // MDB_MAP_FULL met (each followed by pruning)
+  std::uint64_t pruned_for_room = 0;  // buckets of the oldest hours pruned to make room
+  std::size_t store_used_bytes = 0;   // the file's pages up to the highest in use
+  std::size_t map_size_bytes = 0;     // stats-map-size
+};
+
 struct PrometheusReport {
   std::int64_t now = 0;
   ModuleHealth health;
   std::vector<CampaignWindows> campaigns;
   CounterTotals counters;
-  std::uint64_t flush_errors = 0;
-  std::int64_t last_flush = 0;  // unix seconds of the last successful flush, 0: none yet
   std::size_t counters_memory_bytes = 0;
+  std::size_t counters_memory_budget = 0;  // 0: none
+  StatsHealth stats;
 };
 
 std::string format_prometheus(const PrometheusReport& report);
@@ -61,9 +75,11 @@ std::string format_prometheus(const PrometheusReport& report);
 // A label value with \, " and newline escaped (without the quotes).
 std::string escape_label_value(std::string_view value);
 
-// Writes `content` to `path` via "<path>.tmp" + fsync + rename. False with `error` set when
-// any step fails (the temporary file is removed; the old file stays in place).
+// Writes `content` to `path` via "<path>.tmp" + fsync + rename. The temporary file is
+// created with O_EXCL | O_NOFOLLOW and `mode` (less the umask); whatever stood at its name
+// is removed first, never written through. False with `error` set when any step fails (the
+// temporary file is removed; the old file stays in place).
 bool write_text_file_atomically(const std::string& path, std::string_view content,
-                                std::string& error);
+                                std::string& error, mode_t mode = 0640);
 
 }  // namespace dnsverdict

@@ -1,8 +1,10 @@
 #include "stats_store.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <climits>
 #include <cstring>
 #include <tuple>
@@ -75,8 +77,24 @@ void check(int code, const std::string& path, std::string_view what) {
     std::string context = path;
     context += ": ";
     context += what;
-    throw StoreError(lmdb_message(context, code));
+    throw StoreError(lmdb_message(context, code), code);
   }
+}
+
+// Takes from an existing file what kStatsFileMode does not grant (a store created
+// world-readable before); a file that cannot be changed is left as it is.
+void restrict_mode(const std::string& path) {
+  struct stat info {};
+  if (::stat(path.c_str(), &info) == 0 && (info.st_mode & 0777 & ~kStatsFileMode) != 0)
+    ::chmod(path.c_str(), info.st_mode & 07777 & kStatsFileMode);
+}
+
+std::string describe_fingerprint(const std::string& fingerprint) {
+  return fingerprint.empty() ? "unkeyed hashes" : "key fingerprint " + fingerprint;
+}
+
+std::string mebibytes(std::size_t bytes) {
+  return std::to_string(bytes >> 20) + " MiB";
 }
 
 LmdbTxn begin(MDB_env* env, unsigned flags, const std::string& path) {
@@ -242,7 +260,9 @@ StatsStore StatsStore::open(const std::string& path, Options options) {
   store.env_ = LmdbEnv(env);
   check(mdb_env_set_maxdbs(env, 2), path, "set databases");
   check(mdb_env_set_mapsize(env, options.map_size), path, "set map size");
-  check(mdb_env_open(env, path.c_str(), MDB_NOSUBDIR, 0644), path, "open");
+  check(mdb_env_open(env, path.c_str(), MDB_NOSUBDIR, kStatsFileMode), path, "open");
+  restrict_mode(path);
+  restrict_mode(path + "-lock");
   LmdbTxn txn = begin(env, 0, path);
   check(mdb_dbi_open(txn.get(), stats_db::kMeta, MDB_CREATE, &store.meta_dbi_), path, "open meta");
   check(mdb_dbi_open(txn.get(), stats_db::kBuckets, MDB_CREATE, &store.buckets_dbi_), path,
@@ -256,6 +276,26 @@ StatsStore StatsStore::open(const std::string& path, Options options) {
   } else {
     check_version(version, path);
   }
+  const std::string& fingerprint = options.client_key_fingerprint;
+  const std::string stored =
+      meta_value(txn.get(), store.meta_dbi_, stats_meta::kClientKeyFingerprint);
+  if (stored != fingerprint) {
+    MDB_stat buckets{};
+    check(mdb_stat(txn.get(), store.buckets_dbi_, &buckets), path, "count buckets");
+    if (buckets.ms_entries != 0)
+      throw StoreError(path + ": its client addresses were hashed with another key (" +
+                       describe_fingerprint(stored) + "; this resolver's key: " +
+                       describe_fingerprint(fingerprint) +
+                       "): adding to it would count the same client twice. Use that key "
+                       "(stats-hash-key-file) or move the store aside");
+    if (fingerprint.empty()) {
+      MDB_val key = to_val(stats_meta::kClientKeyFingerprint);
+      int rc = mdb_del(txn.get(), store.meta_dbi_, &key, nullptr);
+      if (rc != MDB_NOTFOUND) check(rc, path, "write meta");
+    } else {
+      put_meta(txn.get(), store.meta_dbi_, stats_meta::kClientKeyFingerprint, fingerprint, path);
+    }
+  }
   put_meta(txn.get(), store.meta_dbi_, stats_meta::kResolver, options.resolver, path);
   put_meta(txn.get(), store.meta_dbi_, stats_meta::kRetentionDays,
            std::to_string(options.retention_days), path);
@@ -263,7 +303,41 @@ StatsStore StatsStore::open(const std::string& path, Options options) {
   return store;
 }
 
-std::size_t StatsStore::flush(const CountersSnapshot& snapshot, std::int64_t now) {
+StatsStore::FlushResult StatsStore::flush(const CountersSnapshot& snapshot, std::int64_t now) {
+  FlushResult result;
+  if (options_.retention_days > 0)
+    result.pruned = prune_when_full(
+        hour_of(now) - options_.retention_days * 24 * kSecondsPerHour, result);
+  const std::int64_t kept = hour_of(now) - kSecondsPerHour;  // never pruned to make room
+  for (;;) {
+    try {
+      merge(snapshot, now);
+      return result;
+    } catch (const StoreError& error) {
+      if (error.code() != MDB_MAP_FULL) throw;
+      ++result.map_full;
+    }
+    const std::int64_t oldest = oldest_hour();
+    if (oldest >= kept)
+      throw StoreError(path_ + ": this flush does not fit in the map (" +
+                           mebibytes(usage().map_bytes) +
+                           ") even with only the last two hours kept; raise stats-map-size",
+                       MDB_MAP_FULL);
+    result.pruned_for_room += prune_when_full(oldest + kSecondsPerHour, result);
+    // LMDB reuses the pages a transaction freed only two transactions later: one small
+    // write lets the retried merge use them (if even that cannot allocate, the next round
+    // prunes another hour).
+    try {
+      LmdbTxn txn = begin(env_.get(), 0, path_);
+      put_meta(txn.get(), meta_dbi_, stats_meta::kLastPrunedForRoom, std::to_string(now), path_);
+      txn.commit(path_);
+    } catch (const StoreError& error) {
+      if (error.code() != MDB_MAP_FULL) throw;
+    }
+  }
+}
+
+void StatsStore::merge(const CountersSnapshot& snapshot, std::int64_t now) {
   LmdbTxn txn = begin(env_.get(), 0, path_);
   StatsSubject subject;
   subject.scope = StatsScope::kCampaign;
@@ -281,11 +355,7 @@ std::size_t StatsStore::flush(const CountersSnapshot& snapshot, std::int64_t now
       merge_into(txn.get(), buckets_dbi_, subject, counts, options_.resolver, path_);
   }
   put_meta(txn.get(), meta_dbi_, stats_meta::kLastFlush, std::to_string(now), path_);
-  std::size_t pruned = 0;
-  if (options_.retention_days > 0)
-    pruned = prune_in(txn.get(), hour_of(now) - options_.retention_days * 24 * kSecondsPerHour);
   txn.commit(path_);
-  return pruned;
 }
 
 std::size_t StatsStore::prune(std::int64_t cutoff) {
@@ -293,6 +363,62 @@ std::size_t StatsStore::prune(std::int64_t cutoff) {
   std::size_t pruned = prune_in(txn.get(), cutoff);
   txn.commit(path_);
   return pruned;
+}
+
+std::size_t StatsStore::prune_when_full(std::int64_t cutoff, FlushResult& result) {
+  try {
+    return prune(cutoff);
+  } catch (const StoreError& error) {
+    if (error.code() != MDB_MAP_FULL) throw;
+    ++result.map_full;
+  }
+  // Deleting copies the pages on the way to each deleted record and records the freed ones:
+  // a map with no free page left cannot even prune. Lend it 1/64 more (at least 1 MiB) for
+  // this one transaction, then set the limit again (LMDB keeps the map at least as large as
+  // the pages in use, so the file may end a few pages above the limit).
+  MDB_env* env = env_.get();
+  const std::size_t room = std::max(options_.map_size / 64, std::size_t{1} << 20);
+  check(mdb_env_set_mapsize(env, usage().map_bytes + room), path_, "set map size");
+  std::size_t pruned = 0;
+  try {
+    pruned = prune(cutoff);
+  } catch (...) {
+    mdb_env_set_mapsize(env, options_.map_size);
+    throw;
+  }
+  check(mdb_env_set_mapsize(env, options_.map_size), path_, "set map size");
+  return pruned;
+}
+
+std::int64_t StatsStore::oldest_hour() const {
+  LmdbTxn txn = begin(env_.get(), MDB_RDONLY, path_);
+  MDB_cursor* raw = nullptr;
+  check(mdb_cursor_open(txn.get(), buckets_dbi_, &raw), path_, "open cursor");
+  LmdbCursor cursor(raw);
+  std::int64_t oldest = INT64_MAX;
+  for (StatsScope scope : {StatsScope::kCampaign, StatsScope::kRule}) {
+    std::string start = hour_prefix(scope, INT64_MIN);
+    MDB_val key = to_val(start), value;
+    int rc = mdb_cursor_get(raw, &key, &value, MDB_SET_RANGE);
+    if (rc == MDB_NOTFOUND) continue;
+    check(rc, path_, "read buckets");
+    std::string_view found = from_val(key);
+    if (found.size() >= 9 && found[0] == static_cast<char>(scope))
+      oldest = std::min(oldest, key_hour(found));
+  }
+  return oldest;
+}
+
+StatsStore::Usage StatsStore::usage() const noexcept {
+  Usage usage;
+  MDB_envinfo info{};
+  MDB_stat stat{};
+  if (mdb_env_info(env_.get(), &info) != MDB_SUCCESS ||
+      mdb_env_stat(env_.get(), &stat) != MDB_SUCCESS)
+    return usage;
+  usage.used_bytes = (info.me_last_pgno + 1) * static_cast<std::size_t>(stat.ms_psize);
+  usage.map_bytes = info.me_mapsize;
+  return usage;
 }
 
 std::size_t StatsStore::prune_in(MDB_txn* txn, std::int64_t cutoff) {
@@ -330,31 +456,40 @@ std::string default_resolver_name() {
   return name;
 }
 
-void read_stats_buckets(const std::string& path, const StatsQuery& query,
-                        const std::function<void(StatsBucket&&)>& visit) {
+std::string read_stats_buckets(const std::string& path, const StatsQuery& query,
+                               const std::function<void(StatsBucket&&)>& visit) {
   MDB_env* raw_env = nullptr;
   check(mdb_env_create(&raw_env), path, "create environment");
   LmdbEnv env(raw_env);
   check(mdb_env_set_maxdbs(raw_env, 2), path, "set databases");
-  int rc = mdb_env_open(raw_env, path.c_str(), MDB_NOSUBDIR | MDB_RDONLY, 0644);
+  int rc = mdb_env_open(raw_env, path.c_str(), MDB_NOSUBDIR | MDB_RDONLY, kStatsFileMode);
   if (rc == EACCES || rc == EROFS) {
     // A copy in a folder we cannot write: read without the lock file (nobody writes it).
     env.reset();
     check(mdb_env_create(&raw_env), path, "create environment");
     env = LmdbEnv(raw_env);
     check(mdb_env_set_maxdbs(raw_env, 2), path, "set databases");
-    rc = mdb_env_open(raw_env, path.c_str(), MDB_NOSUBDIR | MDB_RDONLY | MDB_NOLOCK, 0644);
+    rc = mdb_env_open(raw_env, path.c_str(), MDB_NOSUBDIR | MDB_RDONLY | MDB_NOLOCK, kStatsFileMode);
   }
   check(rc, path, "open");
-  LmdbTxn txn = begin(raw_env, MDB_RDONLY, path);
+  MDB_txn* raw_txn = nullptr;
+  rc = mdb_txn_begin(raw_env, nullptr, MDB_RDONLY, &raw_txn);
+  if (rc == MDB_MAP_RESIZED) {  // the writer lent its map room to prune (StatsStore::flush)
+    check(mdb_env_set_mapsize(raw_env, 0), path, "adopt the map size");
+    rc = mdb_txn_begin(raw_env, nullptr, MDB_RDONLY, &raw_txn);
+  }
+  check(rc, path, "begin transaction");
+  LmdbTxn txn(raw_txn);
   MDB_dbi meta_dbi, buckets_dbi;
   rc = mdb_dbi_open(txn.get(), stats_db::kMeta, 0, &meta_dbi);
   if (rc == MDB_NOTFOUND) throw StoreError(path + ": not a stats store (no meta database)");
   check(rc, path, "open meta");
   check_version(meta_value(txn.get(), meta_dbi, stats_meta::kFormatVersion), path);
   check(mdb_dbi_open(txn.get(), stats_db::kBuckets, 0, &buckets_dbi), path, "open buckets");
+  std::string fingerprint = meta_value(txn.get(), meta_dbi, stats_meta::kClientKeyFingerprint);
 
   visit_buckets(txn.get(), buckets_dbi, path, query, visit);
+  return fingerprint;
 }
 
 void merge_bucket(MergedStats& merged, StatsBucket&& bucket) {
@@ -376,9 +511,20 @@ void merge_bucket(MergedStats& merged, StatsBucket&& bucket) {
 
 MergedStats merge_stats_stores(const std::vector<std::string>& paths, const StatsQuery& query) {
   MergedStats merged;
-  for (const std::string& path : paths)
-    read_stats_buckets(path, query,
-                       [&](StatsBucket&& bucket) { merge_bucket(merged, std::move(bucket)); });
+  for (std::size_t i = 0; i < paths.size(); ++i) {
+    std::string fingerprint = read_stats_buckets(
+        paths[i], query, [&](StatsBucket&& bucket) { merge_bucket(merged, std::move(bucket)); });
+    if (i == 0) {
+      merged.client_key_fingerprint = fingerprint;
+    } else if (fingerprint != merged.client_key_fingerprint) {
+      throw StoreError(paths[0] + " and " + paths[i] +
+                       " hash client addresses with different keys (" +
+                       describe_fingerprint(merged.client_key_fingerprint) + ", " +
+                       describe_fingerprint(fingerprint) +
+                       "): their distinct counts cannot be merged. Resolvers whose stats are "
+                       "merged share one stats-hash-key-file");
+    }
+  }
   return merged;
 }
 

@@ -15,6 +15,8 @@
 // may be called from any thread.
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -32,6 +34,10 @@ namespace dnsverdict {
 
 inline constexpr std::uint32_t kStatsFormatVersion = 1;
 
+// The store and its lock file (before the umask): the resolver's user and group, no one
+// else; the sketches are about clients.
+inline constexpr mode_t kStatsFileMode = 0640;
+
 namespace stats_db {
 inline constexpr const char* kMeta = "meta";
 inline constexpr const char* kBuckets = "buckets";
@@ -43,6 +49,10 @@ inline constexpr const char* kResolver = "resolver";             // the last wri
 inline constexpr const char* kCreated = "created";               // unix seconds, decimal
 inline constexpr const char* kLastFlush = "last_flush";          // unix seconds, decimal
 inline constexpr const char* kRetentionDays = "retention_days";
+inline constexpr const char* kLastPrunedForRoom = "last_pruned_for_room";  // unix seconds
+// ClientHashKey::fingerprint() of the key every bucket's client hashes were made with;
+// absent: unkeyed hashes (stores written before keys).
+inline constexpr const char* kClientKeyFingerprint = "client_key_fingerprint";
 }  // namespace stats_meta
 
 // What a bucket counts.
@@ -84,16 +94,38 @@ struct StatsQuery {
   bool rules = true;
 };
 
+// The writer's map: LMDB's map is address space, and the file grows page by page as data is
+// written, so the map is simply the limit on the file's size.
+inline constexpr std::size_t kDefaultStatsMapSize = std::size_t{4} << 30;
+
 class StatsStore {
  public:
   struct Options {
     std::string resolver;              // identity stored with every bucket (default: the hostname)
     std::int64_t retention_days = 30;  // 0: keep forever
-    std::size_t map_size = std::size_t{4} << 30;  // LMDB map: address space, not disk
+    std::size_t map_size = kDefaultStatsMapSize;  // bytes the file may use (stats-map-size)
+    // Of the key the flushed snapshots' clients are hashed with (client_hash.h); "" for
+    // unkeyed hashes.
+    std::string client_key_fingerprint;
+  };
+
+  // What one flush did besides merging.
+  struct FlushResult {
+    std::size_t pruned = 0;            // buckets past the retention
+    std::size_t pruned_for_room = 0;   // buckets of the oldest hours dropped to make room
+    std::size_t map_full = 0;          // times LMDB answered MDB_MAP_FULL (each then pruned)
+  };
+
+  // How much of its map the file uses.
+  struct Usage {
+    std::size_t used_bytes = 0;  // pages up to the highest in use (free pages inside included)
+    std::size_t map_bytes = 0;   // the map: what used_bytes may reach
   };
 
   // Opens (creating when missing) `path` for writing; checks the format version of an
-  // existing file. Throws StoreError naming the path and the problem.
+  // existing file, and that its buckets were hashed with the key of
+  // options.client_key_fingerprint (a store without buckets takes on the new key). Throws
+  // StoreError naming the path and the problem.
   static StatsStore open(const std::string& path, Options options);
 
   StatsStore(StatsStore&&) noexcept = default;
@@ -101,14 +133,23 @@ class StatsStore {
   StatsStore(const StatsStore&) = delete;
   StatsStore& operator=(const StatsStore&) = delete;
 
-  // Merges every bucket of the snapshot into the stored ones (queries summed, sketches
-  // merged, first/last seen widened), then prunes buckets older than the retention, in one
-  // transaction: after a crash either all of a flush is stored or none of it. Returns how
-  // many buckets were pruned. Throws StoreError (nothing is stored then).
-  std::size_t flush(const CountersSnapshot& snapshot, std::int64_t now);
+  // Prunes buckets older than the retention (a transaction of its own, so a full map never
+  // stops pruning), then merges every bucket of the snapshot into the stored ones (queries
+  // summed, sketches merged, first/last seen widened) in one transaction: after a crash
+  // either all of the merge is stored or none of it.
+  //
+  // A full map never jams the store: on MDB_MAP_FULL the oldest stored hour is pruned (in a
+  // transaction of its own, with a little extra map when even that cannot allocate) and
+  // the merge retried, down to the last two hours (`now`'s and the one before). Throws
+  // StoreError when the snapshot does not fit even then (its counts are not stored; the
+  // next flush starts afresh) or on any other LMDB or format error.
+  FlushResult flush(const CountersSnapshot& snapshot, std::int64_t now);
 
-  // Deletes buckets whose hour is before `cutoff` (unix seconds). Throws StoreError.
+  // Deletes buckets whose hour is before `cutoff` (unix seconds), in a transaction of its
+  // own. Returns how many. Throws StoreError.
   std::size_t prune(std::int64_t cutoff);
+
+  Usage usage() const noexcept;
 
   // Reads buckets through this store's own environment (LMDB allows one environment per
   // file per process, so the writer must not open the file a second time to read it).
@@ -121,6 +162,11 @@ class StatsStore {
  private:
   StatsStore() = default;
   std::size_t prune_in(MDB_txn* txn, std::int64_t cutoff);
+  void merge(const CountersSnapshot& snapshot, std::int64_t now);
+  // prune() that, when even pruning meets a full map, lends the map some room for it.
+  std::size_t prune_when_full(std::int64_t cutoff, FlushResult& result);
+  // The oldest hour any bucket holds; INT64_MAX when there is none.
+  std::int64_t oldest_hour() const;
 
   std::string path_;
   Options options_;
@@ -132,11 +178,12 @@ class StatsStore {
 // The host name, for the default resolver identity ("unknown" if it cannot be read).
 std::string default_resolver_name();
 
-// Calls visit() for every bucket of `path` matching the query, in key order. Throws
-// StoreError when the file cannot be opened, is not a stats store or has another version;
-// a malformed bucket throws too (naming the store).
-void read_stats_buckets(const std::string& path, const StatsQuery& query,
-                        const std::function<void(StatsBucket&&)>& visit);
+// Calls visit() for every bucket of `path` matching the query, in key order, and returns the
+// store's client-key fingerprint ("" for unkeyed hashes). Throws StoreError when the file
+// cannot be opened, is not a stats store or has another version; a malformed bucket throws
+// too (naming the store).
+std::string read_stats_buckets(const std::string& path, const StatsQuery& query,
+                               const std::function<void(StatsBucket&&)>& visit);
 
 // Buckets of one or more stores merged: for each subject, its hours in order.
 struct MergedStats {
@@ -147,9 +194,11 @@ struct MergedStats {
   std::map<StatsSubject, std::map<std::int64_t, Hour>> subjects;
   std::set<std::string> resolvers;
   std::uint64_t duplicate_buckets = 0;  // the same resolver's bucket seen again: skipped
+  std::string client_key_fingerprint;   // shared by every store merged
 };
 
-// Reads and merges the stores (sketches merged, never summed). Throws StoreError.
+// Reads and merges the stores (sketches merged, never summed). Throws StoreError, also when
+// two stores' clients were hashed with different keys: the same client would count twice.
 MergedStats merge_stats_stores(const std::vector<std::string>& paths, const StatsQuery& query);
 // Adds one bucket to a merge.
 void merge_bucket(MergedStats& merged, StatsBucket&& bucket);

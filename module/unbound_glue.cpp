@@ -1023,14 +1023,16 @@ const char* severity_prefix(StoreHolder::Severity severity) noexcept {
   return "info";
 }
 
-// Starts the counters and their flusher. Counting is an observation, not a verdict: when the
-// stats store cannot be opened the module resolves without counts and says so.
+// Starts the counters and their flusher. Counting is an observation, not a verdict: while
+// the stats store cannot be opened the module resolves without counts, and the flusher
+// logs it once and keeps trying in the background.
 void start_counting(ModuleState& state) {
   HitCounters::Options counter_options;
   // One shard per worker thread (and a spare): no two workers share a shard's mutex.
   int threads = state.env->cfg != nullptr ? std::max(1, state.env->cfg->num_threads) : 15;
   counter_options.shards = static_cast<std::size_t>(threads) + 1;
   counter_options.max_rules = state.config.stats_max_rules;
+  counter_options.memory_budget = state.config.stats_memory_budget;
   state.counters = std::make_unique<HitCounters>(counter_options);
 
   StatsFlusher::Options options;
@@ -1040,6 +1042,8 @@ void start_counting(ModuleState& state) {
   options.resolver = state.config.stats_resolver_name;
   options.interval = state.config.stats_flush_interval;
   options.retention_days = state.config.stats_retention_days;
+  options.map_size = state.config.stats_map_size;
+  options.key_path = state.config.stats_hash_key_file;
   const ModuleState* raw = &state;
   options.health = [raw] { return module_health(*raw); };
   options.logger = [](StatsFlusher::Severity severity, const std::string& message) {
@@ -1053,13 +1057,7 @@ void start_counting(ModuleState& state) {
   if (!state.flusher.start(std::move(options), error)) {
     log_err("dnsverdict: stats store disabled, nothing is counted: %s", error.c_str());
     state.counters.reset();
-    return;
   }
-  log_info("dnsverdict: counting hits into %s every %llds%s%s",
-           state.config.stats_store_path.c_str(),
-           static_cast<long long>(state.config.stats_flush_interval.count()),
-           state.config.prometheus_file.empty() ? "" : ", metrics in ",
-           state.config.prometheus_file.c_str());
 }
 
 // What a reload finds of the instance before it. Unbound's dynlib loader closes the module

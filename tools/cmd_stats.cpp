@@ -566,7 +566,8 @@ std::string build_svg(const Report& report) {
 
 void write_svg(const std::string& path, const Report& report) {
   std::string error;
-  if (!write_text_file_atomically(path, build_svg(report), error)) throw ToolError(error);
+  // A chart for a report, not counts about clients: the user's umask decides who reads it.
+  if (!write_text_file_atomically(path, build_svg(report), error, 0666)) throw ToolError(error);
 }
 
 }  // namespace

@@ -23,6 +23,7 @@ namespace dnsverdict {
 namespace {
 
 constexpr std::int64_t kTime = 1767225600;
+const ClientHashKey kKey = *ClientHashKey::parse("000102030405060708090a0b0c0d0e0f");
 
 std::string key_of(const std::string& name) {
   std::string key, error;
@@ -53,6 +54,7 @@ void BM_RecordHitHotRule(benchmark::State& state) {
   if (state.thread_index() == 0) {
     HitCounters::Options options;
     options.shards = 16;
+    options.client_key = kKey;
     counters = new HitCounters(options);
   }
   const std::string key = key_of("img-cdn.example");
@@ -77,7 +79,9 @@ BENCHMARK(BM_RecordHitHotRule)->Threads(1)->Threads(2)->Threads(4)->UseRealTime(
 
 // Rules hit in random order by clients: {rules, clients} (sparse sketches, cache misses).
 void BM_RecordHitManyRules(benchmark::State& state) {
-  HitCounters counters;
+  HitCounters::Options options;
+  options.client_key = kKey;
+  HitCounters counters(options);
   const std::vector<std::string> keys = rule_keys(static_cast<std::size_t>(state.range(0)));
   const std::vector<ClientAddress> addresses = clients(static_cast<std::size_t>(state.range(1)));
   std::vector<std::uint32_t> order(1 << 16);
@@ -103,6 +107,7 @@ void BM_RecordHitAtCapEvicting(benchmark::State& state) {
   HitCounters::Options options;
   options.shards = 1;
   options.max_rules = 1000;
+  options.client_key = kKey;
   HitCounters counters(options);
   const std::vector<std::string> keys = rule_keys(4096);
   const std::vector<ClientAddress> addresses = clients(1000);

@@ -120,6 +120,62 @@ class CacheHitTest(unittest.TestCase):
         self.assertEqual(watched["campaign"], "Watch")
 
 
+class StoreNotWritableAtStartTest(unittest.TestCase):
+    """A stats store that cannot be created at start (its folder is not there yet: the tests
+    run as root, for whom no mode makes a folder unwritable) does not stop Unbound: the
+    failure is logged once, queries are answered, and counting starts once the folder
+    appears."""
+
+    def setUp(self):
+        self.bed = harness.Testbed(store_feeds=FEEDS)
+        self.folder = os.path.join(self.bed.dir, "later")
+        self.bed.stats_store = os.path.join(self.folder, "stats.mdb")
+        self.bed.config_lines = ["stats-store: " + self.bed.stats_store, "stats-flush-interval: 1",
+                                 "prometheus-file: " + self.bed.prometheus_file]
+        self.bed.start()
+
+    def tearDown(self):
+        self.bed.cleanup()
+
+    def metric(self, name):
+        try:
+            with open(self.bed.prometheus_file) as text:
+                return sample(parse_exposition(text.read()), name)
+        except (OSError, AssertionError):
+            return None
+
+    def wait_for(self, condition, timeout=10):
+        deadline = time.time() + timeout
+        while not condition() and time.time() < deadline:
+            time.sleep(0.2)
+        return condition()
+
+    def test_counting_starts_when_the_folder_appears(self):
+        self.assertEqual(self.bed.dig("baidugif.lab", source="127.0.0.3").status, "NXDOMAIN")
+        self.assertTrue(self.wait_for(lambda: (self.metric("dnsverdict_stats_flush_errors_total")
+                                               or 0) >= 3), self.bed.log()[-2000:])
+        self.assertEqual(self.metric("dnsverdict_stats_store_open"), 0)
+        self.assertEqual(self.bed.log().count(self.folder), 1, self.bed.log()[-2000:])  # once
+        self.assertNotIn("counting hits into", self.bed.log())
+
+        os.mkdir(self.folder, 0o750)
+        self.assertTrue(self.wait_for(lambda: self.metric("dnsverdict_stats_store_open") == 1),
+                        self.bed.log()[-2000:])
+        for source in ("127.0.0.4", "127.0.0.5"):
+            self.assertEqual(self.bed.dig("baidugif.lab", source=source).status, "NXDOMAIN")
+        self.assertEqual(self.bed.stop_unbound(), 0, self.bed.log()[-2000:])
+        log = self.bed.log()
+        self.assertIn("counting hits into", log)
+        self.assertIn("working again after", log)
+        look_alike = campaign(self.bed.stats(), "LookAlike")
+        self.assertEqual(look_alike["queries"], 2)  # the query before the folder was not counted
+        self.assertEqual(look_alike["clients"]["footprint"], 2)
+        for path in (self.bed.stats_store, self.bed.stats_store + "-lock"):
+            self.assertEqual(os.stat(path).st_mode & 0o7777, 0o640, path)
+        self.assertEqual(os.stat(self.bed.stats_store + ".key").st_mode & 0o7777, 0o600)
+        self.assertEqual(os.stat(self.bed.prometheus_file).st_mode & 0o7777, 0o640)
+
+
 # The exposition format, checked strictly (the rules of tests/unit/prometheus_test.cpp): every
 # line is HELP, TYPE or a sample; HELP then TYPE once per family, before its samples; valid
 # names; quoted label values with only \\ \" \n escapes; numeric values; no duplicate series;

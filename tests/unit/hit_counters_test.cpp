@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <random>
@@ -13,6 +14,8 @@
 #include <vector>
 
 #include "dns_name.h"
+#include "counters_support.h"
+#include "test_support.h"
 
 namespace dnsverdict {
 namespace {
@@ -55,21 +58,59 @@ TEST(HitCounters, HourOf) {
 }
 
 TEST(HitCounters, NetworksAreSlash24AndSlash56) {
-  ClientHashes a = client_hashes(ipv4(0xC0000201));  // 192.0.2.1
-  ClientHashes b = client_hashes(ipv4(0xC00002FE));  // 192.0.2.254
-  ClientHashes c = client_hashes(ipv4(0xC0000301));  // 192.0.3.1
+  ClientHashes a = client_hashes(ipv4(0xC0000201), testing::client_key());  // 192.0.2.1
+  ClientHashes b = client_hashes(ipv4(0xC00002FE), testing::client_key());  // 192.0.2.254
+  ClientHashes c = client_hashes(ipv4(0xC0000301), testing::client_key());  // 192.0.3.1
   EXPECT_NE(a.address, b.address);
   EXPECT_EQ(a.network, b.network);
   EXPECT_NE(a.network, c.network);
-  ClientHashes d = client_hashes(ipv6("2001:db8:0:1100::1"));
-  ClientHashes e = client_hashes(ipv6("2001:db8:0:11ff:ffff::2"));
-  ClientHashes f = client_hashes(ipv6("2001:db8:0:1200::1"));
+  ClientHashes d = client_hashes(ipv6("2001:db8:0:1100::1"), testing::client_key());
+  ClientHashes e = client_hashes(ipv6("2001:db8:0:11ff:ffff::2"), testing::client_key());
+  ClientHashes f = client_hashes(ipv6("2001:db8:0:1200::1"), testing::client_key());
   EXPECT_EQ(d.network, e.network);
   EXPECT_NE(d.network, f.network);
 }
 
-TEST(HitCounters, CountsPerRuleCampaignAndHour) {
+// The hashes are keyed: the same address under another deployment's key is another hash,
+// so a store's sketches tell nothing about an address without the key.
+TEST(HitCounters, ClientHashesDependOnTheKey) {
+  const ClientHashKey other = *ClientHashKey::parse("f0e0d0c0b0a090807060504030201000");
+  for (const ClientAddress& client : {ipv4(0xC0000201), ipv6("2001:db8::1")}) {
+    ClientHashes mine = client_hashes(client, testing::client_key());
+    ClientHashes again = client_hashes(client, testing::client_key());
+    ClientHashes theirs = client_hashes(client, other);
+    EXPECT_EQ(mine.address, again.address);
+    EXPECT_NE(mine.address, theirs.address);
+    EXPECT_NE(mine.network, theirs.network);
+  }
+  // Counted by two resolvers with different keys, 1,000 clients land in different registers.
+  HitCounters::Options options;
+  options.client_key = other;
+  HitCounters counters_mine(testing::counting()), counters_theirs(options);
+  const std::string key = key_of("img.example");
+  for (std::uint32_t i = 0; i < 1000; ++i) {
+    counters_mine.record_hit(hit(key, "", ipv4(0x0A000000 + i), kHour));
+    counters_theirs.record_hit(hit(key, "", ipv4(0x0A000000 + i), kHour));
+  }
+  EXPECT_NE(counters_mine.take_snapshot().rules.at(0).hours.at(0).clients.registers(),
+            counters_theirs.take_snapshot().rules.at(0).hours.at(0).clients.registers());
+}
+
+// Without a key the counters count nothing; start_counting() gives them one, once.
+TEST(HitCounters, CountNothingUntilTheyHaveAKey) {
   HitCounters counters;
+  const std::string key = key_of("img.example");
+  counters.record_hit(hit(key, "c", ipv4(1), kHour));
+  EXPECT_TRUE(counters.take_snapshot().empty());
+  EXPECT_TRUE(counters.start_counting(testing::client_key()));
+  EXPECT_TRUE(counters.start_counting(testing::client_key()));
+  EXPECT_FALSE(counters.start_counting(ClientHashKey::random()));
+  counters.record_hit(hit(key, "c", ipv4(1), kHour));
+  EXPECT_EQ(counters.take_snapshot().rules.size(), 1u);
+}
+
+TEST(HitCounters, CountsPerRuleCampaignAndHour) {
+  HitCounters counters(testing::counting());
   std::string evil = key_of("evil.example"), bad = key_of("bad.example");
   counters.record_hit(hit(evil, "img-lookalikes", ipv4(0x0A000001), kHour + 10));
   counters.record_hit(hit(evil, "img-lookalikes", ipv4(0x0A000001), kHour + 20));
@@ -114,7 +155,7 @@ TEST(HitCounters, CountsPerRuleCampaignAndHour) {
 TEST(HitCounters, CountsFromSeveralThreadsAtOnce) {
   HitCounters::Options options;
   options.shards = 4;
-  HitCounters counters(options);
+  HitCounters counters(testing::counting(options));
   const std::string key = key_of("img.example");
   constexpr int kThreads = 8;
   constexpr std::uint32_t kPerThread = 50000;
@@ -162,7 +203,7 @@ TEST(HitCounters, CountsFromSeveralThreadsAtOnce) {
 // 1M random names under one blocked subtree: one rule entry (the rule, not the name, is the
 // identity), and a bounded sketch.
 TEST(HitCounters, RandomSubdomainFloodUnderOneSubtreeIsOneEntry) {
-  HitCounters counters;
+  HitCounters counters(testing::counting());
   const std::string key = key_of("flood.example");
   std::mt19937_64 random(7);
   for (int i = 0; i < 1000000; ++i)
@@ -180,7 +221,7 @@ TEST(HitCounters, MemoryCapUnderFloodOfDistinctRules) {
   HitCounters::Options options;
   options.shards = 1;
   options.max_rules = 1000;
-  HitCounters counters(options);
+  HitCounters counters(testing::counting(options));
   std::mt19937_64 random(11);
   constexpr int kFlood = 1000000;
   std::size_t peak_memory = 0;
@@ -213,11 +254,63 @@ TEST(HitCounters, MemoryCapUnderFloodOfDistinctRules) {
 
 // The cap is over all shards: one busy thread may use all of it, however many shards there
 // are; several threads at the cap stay within max_rules + shards - 1.
+// A flood of random client addresses over many rules (spoofed sources): without a budget
+// every rule's two sketches would go dense (1,000 rules x 32 KiB); with one, memory stays
+// at the budget, the budget callback fires once until the next snapshot, and queries are
+// still all counted (only clients are left out of sketches that would grow).
+TEST(HitCounters, MemoryBudgetHoldsUnderAFloodOfRandomClients) {
+  HitCounters::Options options;
+  options.shards = 4;
+  options.memory_budget = std::size_t{2} << 20;
+  HitCounters counters(options);
+  std::atomic<int> signals{0};
+  ASSERT_TRUE(counters.start_counting(testing::client_key(), [&] { ++signals; }));
+  std::vector<std::string> rules;
+  for (int i = 0; i < 1000; ++i) rules.push_back(key_of("r" + std::to_string(i) + ".example"));
+  constexpr int kThreads = 4, kPerThread = 500000;
+  std::atomic<std::size_t> peak{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t)
+    threads.emplace_back([&, t] {
+      std::mt19937_64 random(100 + t);
+      for (int i = 0; i < kPerThread; ++i) {
+        counters.record_hit(hit(rules[random() % rules.size()], "flood",
+                               ipv4(static_cast<std::uint32_t>(random())), kHour,
+                               RuleKind::kExact));
+        if (i % 10000 == 0) {
+          std::size_t now = counters.memory_bytes(), seen = peak.load();
+          while (now > seen && !peak.compare_exchange_weak(seen, now)) {
+          }
+        }
+      }
+    });
+  for (auto& thread : threads) thread.join();
+  const std::size_t slack = options.shards * 64 * 1024;  // one entry's growth per shard
+  std::printf("budget %zu bytes: peak %zu, end %zu, %llu clients left out\n",
+              options.memory_budget, peak.load(), counters.memory_bytes(),
+              static_cast<unsigned long long>(counters.totals().budget_skipped_clients));
+  EXPECT_LE(peak.load(), options.memory_budget + slack);
+  EXPECT_LE(counters.memory_bytes(), options.memory_budget + slack);
+  EXPECT_EQ(signals.load(), 1);
+  CountersSnapshot snapshot = counters.take_snapshot();
+  EXPECT_GT(snapshot.totals.budget_skipped_clients, 0u);
+  EXPECT_EQ(snapshot.campaigns.at(0).hours.at(0).queries,
+            static_cast<std::uint64_t>(kThreads) * kPerThread);
+  EXPECT_LT(counters.memory_bytes(), 64u * 1024);  // drained by the snapshot
+  counters.record_hit(hit(rules[0], "flood", ipv4(1), kHour));
+  // Below the budget again: the next crossing signals again.
+  for (std::uint32_t i = 0; counters.memory_bytes() < options.memory_budget && i < 10000000; ++i)
+    counters.record_hit(hit(rules[i % rules.size()], "flood", ipv4(i * 2654435761u), kHour,
+                           RuleKind::kExact));
+  counters.record_hit(hit(rules[0], "flood", ipv4(2), kHour));
+  EXPECT_EQ(signals.load(), 2);
+}
+
 TEST(HitCounters, CapIsSharedByAllShards) {
   HitCounters::Options options;
   options.shards = 16;
   options.max_rules = 1000;
-  HitCounters counters(options);
+  HitCounters counters(testing::counting(options));
   for (int i = 0; i < 5000; ++i) {
     std::string key = key_of("r" + std::to_string(i) + ".example");
     counters.record_hit(hit(key, "c", ipv4(1), kHour, RuleKind::kExact));
@@ -246,7 +339,7 @@ TEST(HitCounters, LeastRecentlyHitIsEvicted) {
   HitCounters::Options options;
   options.shards = 1;
   options.max_rules = 2;
-  HitCounters counters(options);
+  HitCounters counters(testing::counting(options));
   std::string a = key_of("a.example"), b = key_of("b.example"), c = key_of("c.example");
   counters.record_hit(hit(a, "", ipv4(1), kHour));
   counters.record_hit(hit(b, "", ipv4(1), kHour));
@@ -261,11 +354,37 @@ TEST(HitCounters, LeastRecentlyHitIsEvicted) {
   EXPECT_EQ(snapshot.totals.evicted_queries, 1u);
 }
 
+// A thread keeps counting into one shard of an instance, and a new instance (a reload)
+// assigns shards afresh: Unbound's main thread survives a reload as worker 0 while the other
+// workers are new threads, and no two of them may share a shard. Observed through eviction,
+// which picks the least recently hit rule of the hitting thread's own shard.
+TEST(HitCounters, ThreadSlotsAreAssignedPerInstance) {
+  HitCounters::Options options;
+  options.shards = 2;
+  options.max_rules = 2;
+  std::string a = key_of("a.example"), b = key_of("b.example"), c = key_of("c.example");
+  for (int generation = 0; generation < 3; ++generation) {
+    // A reload: a new instance; the main thread stays.
+    HitCounters counters(testing::counting(options));
+    counters.record_hit(hit(a, "", ipv4(1), kHour));
+    std::thread worker([&] {
+      counters.record_hit(hit(b, "", ipv4(1), kHour));
+      counters.record_hit(hit(c, "", ipv4(1), kHour));  // at the cap: evicts from its shard
+    });
+    worker.join();
+    CountersSnapshot snapshot = counters.take_snapshot();
+    ASSERT_EQ(snapshot.rules.size(), 2u);
+    // The worker's own shard held only b: a (the main thread's) survives.
+    EXPECT_EQ(snapshot.rules[0].rule_key, a) << "generation " << generation;
+    EXPECT_EQ(snapshot.rules[1].rule_key, c) << "generation " << generation;
+  }
+}
+
 TEST(HitCounters, CampaignCapCountsUntrackedHits) {
   HitCounters::Options options;
   options.shards = 1;
   options.max_campaigns = 2;
-  HitCounters counters(options);
+  HitCounters counters(testing::counting(options));
   std::string key = key_of("x.example");
   for (const char* campaign : {"one", "two", "three", "one"})
     counters.record_hit(hit(key, campaign, ipv4(1), kHour));

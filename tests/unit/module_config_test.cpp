@@ -151,5 +151,38 @@ TEST(ModuleConfig, StatsErrorsNameFileLineAndKey) {
   EXPECT_EQ(message("stats-store: /st.mdb\nprometheus-file: /tmp/d.prom\n"), "no error");
 }
 
+TEST(ModuleConfig, StatsStorageAndPrivacyKeys) {
+  ModuleConfig defaults = parse_config("stats-store: /s/stats.mdb\n", "t.conf");
+  EXPECT_EQ(defaults.stats_map_size, std::size_t{4} << 30);
+  EXPECT_EQ(defaults.stats_memory_budget, std::size_t{128} << 20);
+  EXPECT_EQ(defaults.stats_hash_key_file, "");  // the flusher uses /s/stats.mdb.key
+  ModuleConfig config = parse_config(
+      "stats-store: /s/stats.mdb\nstats-map-size: 512m\nstats-memory-budget: 64M\n"
+      "stats-hash-key-file: /etc/dnsverdict/stats.key\n",
+      "t.conf");
+  EXPECT_EQ(config.stats_map_size, std::size_t{512} << 20);
+  EXPECT_EQ(config.stats_memory_budget, std::size_t{64} << 20);
+  EXPECT_EQ(config.stats_hash_key_file, "/etc/dnsverdict/stats.key");
+  EXPECT_EQ(parse_config("stats-map-size: 1t\n", "t.conf").stats_map_size, std::size_t{1} << 40);
+  auto message = [](const char* text) {
+    try {
+      parse_config(text, "t.conf");
+    } catch (const ConfigError& error) {
+      return std::string(error.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_EQ(message("stats-map-size: 4x\n"),
+            "t.conf:1: stats-map-size: expected a size from 1m to 1t (such as 512m or 4g)");
+  EXPECT_EQ(message("stats-map-size: 512k\n"),
+            "t.conf:1: stats-map-size: expected a size from 1m to 1t (such as 512m or 4g)");
+  EXPECT_EQ(message("stats-map-size: 2t\n"),
+            "t.conf:1: stats-map-size: expected a size from 1m to 1t (such as 512m or 4g)");
+  EXPECT_EQ(message("\nstats-memory-budget: 0\n"),
+            "t.conf:2: stats-memory-budget: expected a size from 1m to 64g (such as 128m)");
+  EXPECT_EQ(message("stats-hash-key-file: /k\n"),
+            "t.conf:1: stats-hash-key-file: needs stats-store (the key is for its hashes)");
+}
+
 }  // namespace
 }  // namespace dnsverdict

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -16,6 +17,7 @@
 #include <sstream>
 #include <string>
 
+#include "counters_support.h"
 #include "test_support.h"
 
 namespace dnsverdict {
@@ -79,8 +81,14 @@ PrometheusReport sample_report() {
   report.health.hit_log_dropped = 2;
   report.counters.hits = 789;
   report.counters.evicted_rules = 3;
-  report.flush_errors = 0;
-  report.last_flush = report.now;
+  report.stats.store_open = true;
+  report.stats.flush_errors = 4;
+  report.stats.last_flush = report.now;
+  report.stats.map_full = 2;
+  report.stats.store_used_bytes = 1 << 20;
+  report.stats.map_size_bytes = std::size_t{4} << 30;
+  report.counters_memory_bytes = 1000;
+  report.counters_memory_budget = 128 << 20;
   CampaignWindows windows;
   windows.campaign = "img-lookalikes";
   windows.hits_current_hour = 10;
@@ -104,6 +112,11 @@ TEST(Prometheus, FormatIsStrictlyValid) {
   EXPECT_EQ(samples["dnsverdict_lookups_total"], 123456);
   EXPECT_EQ(samples["dnsverdict_hit_log_dropped_total"], 2);
   EXPECT_EQ(samples["dnsverdict_counters_evicted_rules_total"], 3);
+  EXPECT_EQ(samples["dnsverdict_stats_store_open"], 1);
+  EXPECT_EQ(samples["dnsverdict_stats_flush_errors_total"], 4);
+  EXPECT_EQ(samples["dnsverdict_stats_map_full_total"], 2);
+  EXPECT_EQ(samples["dnsverdict_stats_map_size_bytes"], 4294967296.0);
+  EXPECT_EQ(samples["dnsverdict_counters_memory_budget_bytes"], 128 << 20);
   EXPECT_EQ(samples["dnsverdict_campaign_hits{campaign=\"img-lookalikes\",window=\"1h\"}"], 100);
   EXPECT_EQ(
       samples["dnsverdict_campaign_unique_clients{campaign=\"img-lookalikes\",window=\"1h\"}"], 41);
@@ -161,7 +174,7 @@ TEST(Prometheus, CampaignWindowsUseCompleteHoursAndUnions) {
     bucket.counts.hour = hour;
     for (std::uint32_t i = 0; i < clients; ++i) {
       std::uint32_t address = htonl(first + i);
-      ClientHashes hashes = client_hashes(ClientAddress::from(AF_INET, &address));
+      ClientHashes hashes = client_hashes(ClientAddress::from(AF_INET, &address), testing::client_key());
       bucket.counts.add(hour + 1, &hashes);
     }
     merge_bucket(merged, std::move(bucket));
@@ -190,6 +203,29 @@ TEST(Prometheus, AtomicWriteReplacesWholeFile) {
   EXPECT_NE(::stat((path + ".tmp").c_str(), &info), 0);  // no temporary left behind
   EXPECT_FALSE(write_text_file_atomically(dir.file("missing/x.prom"), "x\n", error));
   EXPECT_NE(error.find("missing/x.prom"), std::string::npos);
+}
+
+// The textfile is created 0640 (with umask 022), and its temporary file is never opened
+// through a symbolic link someone left in its place.
+TEST(Prometheus, AtomicWriteModeAndNoFollow) {
+  testing::TempDir dir;
+  const std::string path = dir.file("x.prom");
+  const mode_t saved = ::umask(022);
+  std::string error;
+  ASSERT_TRUE(write_text_file_atomically(path, "first\n", error)) << error;
+  struct stat info {};
+  ASSERT_EQ(::stat(path.c_str(), &info), 0);
+  EXPECT_EQ(info.st_mode & 07777, 0640u);
+
+  const std::string victim = dir.write("victim", "keep me\n");
+  ASSERT_EQ(::symlink(victim.c_str(), (path + ".tmp").c_str()), 0);
+  EXPECT_TRUE(write_text_file_atomically(path, "second\n", error)) << error;
+  EXPECT_EQ(testing::read_file(victim), "keep me\n");
+  EXPECT_EQ(testing::read_file(path), "second\n");
+  ASSERT_EQ(::lstat(path.c_str(), &info), 0);
+  EXPECT_TRUE(S_ISREG(info.st_mode));
+  EXPECT_EQ(info.st_mode & 07777, 0640u);
+  ::umask(saved);
 }
 
 }  // namespace

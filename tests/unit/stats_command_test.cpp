@@ -17,6 +17,7 @@
 #include "dns_name.h"
 #include "hit_counters.h"
 #include "stats_store.h"
+#include "counters_support.h"
 #include "test_support.h"
 
 extern char** environ;
@@ -50,7 +51,7 @@ std::string key_of(const std::string& name) {
 //   crypto-miner: 300 always-on devices in four /24s, stable addresses.
 // Devices ask resolver a or b by device number; one in ten asks both.
 void build_demo(const std::string& folder) {
-  HitCounters counters_a, counters_b;
+  HitCounters counters_a(testing::counting()), counters_b(testing::counting());
   StatsStore::Options options;
   options.map_size = std::size_t{256} << 20;
   options.retention_days = 0;
@@ -245,6 +246,31 @@ TEST_F(StatsCommand, UsageAndErrors) {
   CliRun help = stats(dir_, {"--help"});
   EXPECT_EQ(help.status, 0);
   EXPECT_NE(help.out.find("not devices"), std::string::npos);
+}
+
+// Stores whose clients were hashed with different keys cannot be merged: the same client
+// would count once per store. The message names both stores and fingerprints.
+TEST_F(StatsCommand, RefusesStoresOfDifferentKeys) {
+  StatsStore::Options options;
+  options.map_size = std::size_t{16} << 20;
+  options.client_key_fingerprint = ClientHashKey::random().fingerprint();
+  const std::string other = dir_.file("other-key.stats");
+  {
+    StatsStore store = StatsStore::open(other, options);
+    HitCounters counters(testing::counting());
+    HitEvent hit;
+    const std::string key = key_of("img-cdn-1.example");
+    hit.rule_key = key;
+    hit.campaign = "img-lookalikes";
+    hit.time = kStart;
+    counters.record_hit(hit);
+    store.flush(counters.take_snapshot(), kStart + 60);
+  }
+  CliRun run = stats(dir_, {a(), other});
+  EXPECT_EQ(run.status, 1);
+  EXPECT_NE(run.err.find("different keys"), std::string::npos) << run.err;
+  EXPECT_NE(run.err.find(options.client_key_fingerprint), std::string::npos) << run.err;
+  EXPECT_NE(run.err.find("other-key.stats"), std::string::npos) << run.err;
 }
 
 }  // namespace

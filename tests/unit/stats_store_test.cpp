@@ -5,15 +5,21 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <atomic>
 #include <cmath>
+#include <mutex>
+#include <random>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "dns_name.h"
 #include "hit_counters.h"
 #include "lmdb_handle.h"
 #include "stats_flusher.h"
+#include "counters_support.h"
 #include "test_support.h"
 
 namespace dnsverdict {
@@ -53,6 +59,7 @@ StatsStore::Options options(const std::string& resolver, std::int64_t retention_
   result.resolver = resolver;
   result.retention_days = retention_days;
   result.map_size = std::size_t{64} << 20;
+  result.client_key_fingerprint = testing::client_key().fingerprint();
   return result;
 }
 
@@ -75,7 +82,7 @@ TEST(StatsStore, BucketEncodingRoundTrip) {
   bucket.resolver = "resolver-a";
   bucket.counts.hour = kHour;
   bucket.counts.add(kHour + 5, nullptr);
-  ClientHashes hashes = client_hashes(ipv4(1));
+  ClientHashes hashes = client_hashes(ipv4(1), testing::client_key());
   bucket.counts.add(kHour + 9, &hashes);
   std::string key = bucket_key(bucket.subject.scope, kHour, bucket.subject);
   std::string value = encode_bucket(bucket);
@@ -97,7 +104,7 @@ TEST(StatsStore, BucketEncodingRoundTrip) {
 TEST(StatsStore, FlushMergesIntoStoredBuckets) {
   testing::TempDir dir;
   const std::string path = dir.file("stats.lmdb");
-  HitCounters counters;
+  HitCounters counters(testing::counting());
   {
     StatsStore store = StatsStore::open(path, options("r1"));
     count(counters, "img.example", "img", 0, 1000, kHour + 10);
@@ -127,14 +134,14 @@ TEST(StatsStore, FlushMergesIntoStoredBuckets) {
 TEST(StatsStore, RetentionPrunesOldBuckets) {
   testing::TempDir dir;
   const std::string path = dir.file("stats.lmdb");
-  HitCounters counters;
+  HitCounters counters(testing::counting());
   StatsStore store = StatsStore::open(path, options("r1", 2));
   count(counters, "a.example", "a", 0, 5, kHour);
   count(counters, "a.example", "a", 0, 5, kHour + kDay);
   count(counters, "a.example", "a", 0, 5, kHour + 2 * kDay);
-  EXPECT_EQ(store.flush(counters.take_snapshot(), kHour + 2 * kDay), 0u);
+  EXPECT_EQ(store.flush(counters.take_snapshot(), kHour + 2 * kDay).pruned, 0u);
   // Two days later the first day's buckets (campaign + rule) fall out.
-  EXPECT_EQ(store.flush(counters.take_snapshot(), kHour + 2 * kDay + kSecondsPerHour), 2u);
+  EXPECT_EQ(store.flush(counters.take_snapshot(), kHour + 2 * kDay + kSecondsPerHour).pruned, 2u);
   MergedStats merged;
   store.read({}, [&](StatsBucket&& bucket) { merge_bucket(merged, std::move(bucket)); });
   EXPECT_EQ(campaign_hour(merged, "a", kHour), nullptr);
@@ -145,7 +152,7 @@ TEST(StatsStore, RetentionPrunesOldBuckets) {
 // Two resolvers see overlapping clients: merged stores give the union, not the sum.
 TEST(StatsStore, TwoStoresMergeAsUnionNotSum) {
   testing::TempDir dir;
-  HitCounters counters_a, counters_b;
+  HitCounters counters_a(testing::counting()), counters_b(testing::counting());
   count(counters_a, "img.example", "img", 0, 60000, kHour);
   count(counters_b, "img.example", "img", 30000, 60000, kHour);  // 30000 shared
   StatsStore a = StatsStore::open(dir.file("a.lmdb"), options("resolver-a"));
@@ -167,9 +174,172 @@ TEST(StatsStore, TwoStoresMergeAsUnionNotSum) {
   EXPECT_EQ(twice.duplicate_buckets, 2u);  // its campaign and its rule bucket
 }
 
+// Writes `value` under a campaign bucket's key with LMDB directly (a damaged bucket).
+void put_raw_bucket(const std::string& path, const std::string& campaign, std::int64_t hour,
+                    const std::string& value) {
+  MDB_env* raw = nullptr;
+  ASSERT_EQ(mdb_env_create(&raw), MDB_SUCCESS);
+  LmdbEnv env(raw);
+  ASSERT_EQ(mdb_env_set_maxdbs(raw, 2), MDB_SUCCESS);
+  ASSERT_EQ(mdb_env_open(raw, path.c_str(), MDB_NOSUBDIR, 0640), MDB_SUCCESS);
+  MDB_txn* txn = nullptr;
+  ASSERT_EQ(mdb_txn_begin(raw, nullptr, 0, &txn), MDB_SUCCESS);
+  MDB_dbi dbi;
+  ASSERT_EQ(mdb_dbi_open(txn, stats_db::kBuckets, 0, &dbi), MDB_SUCCESS);
+  StatsSubject subject;
+  subject.campaign = campaign;
+  std::string key = bucket_key(StatsScope::kCampaign, hour, subject);
+  MDB_val mdb_key = to_val(key), mdb_value = to_val(value);
+  ASSERT_EQ(mdb_put(txn, dbi, &mdb_key, &mdb_value, 0), MDB_SUCCESS);
+  ASSERT_EQ(mdb_txn_commit(txn), MDB_SUCCESS);
+}
+
+// Retention pruning is a transaction of its own: a merge that fails (here on a damaged
+// bucket; in the field on a full map) does not take the pruning down with it.
+TEST(StatsStore, RetentionPruneCommitsEvenWhenTheMergeFails) {
+  testing::TempDir dir;
+  const std::string path = dir.file("stats.lmdb");
+  const std::int64_t later = kHour + 40 * kDay;
+  HitCounters counters(testing::counting());
+  {
+    StatsStore store = StatsStore::open(path, options("r1", 2));
+    count(counters, "a.example", "a", 0, 5, kHour);
+    store.flush(counters.take_snapshot(), kHour + 60);
+  }
+  put_raw_bucket(path, "a", later, "damaged");
+  StatsStore store = StatsStore::open(path, options("r1", 2));
+  count(counters, "a.example", "a", 0, 5, later);
+  EXPECT_THROW(store.flush(counters.take_snapshot(), later + 60), StoreError);
+  std::size_t old_buckets = 0;
+  StatsQuery query;
+  query.until = later;
+  store.read(query, [&](StatsBucket&&) { ++old_buckets; });
+  EXPECT_EQ(old_buckets, 0u);  // the hour 40 days back is gone although the merge failed
+}
+
+// A map too small for 30 days of busy hours: every flush still succeeds, by pruning the
+// oldest hours when LMDB reports the map full; the newest hours are all there.
+TEST(StatsStore, FullMapPrunesOldestHoursAndNeverJams) {
+  testing::TempDir dir;
+  const std::string path = dir.file("stats.lmdb");
+  StatsStore::Options small = options("r1");
+  small.map_size = std::size_t{1} << 20;  // about 30 of the hours below (2 x 16 KiB of pages)
+  StatsStore store = StatsStore::open(path, small);
+  HitCounters counters(testing::counting());
+  StatsStore::FlushResult total;
+  constexpr int kHours = 48;
+  for (int h = 0; h < kHours; ++h) {
+    const std::int64_t hour = kHour + h * kSecondsPerHour;
+    count(counters, "busy.example", "busy", static_cast<std::uint32_t>(h) * 10000, 4000, hour);
+    StatsStore::FlushResult result;
+    ASSERT_NO_THROW(result = store.flush(counters.take_snapshot(), hour + 60)) << "hour " << h;
+    total.map_full += result.map_full;
+    total.pruned_for_room += result.pruned_for_room;
+  }
+  EXPECT_GT(total.map_full, 0u);
+  EXPECT_GT(total.pruned_for_room, 0u);
+  MergedStats merged;
+  store.read({}, [&](StatsBucket&& bucket) { merge_bucket(merged, std::move(bucket)); });
+  EXPECT_EQ(campaign_hour(merged, "busy", kHour), nullptr);  // the oldest went for room
+  for (int h = kHours - 4; h < kHours; ++h) {
+    const MergedStats::Hour* hour = campaign_hour(merged, "busy", kHour + h * kSecondsPerHour);
+    ASSERT_NE(hour, nullptr) << "hour " << h;
+    EXPECT_EQ(hour->counts.queries, 4000u);
+  }
+  const StatsStore::Usage usage = store.usage();
+  EXPECT_LE(usage.used_bytes, small.map_size + (std::size_t{1} << 20));
+  std::printf("1 MiB map, %d busy hours: %zu map-full events, %zu buckets pruned for room, "
+              "%zu bytes used, %zu hours kept\n",
+              kHours, total.map_full, total.pruned_for_room, usage.used_bytes,
+              merged.subjects.begin()->second.size());
+}
+
+// A flush bigger than the whole map fails alone: it is not stored, and the next one is.
+TEST(StatsStore, FlushLargerThanTheMapFailsAlone) {
+  testing::TempDir dir;
+  StatsStore::Options small = options("r1");
+  small.map_size = std::size_t{256} << 10;
+  StatsStore store = StatsStore::open(dir.file("stats.lmdb"), small);
+  HitCounters counters(testing::counting());
+  for (int rule = 0; rule < 40; ++rule)
+    count(counters, "r" + std::to_string(rule) + ".example", "c", 0, 4000, kHour);
+  try {
+    store.flush(counters.take_snapshot(), kHour + 60);
+    ADD_FAILURE() << "40 dense rule buckets fit in 256 KiB";
+  } catch (const StoreError& error) {
+    EXPECT_EQ(error.code(), MDB_MAP_FULL);
+    EXPECT_NE(std::string(error.what()).find("stats-map-size"), std::string::npos) << error.what();
+  }
+  count(counters, "r0.example", "c", 0, 10, kHour + kSecondsPerHour);
+  EXPECT_NO_THROW(store.flush(counters.take_snapshot(), kHour + kSecondsPerHour + 60));
+}
+
+mode_t file_mode(const std::string& path) {
+  struct stat info {};
+  if (::stat(path.c_str(), &info) != 0) return 0;
+  return info.st_mode & 07777;
+}
+
+// With the usual umask 022 the store and its lock file are not world-readable: the sketches
+// say which hashed addresses asked for what. A store made world-readable before is
+// tightened when the writer opens it.
+TEST(StatsStore, FilesAreNotWorldReadable) {
+  testing::TempDir dir;
+  const std::string path = dir.file("stats.lmdb");
+  const mode_t saved = ::umask(022);
+  { StatsStore store = StatsStore::open(path, options("r1")); }
+  EXPECT_EQ(file_mode(path), 0640u);
+  EXPECT_EQ(file_mode(path + "-lock"), 0640u);
+  ASSERT_EQ(::chmod(path.c_str(), 0644), 0);
+  ASSERT_EQ(::chmod((path + "-lock").c_str(), 0666), 0);
+  { StatsStore store = StatsStore::open(path, options("r1")); }
+  EXPECT_EQ(file_mode(path), 0640u);
+  EXPECT_EQ(file_mode(path + "-lock"), 0640u);
+  ::umask(saved);
+}
+
+// A store records its key's fingerprint: the writer refuses buckets hashed with another key
+// (an empty store takes the new one), and readers refuse to merge stores of different keys.
+TEST(StatsStore, KeysOfStoresMustMatch) {
+  testing::TempDir dir;
+  HitCounters counters(testing::counting());
+  StatsStore::Options other = options("r2");
+  other.client_key_fingerprint = ClientHashKey::random().fingerprint();
+  {
+    StatsStore store = StatsStore::open(dir.file("a.lmdb"), options("r1"));
+    count(counters, "a.example", "a", 0, 5, kHour);
+    store.flush(counters.take_snapshot(), kHour + 60);
+  }
+  try {
+    StatsStore::open(dir.file("a.lmdb"), other);
+    ADD_FAILURE() << "opened a store of another key";
+  } catch (const StoreError& error) {
+    EXPECT_NE(std::string(error.what()).find("another key"), std::string::npos) << error.what();
+    EXPECT_NE(std::string(error.what()).find(testing::client_key().fingerprint()),
+              std::string::npos)
+        << error.what();
+  }
+  { StatsStore empty = StatsStore::open(dir.file("b.lmdb"), options("r2")); }
+  { StatsStore adopted = StatsStore::open(dir.file("b.lmdb"), other); }  // no buckets yet
+  {
+    StatsStore store = StatsStore::open(dir.file("b.lmdb"), other);
+    count(counters, "a.example", "a", 0, 5, kHour);
+    store.flush(counters.take_snapshot(), kHour + 60);
+  }
+  EXPECT_EQ(merge_stats_stores({dir.file("a.lmdb")}, {}).client_key_fingerprint,
+            testing::client_key().fingerprint());
+  try {
+    merge_stats_stores({dir.file("a.lmdb"), dir.file("b.lmdb")}, {});
+    ADD_FAILURE() << "merged stores of different keys";
+  } catch (const StoreError& error) {
+    EXPECT_NE(std::string(error.what()).find("different keys"), std::string::npos)
+        << error.what();
+  }
+}
+
 TEST(StatsStore, QueryLimitsHoursAndScopes) {
   testing::TempDir dir;
-  HitCounters counters;
+  HitCounters counters(testing::counting());
   for (int h = 0; h < 5; ++h) count(counters, "x.example", "x", 0, 3, kHour + h * kSecondsPerHour);
   StatsStore store = StatsStore::open(dir.file("s.lmdb"), options("r"));
   store.flush(counters.take_snapshot(), kHour + 5 * kSecondsPerHour);
@@ -196,12 +366,13 @@ TEST(StatsStore, RejectsFilesThatAreNotStatsStores) {
 
 TEST(StatsFlusher, FlushesOnItsThreadAndAtStop) {
   testing::TempDir dir;
-  HitCounters counters;
+  HitCounters counters;  // the flusher starts it with the store's key
   std::atomic<std::int64_t> clock{kHour + 30};
   StatsFlusher flusher;
   StatsFlusher::Options flusher_options;
   flusher_options.counters = &counters;
   flusher_options.stats_path = dir.file("stats.lmdb");
+  flusher_options.key_path = dir.write("stats.key", testing::client_key().to_text());
   flusher_options.prometheus_path = dir.file("dnsverdict.prom");
   flusher_options.resolver = "test";
   flusher_options.interval = std::chrono::seconds(1);
@@ -238,16 +409,154 @@ TEST(StatsFlusher, FlushesOnItsThreadAndAtStop) {
       << prom;
 }
 
-TEST(StatsFlusher, StartFailsCleanlyOnUnusablePath) {
+// flush_now() is noexcept: whatever its callbacks throw (the clock, the health callback, even
+// something that is not a std::exception) comes back as false with an error.
+TEST(StatsFlusher, FlushNowReportsWhatItsCallbacksThrow) {
+  testing::TempDir dir;
   HitCounters counters;
+  std::atomic<bool> clock_throws{false}, health_throws{false};
   StatsFlusher flusher;
   StatsFlusher::Options flusher_options;
   flusher_options.counters = &counters;
-  flusher_options.stats_path = "/nonexistent-folder/stats.lmdb";
+  flusher_options.stats_path = dir.file("stats.lmdb");
+  flusher_options.prometheus_path = dir.file("dnsverdict.prom");
+  flusher_options.interval = std::chrono::seconds(3600);
+  flusher_options.clock = [&]() -> std::int64_t {
+    if (clock_throws) throw 42;
+    return kHour;
+  };
+  flusher_options.health = [&] {
+    if (health_throws) throw std::string("not a std::exception");
+    return ModuleHealth{};
+  };
   std::string error;
-  EXPECT_FALSE(flusher.start(flusher_options, error));
-  EXPECT_NE(error.find("/nonexistent-folder/stats.lmdb"), std::string::npos) << error;
-  EXPECT_FALSE(flusher.running());
+  ASSERT_TRUE(flusher.start(flusher_options, error)) << error;
+  clock_throws = true;
+  EXPECT_FALSE(flusher.flush_now(error));
+  EXPECT_NE(error, "");
+  clock_throws = false;
+  health_throws = true;
+  error.clear();
+  EXPECT_FALSE(flusher.flush_now(error));
+  EXPECT_NE(error.find("prometheus"), std::string::npos) << error;
+  health_throws = false;
+  EXPECT_TRUE(flusher.flush_now(error)) << error;
+  clock_throws = true;
+  flusher.stop();  // the final flush fails too, without terminating
+}
+
+// A stats store that cannot be opened at start (its folder is not there yet) does not stop
+// the flusher: it logs once, counts the failed flushes in the Prometheus file, and opens the
+// store, counting from then on, once the folder appears.
+TEST(StatsFlusher, KeepsTryingAStoreThatCannotOpenYet) {
+  testing::TempDir dir;
+  const std::string folder = dir.file("later");
+  HitCounters counters;
+  std::vector<std::string> errors, infos;
+  std::mutex log_mutex;
+  StatsFlusher flusher;
+  StatsFlusher::Options flusher_options;
+  flusher_options.counters = &counters;
+  flusher_options.stats_path = folder + "/stats.lmdb";
+  flusher_options.prometheus_path = dir.file("dnsverdict.prom");
+  flusher_options.interval = std::chrono::seconds(3600);
+  flusher_options.clock = [] { return kHour + 30; };
+  flusher_options.logger = [&](StatsFlusher::Severity severity, const std::string& message) {
+    std::lock_guard<std::mutex> lock(log_mutex);
+    (severity == StatsFlusher::Severity::kInfo ? infos : errors).push_back(message);
+  };
+  std::string error;
+  ASSERT_TRUE(flusher.start(flusher_options, error)) << error;
+  EXPECT_TRUE(flusher.running());
+  EXPECT_FALSE(flusher.store_open());
+  count(counters, "img.example", "img", 0, 10, kHour + 10);  // not counted: no key yet
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_FALSE(flusher.flush_now(error));
+    EXPECT_NE(error.find(folder), std::string::npos) << error;
+  }
+  {
+    std::lock_guard<std::mutex> lock(log_mutex);
+    ASSERT_EQ(errors.size(), 1u);  // once for the run of failures
+    EXPECT_NE(errors[0].find(folder), std::string::npos) << errors[0];
+  }
+  std::string prom = testing::read_file(dir.file("dnsverdict.prom"));
+  EXPECT_NE(prom.find("dnsverdict_stats_store_open 0\n"), std::string::npos) << prom;
+  EXPECT_NE(prom.find("dnsverdict_stats_flush_errors_total 4\n"), std::string::npos) << prom;
+
+  ASSERT_EQ(::mkdir(folder.c_str(), 0750), 0);
+  EXPECT_TRUE(flusher.flush_now(error)) << error;
+  EXPECT_TRUE(flusher.store_open());
+  EXPECT_TRUE(counters.counting());
+  count(counters, "img.example", "img", 0, 10, kHour + 20);
+  EXPECT_TRUE(flusher.flush_now(error)) << error;
+  prom = testing::read_file(dir.file("dnsverdict.prom"));
+  EXPECT_NE(prom.find("dnsverdict_stats_store_open 1\n"), std::string::npos) << prom;
+  EXPECT_NE(prom.find("dnsverdict_campaign_hits{campaign=\"img\",window=\"current_hour\"} 10\n"),
+            std::string::npos)
+      << prom;
+  flusher.stop();
+  {
+    std::lock_guard<std::mutex> lock(log_mutex);
+    EXPECT_EQ(errors.size(), 1u);
+    bool recovered = false;
+    for (const std::string& message : infos)
+      recovered |= message.find("working again after 4 failed flushes") != std::string::npos;
+    EXPECT_TRUE(recovered);
+  }
+  EXPECT_EQ(file_mode(folder + "/stats.lmdb.key"), 0600u);
+  EXPECT_EQ(merge_stats_stores({folder + "/stats.lmdb"}, {}).subjects.size(), 2u);
+}
+
+// The counters' byte budget brings the flush forward: a flood of random clients over many
+// rules, with an hour between regular flushes, keeps the counters near their budget and
+// stores every query.
+TEST(StatsFlusher, BudgetBringsTheFlushForward) {
+  testing::TempDir dir;
+  HitCounters::Options counter_options;
+  counter_options.shards = 2;
+  counter_options.memory_budget = std::size_t{1} << 20;
+  HitCounters counters(counter_options);
+  StatsFlusher flusher;
+  StatsFlusher::Options flusher_options;
+  flusher_options.counters = &counters;
+  flusher_options.stats_path = dir.file("stats.lmdb");
+  flusher_options.interval = std::chrono::seconds(3600);
+  flusher_options.clock = [] { return kHour + 30; };
+  std::string error;
+  ASSERT_TRUE(flusher.start(flusher_options, error)) << error;
+  std::vector<std::string> rules;
+  for (int i = 0; i < 500; ++i) rules.push_back(key_of("r" + std::to_string(i) + ".example"));
+  constexpr int kThreads = 2, kPerThread = 200000;
+  std::atomic<std::size_t> peak{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t)
+    threads.emplace_back([&, t] {
+      std::mt19937_64 random(7 + t);
+      for (int i = 0; i < kPerThread; ++i) {
+        HitEvent hit;
+        hit.rule_key = rules[random() % rules.size()];
+        hit.kind = RuleKind::kExact;
+        hit.campaign = "flood";
+        hit.client = ipv4(static_cast<std::uint32_t>(random()));
+        hit.time = kHour + 10;
+        counters.record_hit(hit);
+        std::size_t now = counters.memory_bytes(), seen = peak.load();
+        while (now > seen && !peak.compare_exchange_weak(seen, now)) {
+        }
+      }
+    });
+  for (auto& thread : threads) thread.join();
+  flusher.stop();
+  std::printf("budget %zu bytes: peak %zu, %llu early flushes\n",
+              counter_options.memory_budget, peak.load(),
+              static_cast<unsigned long long>(flusher.early_flushes()));
+  EXPECT_GT(flusher.early_flushes(), 0u);
+  EXPECT_LE(peak.load(), counter_options.memory_budget + counter_options.shards * 64 * 1024);
+  EXPECT_EQ(flusher.flush_errors(), 0u);
+  const MergedStats merged = merge_stats_stores({dir.file("stats.lmdb")}, {});
+  const MergedStats::Hour* hour = campaign_hour(merged, "flood", kHour);
+  ASSERT_NE(hour, nullptr);
+  EXPECT_EQ(hour->counts.queries, static_cast<std::uint64_t>(kThreads) * kPerThread);
 }
 
 }  // namespace
