@@ -179,7 +179,7 @@ class HitLog {
   };
 
   // Starts the writer and opens `options.path` for appending, creating it with mode 0640
-  // (never through a symbolic link, never a FIFO or socket). A path that cannot be opened
+  // (never through a symbolic link; see open_file). A path that cannot be opened
   // is not an error: it is logged, and the writer retries (see above). Returns null and
   // sets `error` only when the capacity is 0, or the memory or thread cannot be had.
   // Never throws.
@@ -280,8 +280,8 @@ class HitLog {
     int fd_ = -1;
   };
   // Opens `path` for appending, creating it with mode 0640 when missing; never follows a
-  // symbolic link, never opens a FIFO or socket (it could block). On failure returns an
-  // empty File and sets `error` (errno).
+  // symbolic link, and never waits (a FIFO without a reader fails at once). On failure
+  // returns an empty File and sets `error` (errno).
   static File open_file(const std::string& path, int& error) noexcept;
 
   const Options options_;

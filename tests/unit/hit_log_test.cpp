@@ -718,7 +718,7 @@ TEST(HitLog, WriteErrorSummariesComeAtMostOncePerInterval) {
   }
   const auto elapsed = std::chrono::steady_clock::now() - start;
   const std::size_t reported = messages.lines().size();
-  EXPECT_GE(log->write_errors(), 20u);
+  EXPECT_GE(log->write_errors(), 5u);
   EXPECT_GE(reported, 2u);  // the first, and at least one summary
   EXPECT_LE(reported, 1 + static_cast<std::size_t>(elapsed / 50ms) + 1);
 }
