@@ -711,12 +711,11 @@ void HitLog::report_due(FailureReport& report, bool now) noexcept {
   try {
     const auto seconds =
         std::chrono::duration_cast<std::chrono::seconds>(time - report.reported).count();
-    log(Severity::kError, std::string("cannot ") + report.action + " " + options_.path + ": " +
-                              std::to_string(report.unreported) + " more failures in " +
-                              std::to_string(seconds) + " s (last: " +
-                              std::strerror(report.last_error) + "), " +
-                              std::to_string(dropped() - report.dropped_before) +
-                              " hits dropped since the first");
+    log(Severity::kError,
+        std::string("cannot ") + report.action + " " + options_.path + ": " +
+            std::to_string(report.unreported) + " more failures in " + std::to_string(seconds) +
+            " s (last: " + std::strerror(report.last_error) + "), " +
+            std::to_string(dropped() - report.dropped_before) + " hits dropped since the first");
   } catch (...) {
   }
   report.unreported = 0;

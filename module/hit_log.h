@@ -209,9 +209,7 @@ class HitLog {
   // written + dropped + suppressed = submitted.
   std::uint64_t dropped() const noexcept { return dropped_.load(std::memory_order_relaxed); }
   // Hits the rate limits left out (each counted in a summary line).
-  std::uint64_t suppressed() const noexcept {
-    return suppressed_.load(std::memory_order_relaxed);
-  }
+  std::uint64_t suppressed() const noexcept { return suppressed_.load(std::memory_order_relaxed); }
   // Summary lines appended to the file so far.
   std::uint64_t summaries() const noexcept { return summaries_.load(std::memory_order_relaxed); }
   // Times the file has been opened again (on request, after rotation, after a failure).
@@ -235,8 +233,8 @@ class HitLog {
   struct FailureReport {
     const char* action;  // "open", "write to"
     bool failing = false;
-    std::uint64_t failures = 0;    // since the log last worked
-    std::uint64_t unreported = 0;  // since the last line about them
+    std::uint64_t failures = 0;        // since the log last worked
+    std::uint64_t unreported = 0;      // since the last line about them
     std::uint64_t dropped_before = 0;  // dropped() when they began
     int last_error = 0;
     std::chrono::steady_clock::time_point reported{};
@@ -292,9 +290,9 @@ class HitLog {
   alignas(64) std::uint64_t dequeue_position_ = 0;  // writer thread only
   File file_;                                       // writer thread only after open()
   bool line_cut_ = false;  // writer thread only: a failed write left half a line in file_
-  bool ever_open_ = false;                  // writer thread only after open()
+  bool ever_open_ = false;                   // writer thread only after open()
   std::unique_ptr<HitRateLimiter> limiter_;  // writer thread only; null without limits
-  FailureReport open_failures_{"open"};     // writer thread only after open()
+  FailureReport open_failures_{"open"};      // writer thread only after open()
   FailureReport write_failures_{"write to"};
   alignas(64) std::atomic<std::uint64_t> written_{0};
   std::atomic<std::uint64_t> dropped_{0};

@@ -63,7 +63,7 @@ class HitRateLimiter {
   std::int64_t interval_ = INT64_MIN;  // the current interval's number (time / interval_us_)
   std::int64_t second_ = INT64_MIN;    // the current clock second
   std::uint32_t lines_this_second_ = 0;
-  std::unordered_map<std::uint64_t, ClientEntry> clients_;  // by hash of rule and client
+  std::unordered_map<std::uint64_t, ClientEntry> clients_;   // by hash of rule and client
   std::unordered_map<std::uint64_t, SuppressedHits> rules_;  // by hash of rule
   SuppressedHits untracked_rules_;                           // count 0: none
 };

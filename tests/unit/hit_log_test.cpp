@@ -660,10 +660,9 @@ TEST(HitLog, FailedReopenStopsWritingTheRenamedFile) {
   EXPECT_GE(log->open_errors(), 1u);
   EXPECT_FALSE(log->submit(sample_record()));
   ASSERT_EQ(messages.lines().size(), 1u);
-  EXPECT_EQ(messages.lines()[0].rfind("error: cannot open " + path + ": Is a directory; hits "
-                                      "are dropped until it opens", 0),
-            0u)
-      << messages.lines()[0];
+  const std::string expected =
+      "error: cannot open " + path + ": Is a directory; hits are dropped until it opens";
+  EXPECT_EQ(messages.lines()[0].rfind(expected, 0), 0u) << messages.lines()[0];
 
   ASSERT_EQ(::rmdir(path.c_str()), 0);
   ASSERT_TRUE(eventually([&] { return log->is_open(); }));
@@ -691,8 +690,9 @@ TEST(HitLog, WriteErrorsAreCountedAndLoggedRateLimited) {
   EXPECT_EQ(log->dropped(), 5u);
   EXPECT_EQ(log->written(), 0u);
   ASSERT_EQ(messages.lines().size(), 1u);
-  EXPECT_EQ(messages.lines()[0], "error: cannot write to /dev/full: No space left on device; its "
-                                 "lines are dropped until a write succeeds");
+  EXPECT_EQ(messages.lines()[0],
+            "error: cannot write to /dev/full: No space left on device; its "
+            "lines are dropped until a write succeeds");
   log.reset();
   ASSERT_EQ(messages.lines().size(), 2u);
   EXPECT_EQ(messages.lines()[1].rfind("error: cannot write to /dev/full: 4 more failures in ", 0),
@@ -775,11 +775,12 @@ TEST(HitLog, RateLimitSummarisesPerRuleAndClient) {
 
   auto lines = lines_of(read_file(path));
   ASSERT_EQ(lines.size(), 7u);
-  EXPECT_EQ(lines[5], "{\"time\":\"2026-11-26T07:01:00.000000Z\",\"suppressed\":7,"
-                      "\"limit\":\"per-client\",\"client\":\"192.0.2.7\",\"rule\":\"example.com\","
-                      "\"kind\":\"subtree\",\"action\":\"nxdomain\",\"campaign\":\"phish-2026\","
-                      "\"first\":\"2026-11-26T07:00:00.000003Z\","
-                      "\"last\":\"2026-11-26T07:00:00.000009Z\"}");
+  EXPECT_EQ(lines[5],
+            "{\"time\":\"2026-11-26T07:01:00.000000Z\",\"suppressed\":7,"
+            "\"limit\":\"per-client\",\"client\":\"192.0.2.7\",\"rule\":\"example.com\","
+            "\"kind\":\"subtree\",\"action\":\"nxdomain\",\"campaign\":\"phish-2026\","
+            "\"first\":\"2026-11-26T07:00:00.000003Z\","
+            "\"last\":\"2026-11-26T07:00:00.000009Z\"}");
   EXPECT_EQ(parse_line(lines[6])["client"], "192.0.2.7");
   EXPECT_EQ(parse_line(lines[6]).count("suppressed"), 0u);
 }

@@ -80,10 +80,9 @@ TEST(HitRateLimiter, GlobalCapPerSecondSummarisedPerRule) {
   int admitted = 0;
   for (int i = 0; i < 30; ++i) {
     const std::string client = "198.51.100." + std::to_string(i);
-    admitted += limiter.admit(hit(i % 2 ? "a.example" : "b.example", client.c_str(), kStart),
-                              kStart)
-                    ? 1
-                    : 0;
+    admitted +=
+        limiter.admit(hit(i % 2 ? "a.example" : "b.example", client.c_str(), kStart), kStart) ? 1
+                                                                                              : 0;
   }
   EXPECT_EQ(admitted, 10);
   EXPECT_EQ(limiter.tracked(), 0u);  // no per-client entries without a per-client limit
