@@ -11,6 +11,7 @@
 #include <type_traits>
 
 #include "dns_name.h"
+#include "hit_rate_limit.h"
 
 namespace dnsverdict {
 
@@ -149,10 +150,10 @@ void append_time(std::string& out, std::int64_t time_us) {
   out.append(text, static_cast<std::size_t>(end - text));
 }
 
-void append_client(std::string& out, const HitRecord& record) {
+void append_client(std::string& out, std::uint8_t family, const std::uint8_t* address) {
   char text[INET6_ADDRSTRLEN] = {};
-  if ((record.client_family != AF_INET && record.client_family != AF_INET6) ||
-      inet_ntop(record.client_family, record.client_address, text, sizeof text) == nullptr) {
+  if ((family != AF_INET && family != AF_INET6) ||
+      inet_ntop(family, address, text, sizeof text) == nullptr) {
     out += "null";
     return;
   }
@@ -193,7 +194,7 @@ void append_hit_json(std::string& out, const HitRecord& record) {
   out += "{\"time\":";
   append_time(out, record.time_us);
   out += ",\"client\":";
-  append_client(out, record);
+  append_client(out, record.client_family, record.client_address);
   if (record.client_port != 0) {
     out += ",\"client_port\":";
     out += std::to_string(record.client_port);
@@ -224,6 +225,34 @@ void append_hit_json(std::string& out, const HitRecord& record) {
     out += ",\"note\":";
     append_json_string(out, record.note.view());
   }
+  out.push_back('}');
+}
+
+void append_suppressed_json(std::string& out, const SuppressedHits& hits, std::int64_t time_us) {
+  out += "{\"time\":";
+  append_time(out, time_us);
+  out += ",\"suppressed\":";
+  out += std::to_string(hits.count);
+  out += ",\"limit\":";
+  out += hits.limit == SuppressedHits::Limit::kPerClient ? "\"per-client\"" : "\"global\"";
+  out += ",\"client\":";
+  append_client(out, hits.client_family, hits.client_address);
+  out += ",\"rule\":";
+  if (hits.rule_key.empty()) {
+    out += "null";
+  } else {
+    append_json_string(out, key_to_text(hits.rule_key));
+  }
+  out += ",\"kind\":";
+  append_json_string(out, kind_name(hits.kind));
+  out += ",\"action\":";
+  append_json_string(out, action_name(hits.action_applied));
+  out += ",\"campaign\":";
+  append_json_string_or_null(out, hits.campaign);
+  out += ",\"first\":";
+  append_time(out, hits.first_us);
+  out += ",\"last\":";
+  append_time(out, hits.last_us);
   out.push_back('}');
 }
 
@@ -281,6 +310,12 @@ std::string format_hit_json(const HitRecord& record) {
   return line;
 }
 
+std::string format_suppressed_json(const SuppressedHits& hits, std::int64_t time_us) {
+  std::string line;
+  append_suppressed_json(line, hits, time_us);
+  return line;
+}
+
 // One queue slot (Vyukov's bounded queue). `sequence` says whose turn the slot is: equal to
 // a producer's position when free for it, position + 1 once the record is published, and
 // position + capacity after the writer has taken it.
@@ -303,12 +338,30 @@ HitLog::File::~File() {
 }
 
 HitLog::File HitLog::open_file(const std::string& path, int& error) noexcept {
-  int fd;
-  do {
-    fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-  } while (fd < 0 && errno == EINTR);
-  error = fd < 0 ? errno : 0;
-  return File(fd);
+  // O_NONBLOCK: opening a FIFO without a reader for writing would wait for one (now it
+  // fails); regular files and devices ignore it. O_NOFOLLOW: a link planted at the path is
+  // refused, never followed.
+  constexpr int kFlags = O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK;
+  error = EAGAIN;  // if the path keeps changing under every attempt
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    int fd = ::open(path.c_str(), kFlags);
+    bool created = false;
+    if (fd < 0 && errno == ENOENT) {
+      // O_EXCL: whatever appears at the path meanwhile is opened (or refused) next round.
+      fd = ::open(path.c_str(), kFlags | O_CREAT | O_EXCL, 0640);
+      created = fd >= 0;
+    }
+    if (fd < 0) {
+      if (errno == EINTR || errno == EEXIST) continue;
+      error = errno;
+      return File();
+    }
+    // 0640 whatever the umask: the resolver's group (log shippers) reads the log.
+    if (created) ::fchmod(fd, 0640);
+    error = 0;
+    return File(fd);
+  }
+  return File();
 }
 
 HitLog::HitLog(Options options) : options_(std::move(options)) {}
@@ -319,19 +372,15 @@ std::unique_ptr<HitLog> HitLog::open(Options options, std::string& error) noexce
       error = options.path + ": hit log capacity must be at least one line";
       return nullptr;
     }
-    int open_error = 0;
-    File file = open_file(options.path, open_error);
-    if (file.get() < 0) {
-      error = options.path + ": " + std::strerror(open_error);
-      return nullptr;
-    }
     std::unique_ptr<HitLog> log(new HitLog(std::move(options)));
     const std::size_t capacity = log->options_.capacity_lines;
     log->cells_ = std::make_unique<Cell[]>(capacity);
     for (std::size_t i = 0; i < capacity; ++i)
       log->cells_[i].sequence.store(i, std::memory_order_relaxed);
     log->wake_every_ = std::max<std::uint64_t>(capacity / 2, 1);
-    log->file_ = std::move(file);
+    if (log->options_.limits.any())
+      log->limiter_ = std::make_unique<HitRateLimiter>(log->options_.limits);
+    log->try_open();  // a failure is logged; the writer tries again
     log->writer_ = std::thread([writer = log.get()] { writer->run_writer(); });
     return log;
   } catch (const std::exception& failure) {
@@ -353,9 +402,15 @@ void HitLog::close() noexcept {
   }
   wake_.notify_one();
   if (writer_.joinable()) writer_.join();
+  accepting_.store(false, std::memory_order_relaxed);
 }
 
 bool HitLog::submit(const HitRecord& record) noexcept {
+  if (!accepting_.load(std::memory_order_relaxed)) {
+    // No file to write to: queueing would only fill the queue with lines to drop.
+    dropped_.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
   const std::uint64_t capacity = options_.capacity_lines;
   std::uint64_t position = enqueue_position_.load(std::memory_order_relaxed);
   for (;;) {
@@ -401,6 +456,18 @@ void HitLog::request_reopen() noexcept {
   reopen_requested_.store(true, std::memory_order_relaxed);
 }
 
+std::int64_t HitLog::now_us() const noexcept {
+  if (options_.clock) {
+    try {
+      return options_.clock();
+    } catch (...) {
+    }
+  }
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 void HitLog::run_writer() noexcept {
   std::string batch;
   try {
@@ -410,6 +477,7 @@ void HitLog::run_writer() noexcept {
   }
   const auto interval = options_.flush_interval;
   auto next_rotation_check = std::chrono::steady_clock::now() + interval;
+  auto next_open_attempt = std::chrono::steady_clock::now() + options_.retry_interval;
   for (;;) {
     // Read before draining: every record submitted before the destructor ran is then seen.
     const bool stopping = stopping_.load(std::memory_order_acquire);
@@ -419,16 +487,32 @@ void HitLog::run_writer() noexcept {
       } catch (...) {
       }
     }
-    if (reopen_requested_.exchange(false, std::memory_order_relaxed)) {
-      reopen();
-    } else if (std::chrono::steady_clock::now() >= next_rotation_check) {
-      if (path_names_other_file()) reopen();
-      next_rotation_check = std::chrono::steady_clock::now() + interval;
+    const auto now = std::chrono::steady_clock::now();
+    const bool requested = reopen_requested_.exchange(false, std::memory_order_relaxed);
+    if (file_.get() < 0) {
+      if (requested || now >= next_open_attempt) {
+        try_open();
+        next_open_attempt = now + options_.retry_interval;
+      }
+    } else {
+      if (requested) {
+        reopen();
+      } else if (now >= next_rotation_check) {
+        if (path_names_other_file()) reopen();
+        next_rotation_check = now + interval;
+      }
+      if (file_.get() < 0) next_open_attempt = now + options_.retry_interval;
     }
-    const std::size_t lines = drain(batch);
+    const std::int64_t wall_time = limiter_ ? now_us() : 0;
+    if (limiter_) write_summaries(false, wall_time);
+    const std::size_t lines = drain(batch, wall_time);
+    report_due(open_failures_, stopping && lines == 0);
+    report_due(write_failures_, stopping && lines == 0);
     if (stopping) {
-      if (lines == 0) return;
-      continue;
+      if (lines != 0) continue;
+      if (limiter_) write_summaries(true, now_us());
+      close_file();
+      return;
     }
     if (lines == 0) {
       std::unique_lock<std::mutex> lock(wake_mutex_);
@@ -440,77 +524,215 @@ void HitLog::run_writer() noexcept {
   }
 }
 
-std::size_t HitLog::drain(std::string& batch) noexcept {
+std::size_t HitLog::drain(std::string& batch, std::int64_t now_us) noexcept {
   const std::uint64_t capacity = options_.capacity_lines;
   std::size_t taken = 0;
   std::uint64_t pending = 0;  // lines in `batch`
+  auto write_pending = [&] {
+    const std::uint64_t complete = write_batch(batch, pending);
+    written_.fetch_add(complete, std::memory_order_relaxed);
+    dropped_.fetch_add(pending - complete, std::memory_order_relaxed);
+    pending = 0;
+  };
   // At most one lap per call, so a steady stream cannot starve the reopen checks.
   while (taken < capacity && record_ready()) {
     Cell& cell = cells_[dequeue_position_ % capacity];
-    const std::size_t before = batch.size();
-    try {
-      append_hit_json(batch, cell.record);
-      batch.push_back('\n');
-      ++pending;
-    } catch (...) {
-      batch.resize(before);
-      dropped_.fetch_add(1, std::memory_order_relaxed);
+    if (file_.get() < 0) {
+      dropped_.fetch_add(1, std::memory_order_relaxed);  // queued before the file closed
+    } else {
+      const std::size_t before = batch.size();
+      try {
+        if (limiter_ && !limiter_->admit(cell.record, now_us)) {
+          suppressed_.fetch_add(1, std::memory_order_relaxed);
+        } else {
+          append_hit_json(batch, cell.record);
+          batch.push_back('\n');
+          ++pending;
+        }
+      } catch (...) {
+        batch.resize(before);
+        dropped_.fetch_add(1, std::memory_order_relaxed);
+      }
     }
     cell.sequence.store(dequeue_position_ + capacity, std::memory_order_release);
     ++dequeue_position_;
     ++taken;
-    if (batch.size() >= kBatchBytes) {
-      write_batch(batch, pending);
-      pending = 0;
-    }
+    if (batch.size() >= kBatchBytes) write_pending();
   }
-  if (pending > 0) write_batch(batch, pending);
+  if (pending > 0) write_pending();
   return taken;
 }
 
-void HitLog::write_batch(std::string& batch, std::uint64_t lines) noexcept {
-  // End the cut line first, so that it alone is damaged and the next ones parse.
-  if (line_cut_ && ::write(file_.get(), "\n", 1) == 1) line_cut_ = false;
-  if (line_cut_) {
-    dropped_.fetch_add(lines, std::memory_order_relaxed);
-    batch.clear();
-    return;
-  }
-  const char* data = batch.data();
-  std::size_t left = batch.size();
-  while (left > 0) {
-    const ssize_t count = ::write(file_.get(), data, left);
-    if (count <= 0) {
-      if (count < 0 && errno == EINTR) continue;
-      break;  // disk full, file gone bad: what is left is lost, and counted
+void HitLog::write_summaries(bool finish, std::int64_t now_us) noexcept {
+  try {
+    std::vector<SuppressedHits> summaries = finish ? limiter_->finish() : limiter_->roll(now_us);
+    if (summaries.empty() || file_.get() < 0) return;  // counted in suppressed() all the same
+    std::string batch;
+    std::uint64_t lines = 0;
+    for (const SuppressedHits& hits : summaries) {
+      append_suppressed_json(batch, hits, now_us);
+      batch.push_back('\n');
+      ++lines;
+      if (batch.size() >= kBatchBytes) {
+        summaries_.fetch_add(write_batch(batch, lines), std::memory_order_relaxed);
+        lines = 0;
+      }
     }
-    data += count;
-    left -= static_cast<std::size_t>(count);
+    if (lines > 0) summaries_.fetch_add(write_batch(batch, lines), std::memory_order_relaxed);
+  } catch (...) {
+    // Out of memory: the summaries are lost; the hits stay counted in suppressed().
   }
-  const std::size_t done = batch.size() - left;
+}
+
+std::uint64_t HitLog::write_batch(std::string& batch, std::uint64_t lines) noexcept {
+  int error = 0;
+  // Appends as much of [data, data + size) as the file takes; sets `error` when it stops short.
+  auto append = [&](const char* data, std::size_t size) {
+    std::size_t done = 0;
+    while (done < size) {
+      const ssize_t count = ::write(file_.get(), data + done, size - done);
+      if (count < 0 && errno == EINTR) continue;
+      if (count <= 0) {
+        error = count < 0 ? errno : EIO;
+        break;
+      }
+      done += static_cast<std::size_t>(count);
+    }
+    return done;
+  };
+  // End the cut line first, so that it alone is damaged and the next ones parse.
+  if (line_cut_ && append("\n", 1) == 1) line_cut_ = false;
+  std::size_t done = 0;
+  if (!line_cut_) {
+    done = append(batch.data(), batch.size());
+    line_cut_ = done < batch.size() && done > 0 && batch[done - 1] != '\n';
+  }
   const auto complete =
       static_cast<std::uint64_t>(std::count(batch.data(), batch.data() + done, '\n'));
-  line_cut_ = left > 0 && done > 0 && batch[done - 1] != '\n';
-  written_.fetch_add(complete, std::memory_order_relaxed);
-  dropped_.fetch_add(lines - complete, std::memory_order_relaxed);
   batch.clear();
+  if (error != 0) {
+    write_errors_.fetch_add(1, std::memory_order_relaxed);
+    failed(write_failures_, error);
+  } else {
+    recovered(write_failures_);
+  }
+  return std::min(complete, lines);
 }
 
 bool HitLog::path_names_other_file() const noexcept {
   struct stat at_path {};
-  if (::stat(options_.path.c_str(), &at_path) != 0) return errno == ENOENT;  // moved away
+  if (::stat(options_.path.c_str(), &at_path) != 0) {
+    return errno == ENOENT || errno == ENOTDIR;  // moved away, or its folder was
+  }
   struct stat open_file {};
   if (::fstat(file_.get(), &open_file) != 0) return true;
   return at_path.st_dev != open_file.st_dev || at_path.st_ino != open_file.st_ino;
 }
 
+bool HitLog::try_open() noexcept {
+  int error = 0;
+  File file = open_file(options_.path, error);
+  if (file.get() < 0) {
+    open_errors_.fetch_add(1, std::memory_order_relaxed);
+    failed(open_failures_, error);
+    return false;
+  }
+  file_ = std::move(file);
+  line_cut_ = false;
+  if (ever_open_) reopens_.fetch_add(1, std::memory_order_relaxed);
+  ever_open_ = true;
+  recovered(open_failures_);
+  accepting_.store(true, std::memory_order_relaxed);
+  return true;
+}
+
 void HitLog::reopen() noexcept {
   int error = 0;
   File file = open_file(options_.path, error);
-  if (file.get() < 0) return;  // keep writing to the old file; try again next time
+  if (file.get() < 0) {
+    open_errors_.fetch_add(1, std::memory_order_relaxed);
+    // The open file was renamed or removed: logrotate compresses and deletes it, and a
+    // deleted file held open keeps its disk space. Close it; the writer retries the path.
+    if (path_names_other_file()) close_file();
+    failed(open_failures_, error);
+    return;
+  }
   file_ = std::move(file);
   line_cut_ = false;
   reopens_.fetch_add(1, std::memory_order_relaxed);
+  recovered(open_failures_);
+}
+
+void HitLog::close_file() noexcept {
+  accepting_.store(false, std::memory_order_relaxed);
+  file_ = File();
+  line_cut_ = false;
+}
+
+void HitLog::log(Severity severity, const std::string& message) const noexcept {
+  if (!options_.logger) return;
+  try {
+    options_.logger(severity, message);
+  } catch (...) {
+  }
+}
+
+void HitLog::failed(FailureReport& report, int error) noexcept {
+  report.last_error = error;
+  ++report.failures;
+  if (report.failing) {
+    ++report.unreported;
+    return;
+  }
+  report.failing = true;
+  report.unreported = 0;
+  report.dropped_before = dropped();
+  report.reported = std::chrono::steady_clock::now();
+  try {
+    std::string message =
+        std::string("cannot ") + report.action + " " + options_.path + ": " + std::strerror(error);
+    if (&report == &write_failures_) {
+      message += "; its lines are dropped until a write succeeds";
+    } else if (file_.get() >= 0) {
+      message += "; still writing to the file open before";
+    } else {
+      message += "; hits are dropped until it opens (tried again every " +
+                 std::to_string(options_.retry_interval.count()) + " ms)";
+    }
+    log(Severity::kError, message);
+  } catch (...) {
+  }
+}
+
+void HitLog::report_due(FailureReport& report, bool now) noexcept {
+  if (report.unreported == 0) return;
+  const auto time = std::chrono::steady_clock::now();
+  if (!now && time - report.reported < options_.error_report_interval) return;
+  try {
+    const auto seconds =
+        std::chrono::duration_cast<std::chrono::seconds>(time - report.reported).count();
+    log(Severity::kError,
+        std::string("cannot ") + report.action + " " + options_.path + ": " +
+            std::to_string(report.unreported) + " more failures in " + std::to_string(seconds) +
+            " s (last: " + std::strerror(report.last_error) + "), " +
+            std::to_string(dropped() - report.dropped_before) + " hits dropped since the first");
+  } catch (...) {
+  }
+  report.unreported = 0;
+  report.reported = time;
+}
+
+void HitLog::recovered(FailureReport& report) noexcept {
+  if (!report.failing) return;
+  try {
+    const std::string what = &report == &write_failures_ ? "writing to " + options_.path + " again"
+                                                         : options_.path + " open again";
+    log(Severity::kInfo, what + " after " + std::to_string(report.failures) + " failed attempts; " +
+                             std::to_string(dropped() - report.dropped_before) +
+                             " hits dropped meanwhile");
+  } catch (...) {
+  }
+  report = FailureReport{report.action};
 }
 
 }  // namespace dnsverdict

@@ -6,6 +6,18 @@
 // never delayed by the log. The file is reopened on request (SIGHUP) and whenever the path
 // no longer names the open file (logrotate renamed or removed it).
 //
+// The log never stops the resolver. A file that cannot be opened (at start, or when the
+// path is reopened after rotation) is logged, and the writer tries again every retry
+// interval; meanwhile submit() drops and counts at once, so nothing piles up, and a rotated
+// file that was renamed away is closed rather than written on (logrotate compresses and
+// deletes it; a deleted file held open keeps its disk space). Failed opens and writes (a full
+// disk) are counted and logged: the first at once, then one summary per report interval.
+//
+// Rate limits (HitLogLimits, applied by the writer thread: no cost on the query path): at
+// most `per_client` lines per rule and client per interval, and at most `lines_per_second`
+// lines in all; the hits left out are summarised per rule and client (per rule alone past
+// the global cap) in one line when the interval ends (format_suppressed_json).
+//
 // Why one shared bounded queue rather than per-thread rings: the module does not know how
 // many worker threads Unbound runs when the log is opened, thread-local slot numbers would
 // have to survive the log being reopened with a new instance on module reload, and a
@@ -28,6 +40,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <vector>
 
 #include "store_format.h"
 
@@ -97,10 +110,50 @@ struct HitRecord {
 // valid UTF-8; invalid bytes come out as \u00XX. Runs on the writer thread: may allocate.
 std::string format_hit_json(const HitRecord& record);
 
+// The rate limits of the hit log. 0 disables a limit.
+struct HitLogLimits {
+  std::uint32_t per_client = 0;        // lines per rule and client address per interval
+  std::chrono::seconds interval{60};   // at least 1 s; also the summary period of the cap below
+  std::uint32_t lines_per_second = 0;  // hit lines per second in all
+
+  bool any() const noexcept { return per_client != 0 || lines_per_second != 0; }
+};
+
+// Hits the rate limits left out of one interval, summarised in one line.
+struct SuppressedHits {
+  enum class Limit : std::uint8_t {
+    kPerClient,  // the rule and client had `per_client` lines in the interval
+    kGlobal,     // over `lines_per_second` (or too many rules and clients to track): per rule
+  };
+  Limit limit = Limit::kPerClient;
+  std::uint64_t count = 0;
+  std::int64_t first_us = 0;  // query time of the first hit left out (unix microseconds)
+  std::int64_t last_us = 0;   // and of the last
+  // From the first hit left out. An empty rule_key (null in the line) stands for hits of
+  // rules beyond the tracking bound.
+  std::string rule_key;
+  RuleKind kind = RuleKind::kExact;
+  Action action_applied = Action::kLog;
+  std::string campaign;
+  std::uint8_t client_family = 0;  // 0 for kGlobal: no client
+  std::uint8_t client_address[16] = {};
+};
+
+// The summary as one JSON object on one line, without the trailing newline. Keys, in order:
+// time (when the interval ended), suppressed (the count: only summaries have this key),
+// limit ("per-client" or "global"), client (null for "global"), rule, kind, action, campaign
+// (null when empty), first, last (ISO 8601 UTC like time). Runs on the writer thread.
+std::string format_suppressed_json(const SuppressedHits& hits, std::int64_t time_us);
+
+class HitRateLimiter;
+
 // Thread safety: submit(), request_reopen() and the counters may be called from any number
 // of threads at once; open() and the destructor must not overlap any other call.
 class HitLog {
  public:
+  enum class Severity { kInfo, kError };
+  using Logger = std::function<void(Severity, const std::string&)>;
+
   struct Options {
     std::string path;
     // Records queued at most, across all threads; memory is capacity * sizeof(HitRecord)
@@ -109,51 +162,105 @@ class HitLog {
     // How long the writer sleeps when the queue is empty (unless half the queue fills), and
     // how often it checks (stat) whether the path still names the open file.
     std::chrono::milliseconds flush_interval{200};
-    // Test seam: called by the writer thread at the start of every cycle, before it takes
-    // records from the queue. A test blocks in it to stall the writer.
+    // How often a log that is not open tries to open the path again (checked once per
+    // flush interval).
+    std::chrono::milliseconds retry_interval{std::chrono::seconds(1)};
+    // Failed opens and writes: the first is logged at once, the rest in at most one summary
+    // per interval while they go on, and one line when the log works again.
+    std::chrono::milliseconds error_report_interval{std::chrono::seconds(60)};
+    HitLogLimits limits;  // default: no limits
+    Logger logger;        // default: silent. Called from open() and the writer thread.
+    // Test seams. `clock`: unix time in microseconds, read by the writer for the rate limits
+    // (default: the system clock). `writer_cycle_hook`: called by the writer thread at the
+    // start of every cycle, before it takes records from the queue (a test blocks in it to
+    // stall the writer).
+    std::function<std::int64_t()> clock;
     std::function<void()> writer_cycle_hook;
   };
 
-  // Opens `options.path` for appending (creating it with mode 0640) and starts the writer.
-  // Returns null and sets `error` ("path: reason") when the file cannot be opened, the
-  // capacity is 0, or the memory or thread cannot be had. Never throws.
+  // Starts the writer and opens `options.path` for appending, creating it with mode 0640
+  // (never through a symbolic link; see open_file). A path that cannot be opened
+  // is not an error: it is logged, and the writer retries (see above). Returns null and
+  // sets `error` only when the capacity is 0, or the memory or thread cannot be had.
+  // Never throws.
   static std::unique_ptr<HitLog> open(Options options, std::string& error) noexcept;
 
-  // Writes everything queued, stops the writer thread and closes the file.
+  // Writes everything queued and the pending rate-limit summaries, stops the writer thread
+  // and closes the file.
   ~HitLog();
-  // The same, now: afterwards written() and dropped() are final and submit() only counts
-  // drops. Idempotent; call it from one thread.
+  // The same, now: afterwards the counters are final and submit() only counts drops.
+  // Idempotent; call it from one thread.
   void close() noexcept;
   HitLog(const HitLog&) = delete;
   HitLog& operator=(const HitLog&) = delete;
 
   // Query path: copies the record into the queue. Never waits for I/O, allocates or throws.
-  // Returns false, and counts a drop, when the queue is full.
+  // Returns false, and counts a drop, when the queue is full or the file is not open.
   bool submit(const HitRecord& record) noexcept;
 
-  // Async-signal-safe (SIGHUP): asks the writer to reopen the path. It does so when it next
-  // wakes, within one flush interval.
+  // Async-signal-safe (SIGHUP): asks the writer to reopen the path (or, when it is not
+  // open, to try now). It does so when it next wakes, within one flush interval.
   void request_reopen() noexcept;
 
-  // Lines appended to the file so far.
+  // Hit lines appended to the file so far (summaries not included).
   std::uint64_t written() const noexcept { return written_.load(std::memory_order_relaxed); }
-  // Records lost: submitted while the queue was full, or formatted but not written because
-  // the file could not be written. Once the log is destroyed, written + dropped = submitted.
+  // Records lost: submitted while the queue was full or the file was not open, or formatted
+  // but not written because the write failed. Once the log is closed,
+  // written + dropped + suppressed = submitted.
   std::uint64_t dropped() const noexcept { return dropped_.load(std::memory_order_relaxed); }
-  // Times the file has been reopened (on request or after rotation).
+  // Hits the rate limits left out (each counted in a summary line).
+  std::uint64_t suppressed() const noexcept { return suppressed_.load(std::memory_order_relaxed); }
+  // Summary lines appended to the file so far.
+  std::uint64_t summaries() const noexcept { return summaries_.load(std::memory_order_relaxed); }
+  // Times the file has been opened again (on request, after rotation, after a failure).
   std::uint64_t reopens() const noexcept { return reopens_.load(std::memory_order_relaxed); }
+  // Attempts to open the path that failed (at start, on reopen, on retry).
+  std::uint64_t open_errors() const noexcept {
+    return open_errors_.load(std::memory_order_relaxed);
+  }
+  // write() calls that failed (disk full, I/O error): their lines are dropped.
+  std::uint64_t write_errors() const noexcept {
+    return write_errors_.load(std::memory_order_relaxed);
+  }
+  // True while a file is open and hits are accepted.
+  bool is_open() const noexcept { return accepting_.load(std::memory_order_relaxed); }
 
  private:
   struct Cell;
+
+  // Failures of one kind (opening the path, writing to it) and how far they were reported.
+  // Writer thread only (and open(), before the writer starts).
+  struct FailureReport {
+    const char* action;  // "open", "write to"
+    bool failing = false;
+    std::uint64_t failures = 0;        // since the log last worked
+    std::uint64_t unreported = 0;      // since the last line about them
+    std::uint64_t dropped_before = 0;  // dropped() when they began
+    int last_error = 0;
+    std::chrono::steady_clock::time_point reported{};
+  };
 
   explicit HitLog(Options options);
   void run_writer() noexcept;
   bool record_ready() const noexcept;
   void wake_writer() noexcept;
-  std::size_t drain(std::string& batch) noexcept;
-  void write_batch(std::string& batch, std::uint64_t lines) noexcept;
+  std::size_t drain(std::string& batch, std::int64_t now_us) noexcept;
+  // Appends `batch` (`lines` complete lines) to the file and clears it; returns the lines
+  // written in full.
+  std::uint64_t write_batch(std::string& batch, std::uint64_t lines) noexcept;
+  // Ends the rate limits' interval if it is over (or, `finish`, in any case) and appends its
+  // summary lines.
+  void write_summaries(bool finish, std::int64_t now_us) noexcept;
   bool path_names_other_file() const noexcept;
-  void reopen() noexcept;
+  bool try_open() noexcept;  // when no file is open
+  void reopen() noexcept;    // when one is
+  void close_file() noexcept;
+  std::int64_t now_us() const noexcept;
+
+  void log(Severity severity, const std::string& message) const noexcept;
+  void failed(FailureReport& report, int error) noexcept;
+  void report_due(FailureReport& report, bool now) noexcept;
+  void recovered(FailureReport& report) noexcept;
 
   // Owns the log file descriptor.
   class File {
@@ -170,19 +277,30 @@ class HitLog {
    private:
     int fd_ = -1;
   };
-  // Opens `path` for appending; on failure returns an empty File and sets `error` (errno).
+  // Opens `path` for appending, creating it with mode 0640 when missing; never follows a
+  // symbolic link, and never waits (a FIFO without a reader fails at once). On failure
+  // returns an empty File and sets `error` (errno).
   static File open_file(const std::string& path, int& error) noexcept;
 
   const Options options_;
   std::unique_ptr<Cell[]> cells_;
   std::uint64_t wake_every_ = 1;  // submits between wake-ups: half the capacity
+  std::atomic<bool> accepting_{false};  // a file is open; written only when that changes
   alignas(64) std::atomic<std::uint64_t> enqueue_position_{0};
   alignas(64) std::uint64_t dequeue_position_ = 0;  // writer thread only
   File file_;                                       // writer thread only after open()
   bool line_cut_ = false;  // writer thread only: a failed write left half a line in file_
+  bool ever_open_ = false;                   // writer thread only after open()
+  std::unique_ptr<HitRateLimiter> limiter_;  // writer thread only; null without limits
+  FailureReport open_failures_{"open"};      // writer thread only after open()
+  FailureReport write_failures_{"write to"};
   alignas(64) std::atomic<std::uint64_t> written_{0};
   std::atomic<std::uint64_t> dropped_{0};
+  std::atomic<std::uint64_t> suppressed_{0};
+  std::atomic<std::uint64_t> summaries_{0};
   std::atomic<std::uint64_t> reopens_{0};
+  std::atomic<std::uint64_t> open_errors_{0};
+  std::atomic<std::uint64_t> write_errors_{0};
   std::atomic<bool> reopen_requested_{false};
   std::atomic<bool> stopping_{false};
   std::mutex wake_mutex_;  // held by the writer only while it decides to sleep

@@ -247,6 +247,20 @@ ModuleConfig parse_config(std::string_view text, std::string_view file) {
         bad("expected 1 to 16777216 lines");
       }
       config.hit_log_capacity = number;
+    } else if (key == "hit-log-rate-limit") {
+      if (!parse_unsigned(value, 1000000, number)) bad("expected 0 (no limit) to 1000000 lines");
+      config.hit_log_rate_limit = static_cast<std::uint32_t>(number);
+    } else if (key == "hit-log-rate-interval") {
+      std::chrono::milliseconds interval{};
+      if (!parse_duration(value, interval)) bad("expected a duration such as 60s");
+      if (interval.count() % 1000 != 0 || interval < std::chrono::seconds(1) ||
+          interval > std::chrono::hours(1)) {
+        bad("expected whole seconds from 1s to 3600s");
+      }
+      config.hit_log_rate_interval = std::chrono::duration_cast<std::chrono::seconds>(interval);
+    } else if (key == "hit-log-max-lines-per-second") {
+      if (!parse_unsigned(value, 10000000, number)) bad("expected 0 (no cap) to 10000000 lines");
+      config.hit_log_max_lines_per_second = static_cast<std::uint32_t>(number);
     } else if (key == "exempt") {
       // A list separated by spaces or commas; the key may repeat.
       std::string list(value);

@@ -55,6 +55,11 @@ struct ModuleConfig {
   std::uint32_t answer_ttl = 60;  // seconds, TTL of every synthesized record
   std::string hit_log_path;       // "" = no hit log
   std::size_t hit_log_capacity = 8192;  // ~800 bytes a line: ~6.5 MB, allocated at start
+  // Hit-log rate limits (hit_log.h): lines per rule and client per interval, and lines per
+  // second in all. 0: no limit.
+  std::uint32_t hit_log_rate_limit = 10;
+  std::chrono::seconds hit_log_rate_interval{60};
+  std::uint32_t hit_log_max_lines_per_second = 1000;
   std::vector<Network> exempt;    // clients never blocked (their hits are logged)
   std::uint8_t confidence_tag = 50;    // below: log only
   std::uint8_t confidence_block = 80;  // below (and >= tag): tag; at or above: the action

@@ -134,8 +134,27 @@ std::string format_prometheus(const PrometheusReport& report) {
   writer.single("dnsverdict_errors_total", "counter", "Lookups that failed.",
                 static_cast<double>(health.errors));
   writer.single("dnsverdict_hit_log_dropped_total", "counter",
-                "Hit-log lines dropped because the log writer fell behind.",
+                "Hit-log lines lost: the writer fell behind, the file was not open, or the "
+                "write failed.",
                 static_cast<double>(health.hit_log_dropped));
+  if (health.hit_log_configured) {
+    writer.single("dnsverdict_hit_log_open", "gauge",
+                  "1 while the hit-log file is open; 0 while it cannot be opened (retried, "
+                  "hits are dropped).",
+                  health.hit_log_open ? 1 : 0);
+    writer.single("dnsverdict_hit_log_written_total", "counter", "Hit-log lines written.",
+                  static_cast<double>(health.hit_log_written));
+    writer.single("dnsverdict_hit_log_suppressed_total", "counter",
+                  "Hits the hit-log rate limits left out (counted in its summary lines).",
+                  static_cast<double>(health.hit_log_suppressed));
+    writer.single("dnsverdict_hit_log_open_errors_total", "counter",
+                  "Attempts to open the hit-log file that failed (at start, after rotation, "
+                  "retries).",
+                  static_cast<double>(health.hit_log_open_errors));
+    writer.single("dnsverdict_hit_log_write_errors_total", "counter",
+                  "Writes to the hit-log file that failed (disk full, I/O error).",
+                  static_cast<double>(health.hit_log_write_errors));
+  }
 
   writer.single("dnsverdict_counters_hits_total", "counter",
                 "Hits the in-memory counters recorded.", static_cast<double>(report.counters.hits));

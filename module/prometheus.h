@@ -31,6 +31,13 @@ struct ModuleHealth {
   std::uint64_t hits = 0;
   std::uint64_t errors = 0;
   std::uint64_t hit_log_dropped = 0;
+  // The hit log (hit_log.h); the rest of these only mean something when it is configured.
+  bool hit_log_configured = false;
+  bool hit_log_open = false;
+  std::uint64_t hit_log_written = 0;
+  std::uint64_t hit_log_suppressed = 0;
+  std::uint64_t hit_log_open_errors = 0;
+  std::uint64_t hit_log_write_errors = 0;
 };
 
 // One campaign's counts over the windows the file reports. Unique counts are HyperLogLog

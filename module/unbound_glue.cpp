@@ -180,7 +180,15 @@ ModuleHealth module_health(const ModuleState& state) {
     health.hits += slot.hits.load(std::memory_order_relaxed);
     health.errors += slot.errors.load(std::memory_order_relaxed);
   }
-  if (state.hit_log) health.hit_log_dropped = state.hit_log->dropped();
+  if (const HitLog* log = state.hit_log.get()) {
+    health.hit_log_dropped = log->dropped();
+    health.hit_log_configured = true;
+    health.hit_log_open = log->is_open();
+    health.hit_log_written = log->written();
+    health.hit_log_suppressed = log->suppressed();
+    health.hit_log_open_errors = log->open_errors();
+    health.hit_log_write_errors = log->write_errors();
+  }
   return health;
 }
 
@@ -1130,15 +1138,23 @@ DNSVERDICT_EXPORT int init(module_env* env, int id) noexcept {
       state->config = *memory.last_config;
     }
     if (!state->config.hit_log_path.empty()) {
+      // Never a reason to fail init: a file that cannot be opened is logged and retried.
       HitLog::Options options;
       options.path = state->config.hit_log_path;
       options.capacity_lines = state->config.hit_log_capacity;
+      options.limits.per_client = state->config.hit_log_rate_limit;
+      options.limits.interval = state->config.hit_log_rate_interval;
+      options.limits.lines_per_second = state->config.hit_log_max_lines_per_second;
+      options.logger = [](HitLog::Severity severity, const std::string& message) {
+        if (severity == HitLog::Severity::kInfo) {
+          log_info("dnsverdict: hit log: %s", message.c_str());
+        } else {
+          log_err("dnsverdict: hit log: %s", message.c_str());
+        }
+      };
       std::string error;
       state->hit_log = HitLog::open(std::move(options), error);
-      if (!state->hit_log) {
-        log_err("dnsverdict: hit log: %s", error.c_str());
-        return 0;
-      }
+      if (!state->hit_log) log_err("dnsverdict: hit log disabled: %s", error.c_str());
     }
 
     ModuleState* raw = state.get();
@@ -1238,9 +1254,11 @@ DNSVERDICT_EXPORT void deinit(module_env* env, int id) noexcept {
       }
       if (state->hit_log) {
         state->hit_log->close();  // drains the queue: the figures below are final
-        log_info("dnsverdict: hit log: %llu lines written, %llu dropped",
+        log_info("dnsverdict: hit log: %llu lines written, %llu dropped, %llu left out by the "
+                 "rate limits",
                  static_cast<unsigned long long>(state->hit_log->written()),
-                 static_cast<unsigned long long>(state->hit_log->dropped()));
+                 static_cast<unsigned long long>(state->hit_log->dropped()),
+                 static_cast<unsigned long long>(state->hit_log->suppressed()));
       }
       delete state;
     }

@@ -1,6 +1,6 @@
 // What the hit log costs the query path: HitLog::submit() when the record is queued, when
-// the queue is full and it is dropped, and with several threads at once; and what the writer
-// thread pays to format one line.
+// the queue is full and it is dropped, when the file is not open, and with several threads
+// at once; and what the writer thread pays to format one line and to apply the rate limits.
 #include <arpa/inet.h>
 #include <benchmark/benchmark.h>
 #include <sys/socket.h>
@@ -16,6 +16,7 @@
 
 #include "dns_name.h"
 #include "hit_log.h"
+#include "hit_rate_limit.h"
 
 namespace dnsverdict {
 namespace {
@@ -151,6 +152,50 @@ BENCHMARK(BM_SubmitQueuedThreads)
     ->UseRealTime()
     ->Repetitions(5)
     ->ReportAggregatesOnly();
+
+// The file cannot be opened: every submit counts a drop at once.
+void BM_SubmitWhenClosed(benchmark::State& state) {
+  HitLog::Options options = null_options(1024);
+  options.path = "/nonexistent-folder/hits.log";
+  options.retry_interval = std::chrono::hours(1);
+  auto log = open_log(options);
+  const HitRecord record = sample_record();
+  for (auto _ : state) benchmark::DoNotOptimize(log->submit(record));
+}
+BENCHMARK(BM_SubmitWhenClosed);
+
+// The writer's side of the rate limits: one decision for a hit. A flood from one client
+// (its entry found, the hit counted into its summary), and from many (a new entry per hit
+// up to the tracking bound, then the per-rule summary).
+void BM_RateLimitOneClient(benchmark::State& state) {
+  HitLogLimits limits;
+  limits.per_client = 10;
+  limits.lines_per_second = 1000;
+  HitRateLimiter limiter(limits);
+  const HitRecord record = sample_record();
+  const std::int64_t now = record.time_us;
+  limiter.roll(now);
+  for (auto _ : state) benchmark::DoNotOptimize(limiter.admit(record, now));
+}
+BENCHMARK(BM_RateLimitOneClient);
+
+void BM_RateLimitManyClients(benchmark::State& state) {
+  HitLogLimits limits;
+  limits.per_client = 10;
+  limits.lines_per_second = 0;  // only the tracking bound stops new entries
+  HitRateLimiter limiter(limits);
+  HitRecord record = sample_record();
+  const std::int64_t now = record.time_us;
+  limiter.roll(now);
+  std::uint32_t client = 0;
+  for (auto _ : state) {
+    ++client;
+    record.set_client(AF_INET, &client, 53);
+    benchmark::DoNotOptimize(limiter.admit(record, now));
+  }
+  state.counters["tracked"] = static_cast<double>(limiter.tracked());
+}
+BENCHMARK(BM_RateLimitManyClients);
 
 // The writer's side: one record to one JSON line.
 void BM_FormatHitJson(benchmark::State& state) {

@@ -2,6 +2,7 @@
 Run by CTest (tests/integration/integration.cmake); see harness.py for the environment."""
 
 import os
+import random
 import re
 import subprocess
 import sys
@@ -342,6 +343,83 @@ class KeptCacheTest(harness.BedTestCase):
         self.assertEqual(self.bed.dig("alias2.lab").status, "NXDOMAIN")
         self.assertEqual(self.bed.dig("later2.lab").status, "NXDOMAIN")
         self.assertIn("cache sweep for store build", self.bed.log())
+
+
+class HitLogFailureTest(unittest.TestCase):
+    """The hit log never stops the resolver: a folder that is missing at start or moved away
+    before `unbound-control reload` is logged and retried, and Unbound answers and blocks
+    throughout; a flood from one client gets the rate limit's lines and a summary."""
+
+    FEEDS = [("blocked.lab\n", ["--action", "nxdomain"])]
+
+    def make_bed(self, config_lines=(), remote_control=False):
+        bed = harness.Testbed(store_feeds=self.FEEDS, config_lines=config_lines,
+                              remote_control=remote_control)
+        self.addCleanup(bed.cleanup)
+        self.folder = os.path.join(bed.dir, "logs")
+        bed.hit_log = os.path.join(self.folder, "hits.jsonl")
+        return bed
+
+    def assert_answers_and_blocks(self, bed):
+        self.assertEqual(bed.dig("blocked.lab").status, "NXDOMAIN", bed.log()[-2000:])
+        self.assertEqual(bed.dig("www.blocked.lab").status, "NXDOMAIN")
+        self.assertEqual(bed.dig("other.lab").addresses(), ["10.0.0.1"])
+
+    def assert_lines_appear(self, bed, name):
+        """Asks `name` until its hit line appears (the log retries opening every second)."""
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            self.assertEqual(bed.dig(name).status, "NXDOMAIN")
+            if any(line.get("qname") == name for line in bed.hits(timeout=0.5)):
+                return
+        self.fail("no hit line for %s:\n%s" % (name, bed.log()[-2000:]))
+
+    def test_starts_without_the_hit_log_folder(self):
+        bed = self.make_bed()
+        bed.start()
+        self.assert_answers_and_blocks(bed)
+        self.assertEqual(bed.log().count("hit log: cannot open " + bed.hit_log), 1, bed.log())
+        os.mkdir(self.folder)
+        self.assert_lines_appear(bed, "late.blocked.lab")
+        self.assertIn("hit log: %s open again" % bed.hit_log, bed.log())
+        self.assertEqual(os.stat(bed.hit_log).st_mode & 0o7777, 0o640)
+
+    def test_reload_after_the_hit_log_folder_moved(self):
+        bed = self.make_bed(remote_control=True)
+        os.mkdir(self.folder)
+        bed.start()
+        self.assert_lines_appear(bed, "blocked.lab")
+        os.rename(self.folder, self.folder + ".old")
+        result = bed.control("reload")
+        self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+        bed.wait_answering()
+        self.assertIsNone(bed.unbound.poll(), bed.log()[-3000:])
+        self.assertGreaterEqual(bed.log().count("built for Unbound"), 2)
+        self.assert_answers_and_blocks(bed)
+        self.assertIn("hit log: cannot open " + bed.hit_log, bed.log())
+        os.mkdir(self.folder)
+        self.assert_lines_appear(bed, "after-reload.blocked.lab")
+
+    def test_flood_from_one_client_is_summarised(self):
+        limit, queries = 5, 300
+        bed = self.make_bed(config_lines=["hit-log-rate-limit: %d" % limit])
+        os.mkdir(self.folder)
+        bed.start()
+        for i in range(queries):
+            name = "r%d-%d.blocked.lab" % (i, random.randint(0, 1 << 30))
+            self.assertEqual(harness.raw_query(bed.port, name), "NXDOMAIN")
+        bed.stop_unbound()  # the interval's summary is written when the log closes
+        lines = [line for line in bed.hits() if line.get("rule") == "blocked.lab"]
+        summaries = [line for line in lines if "suppressed" in line]
+        hits = [line for line in lines if "suppressed" not in line]
+        # One interval, or two if the flood crossed the clock's minute.
+        self.assertIn(len(summaries), (1, 2), lines)
+        self.assertLessEqual(len(hits), limit * len(summaries))
+        self.assertEqual(len(hits) + sum(line["suppressed"] for line in summaries), queries)
+        for summary in summaries:
+            self.assertEqual((summary["limit"], summary["client"], summary["action"]),
+                             ("per-client", "127.0.0.1", "nxdomain"))
+            self.assertLessEqual(summary["first"], summary["last"])
 
 
 class StartFailureTest(unittest.TestCase):

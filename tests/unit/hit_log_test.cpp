@@ -3,6 +3,8 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -224,6 +226,25 @@ class Gate {
   bool open_ = false;
 };
 
+// What the log reported through its logger, in order.
+class Messages {
+ public:
+  HitLog::Logger logger() {
+    return [this](HitLog::Severity severity, const std::string& message) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      lines_.push_back((severity == HitLog::Severity::kError ? "error: " : "info: ") + message);
+    };
+  }
+  std::vector<std::string> lines() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return lines_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<std::string> lines_;
+};
+
 HitLog::Options options_for(const std::string& path) {
   HitLog::Options options;
   options.path = path;
@@ -372,15 +393,11 @@ TEST(BoundedText, TruncatesOnCharacterBoundaries) {
   EXPECT_TRUE(text.empty());
 }
 
-TEST(HitLog, OpenFailsWithReason) {
+TEST(HitLog, OpenFailsOnlyWithoutCapacity) {
   TempDir dir;
-  std::string error;
-  EXPECT_EQ(HitLog::open(options_for(dir.file("missing/hits.log")), error), nullptr);
-  EXPECT_NE(error.find(dir.file("missing/hits.log") + ": "), std::string::npos) << error;
-
   HitLog::Options options = options_for(dir.file("hits.log"));
   options.capacity_lines = 0;
-  error.clear();
+  std::string error;
   EXPECT_EQ(HitLog::open(options, error), nullptr);
   EXPECT_FALSE(error.empty());
 }
@@ -581,6 +598,266 @@ TEST(HitLog, RequestReopenIsHarmlessWithoutRotation) {
   ASSERT_TRUE(log->submit(sample_record()));
   log.reset();
   EXPECT_EQ(lines_of(read_file(path)).size(), 2u);
+}
+
+// The folder appears after the log started: it opens then, and the hits submitted while it
+// could not open were dropped at once rather than queued.
+TEST(HitLog, OpensOnceThePathCanBeOpened) {
+  TempDir dir;
+  const std::string path = dir.file("logs/hits.log");
+  Messages messages;
+  HitLog::Options options = options_for(path);
+  options.capacity_lines = 4;
+  options.flush_interval = 2ms;
+  options.retry_interval = 5ms;
+  options.logger = messages.logger();
+  auto log = open_log(options);
+  ASSERT_NE(log, nullptr);
+  EXPECT_FALSE(log->is_open());
+  ASSERT_EQ(messages.lines().size(), 1u);
+  EXPECT_EQ(messages.lines()[0], "error: cannot open " + path +
+                                     ": No such file or directory; hits are dropped until it "
+                                     "opens (tried again every 5 ms)");
+
+  HitRecord record = sample_record();
+  for (int i = 0; i < 100; ++i) EXPECT_FALSE(log->submit(record));
+  EXPECT_EQ(log->dropped(), 100u);
+  ASSERT_TRUE(eventually([&] { return log->open_errors() >= 5; }));  // retried, quietly
+  EXPECT_EQ(messages.lines().size(), 1u);
+
+  ASSERT_EQ(::mkdir(dir.file("logs").c_str(), 0750), 0);
+  ASSERT_TRUE(eventually([&] { return log->is_open(); }));
+  ASSERT_EQ(messages.lines().size(), 2u);
+  EXPECT_EQ(messages.lines()[1].rfind("info: " + path + " open again after ", 0), 0u)
+      << messages.lines()[1];
+  EXPECT_NE(messages.lines()[1].find("100 hits dropped meanwhile"), std::string::npos)
+      << messages.lines()[1];
+  record.qtype = 28;
+  ASSERT_TRUE(log->submit(record));
+  log.reset();
+  auto lines = lines_of(read_file(path));
+  ASSERT_EQ(lines.size(), 1u);  // nothing from before it opened
+  EXPECT_EQ(parse_line(lines[0])["qtype"], "AAAA");
+}
+
+// logrotate renamed the file and the new path cannot be opened: the renamed file (soon
+// compressed and deleted) gets no more lines; the log opens the path once it can.
+TEST(HitLog, FailedReopenStopsWritingTheRenamedFile) {
+  TempDir dir;
+  const std::string path = dir.file("hits.log");
+  Messages messages;
+  HitLog::Options options = options_for(path);
+  options.flush_interval = 2ms;
+  options.retry_interval = 5ms;
+  options.logger = messages.logger();
+  auto log = open_log(options);
+  ASSERT_TRUE(log->submit(sample_record()));
+  ASSERT_TRUE(eventually([&] { return log->written() == 1; }));
+
+  ASSERT_EQ(std::rename(path.c_str(), dir.file("hits.log.1").c_str()), 0);
+  ASSERT_EQ(::mkdir(path.c_str(), 0750), 0);  // a folder in the way: cannot be opened to write
+  ASSERT_TRUE(eventually([&] { return !log->is_open(); }));
+  EXPECT_GE(log->open_errors(), 1u);
+  EXPECT_FALSE(log->submit(sample_record()));
+  ASSERT_EQ(messages.lines().size(), 1u);
+  const std::string expected =
+      "error: cannot open " + path + ": Is a directory; hits are dropped until it opens";
+  EXPECT_EQ(messages.lines()[0].rfind(expected, 0), 0u) << messages.lines()[0];
+
+  ASSERT_EQ(::rmdir(path.c_str()), 0);
+  ASSERT_TRUE(eventually([&] { return log->is_open(); }));
+  EXPECT_EQ(log->reopens(), 1u);
+  ASSERT_TRUE(log->submit(sample_record()));
+  log.reset();
+  EXPECT_EQ(lines_of(read_file(dir.file("hits.log.1"))).size(), 1u);
+  EXPECT_EQ(lines_of(read_file(path)).size(), 1u);
+}
+
+// A full disk: every failed write is counted; the first is logged at once, the rest are
+// summarised (here only when the log closes: the report interval is an hour).
+TEST(HitLog, WriteErrorsAreCountedAndLoggedRateLimited) {
+  Messages messages;
+  HitLog::Options options = options_for("/dev/full");
+  options.flush_interval = 2ms;
+  options.error_report_interval = 1h;
+  options.logger = messages.logger();
+  auto log = open_log(options);
+  ASSERT_TRUE(log->is_open());
+  for (std::uint64_t i = 1; i <= 5; ++i) {
+    ASSERT_TRUE(log->submit(sample_record()));
+    ASSERT_TRUE(eventually([&] { return log->write_errors() == i; }));
+  }
+  EXPECT_EQ(log->dropped(), 5u);
+  EXPECT_EQ(log->written(), 0u);
+  ASSERT_EQ(messages.lines().size(), 1u);
+  EXPECT_EQ(messages.lines()[0],
+            "error: cannot write to /dev/full: No space left on device; its "
+            "lines are dropped until a write succeeds");
+  log.reset();
+  ASSERT_EQ(messages.lines().size(), 2u);
+  EXPECT_EQ(messages.lines()[1].rfind("error: cannot write to /dev/full: 4 more failures in ", 0),
+            0u)
+      << messages.lines()[1];
+  EXPECT_NE(messages.lines()[1].find("(last: No space left on device), 5 hits dropped since the "
+                                     "first"),
+            std::string::npos)
+      << messages.lines()[1];
+}
+
+TEST(HitLog, WriteErrorSummariesComeAtMostOncePerInterval) {
+  Messages messages;
+  HitLog::Options options = options_for("/dev/full");
+  options.flush_interval = 1ms;
+  options.error_report_interval = 50ms;
+  options.logger = messages.logger();
+  auto log = open_log(options);
+  const auto start = std::chrono::steady_clock::now();
+  while (std::chrono::steady_clock::now() - start < 300ms) {
+    log->submit(sample_record());
+    std::this_thread::sleep_for(1ms);
+  }
+  const auto elapsed = std::chrono::steady_clock::now() - start;
+  const std::size_t reported = messages.lines().size();
+  EXPECT_GE(log->write_errors(), 5u);
+  EXPECT_GE(reported, 2u);  // the first, and at least one summary
+  EXPECT_LE(reported, 1 + static_cast<std::size_t>(elapsed / 50ms) + 1);
+}
+
+// A clock the test moves.
+struct TestClock {
+  std::atomic<std::int64_t> now_us{1795676400000000};  // 2026-11-26T07:00:00Z
+  std::function<std::int64_t()> function() {
+    return [this] { return now_us.load(); };
+  }
+};
+
+HitRecord record_from(const char* client, std::int64_t time_us) {
+  HitRecord record = sample_record();
+  in_addr address{};
+  inet_pton(AF_INET, client, &address);
+  record.set_client(AF_INET, &address, 53124);
+  record.time_us = time_us;
+  return record;
+}
+
+std::vector<std::map<std::string, std::string>> summaries_in(const std::string& content) {
+  std::vector<std::map<std::string, std::string>> found;
+  for (const std::string& line : lines_of(content)) {
+    auto fields = parse_line(line);
+    if (fields.count("suppressed") != 0) found.push_back(fields);
+  }
+  return found;
+}
+
+TEST(HitLog, RateLimitSummarisesPerRuleAndClient) {
+  TempDir dir;
+  const std::string path = dir.file("hits.log");
+  TestClock clock;
+  HitLog::Options options = options_for(path);
+  options.flush_interval = 2ms;
+  options.limits.per_client = 3;
+  options.limits.interval = std::chrono::seconds(60);
+  options.clock = clock.function();
+  auto log = open_log(options);
+  const std::int64_t start = clock.now_us.load();
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(log->submit(record_from("192.0.2.7", start + i)));
+  for (int i = 0; i < 2; ++i) ASSERT_TRUE(log->submit(record_from("192.0.2.8", start + i)));
+  ASSERT_TRUE(eventually([&] { return log->written() + log->suppressed() == 12; }));
+  EXPECT_EQ(log->written(), 5u);
+  EXPECT_EQ(log->suppressed(), 7u);
+  EXPECT_EQ(log->summaries(), 0u);  // until the interval ends
+
+  clock.now_us += 60 * 1000000;
+  ASSERT_TRUE(eventually([&] { return log->summaries() == 1; }));
+  ASSERT_TRUE(log->submit(record_from("192.0.2.7", clock.now_us.load())));  // a new interval
+  ASSERT_TRUE(eventually([&] { return log->written() == 6; }));
+  log.reset();
+
+  auto lines = lines_of(read_file(path));
+  ASSERT_EQ(lines.size(), 7u);
+  EXPECT_EQ(lines[5],
+            "{\"time\":\"2026-11-26T07:01:00.000000Z\",\"suppressed\":7,"
+            "\"limit\":\"per-client\",\"client\":\"192.0.2.7\",\"rule\":\"example.com\","
+            "\"kind\":\"subtree\",\"action\":\"nxdomain\",\"campaign\":\"phish-2026\","
+            "\"first\":\"2026-11-26T07:00:00.000003Z\","
+            "\"last\":\"2026-11-26T07:00:00.000009Z\"}");
+  EXPECT_EQ(parse_line(lines[6])["client"], "192.0.2.7");
+  EXPECT_EQ(parse_line(lines[6]).count("suppressed"), 0u);
+}
+
+TEST(HitLog, GlobalCapSummarisesPerRuleWhenTheLogCloses) {
+  TempDir dir;
+  const std::string path = dir.file("hits.log");
+  TestClock clock;
+  HitLog::Options options = options_for(path);
+  options.limits.per_client = 100;
+  options.limits.lines_per_second = 4;
+  options.clock = clock.function();
+  auto log = open_log(options);
+  const std::int64_t start = clock.now_us.load();
+  for (int i = 0; i < 10; ++i) {
+    const std::string client = "198.51.100." + std::to_string(i + 1);
+    ASSERT_TRUE(log->submit(record_from(client.c_str(), start + i)));
+  }
+  log.reset();  // the last interval's summaries are written on close
+  const std::string content = read_file(path);
+  EXPECT_EQ(lines_of(content).size(), 5u);
+  auto summaries = summaries_in(content);
+  ASSERT_EQ(summaries.size(), 1u);
+  EXPECT_EQ(summaries[0]["suppressed"], "6");
+  EXPECT_EQ(summaries[0]["limit"], "global");
+  EXPECT_EQ(summaries[0]["client"], "<null>");
+  EXPECT_EQ(summaries[0]["rule"], "example.com");
+  EXPECT_EQ(summaries[0]["first"], "2026-11-26T07:00:00.000004Z");
+}
+
+TEST(HitLog, CreatesTheFileWithMode0640WhateverTheUmask) {
+  TempDir dir;
+  const std::string path = dir.file("hits.log");
+  const mode_t saved = ::umask(077);
+  auto log = open_log(options_for(path));
+  ::umask(saved);
+  ASSERT_TRUE(log->is_open());
+  struct stat status {};
+  ASSERT_EQ(::stat(path.c_str(), &status), 0);
+  EXPECT_EQ(status.st_mode & 07777, 0640u);
+}
+
+TEST(HitLog, KeepsTheModeOfAnExistingFile) {
+  TempDir dir;
+  const std::string path = dir.write("hits.log", "");
+  ASSERT_EQ(::chmod(path.c_str(), 0600), 0);
+  auto log = open_log(options_for(path));
+  ASSERT_TRUE(log->is_open());
+  struct stat status {};
+  ASSERT_EQ(::stat(path.c_str(), &status), 0);
+  EXPECT_EQ(status.st_mode & 07777, 0600u);
+}
+
+TEST(HitLog, RefusesASymbolicLink) {
+  TempDir dir;
+  const std::string target = dir.write("elsewhere", "");
+  const std::string path = dir.file("hits.log");
+  ASSERT_EQ(::symlink(target.c_str(), path.c_str()), 0);
+  Messages messages;
+  HitLog::Options options = options_for(path);
+  options.logger = messages.logger();
+  auto log = open_log(options);
+  EXPECT_FALSE(log->is_open());
+  EXPECT_FALSE(log->submit(sample_record()));
+  log.reset();
+  EXPECT_EQ(read_file(target), "");
+  ASSERT_EQ(messages.lines().size(), 1u);
+  EXPECT_NE(messages.lines()[0].find("Too many levels of symbolic links"), std::string::npos)
+      << messages.lines()[0];
+}
+
+TEST(HitLog, NeverWaitsForAFifoReader) {
+  TempDir dir;
+  const std::string path = dir.file("hits.log");
+  ASSERT_EQ(::mkfifo(path.c_str(), 0640), 0);
+  auto log = open_log(options_for(path));  // would block forever without O_NONBLOCK
+  EXPECT_FALSE(log->is_open());
 }
 
 }  // namespace

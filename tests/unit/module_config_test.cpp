@@ -185,4 +185,47 @@ TEST(ModuleConfig, StatsStorageAndPrivacyKeys) {
 }
 
 }  // namespace
+TEST(ModuleConfig, HitLogRateLimits) {
+  ModuleConfig defaults = parse_config("store: /s.mdb\n", "t.conf");
+  EXPECT_EQ(defaults.hit_log_rate_limit, 10u);
+  EXPECT_EQ(defaults.hit_log_rate_interval.count(), 60);
+  EXPECT_EQ(defaults.hit_log_max_lines_per_second, 1000u);
+
+  ModuleConfig config = parse_config(
+      "hit-log-rate-limit: 3\nhit-log-rate-interval: 10s\nhit-log-max-lines-per-second: 0\n",
+      "t.conf");
+  EXPECT_EQ(config.hit_log_rate_limit, 3u);
+  EXPECT_EQ(config.hit_log_rate_interval.count(), 10);
+  EXPECT_EQ(config.hit_log_max_lines_per_second, 0u);
+  EXPECT_EQ(parse_config("hit-log-rate-interval: 3600\n", "t.conf").hit_log_rate_interval.count(),
+            3600);
+  EXPECT_EQ(parse_config("hit-log-rate-limit: 0\n", "t.conf").hit_log_rate_limit, 0u);
+}
+
+TEST(ModuleConfig, HitLogRateLimitErrorsNameFileLineAndKey) {
+  auto message = [](const char* text) {
+    try {
+      parse_config(text, "t.conf");
+    } catch (const ConfigError& error) {
+      return std::string(error.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_EQ(message("hit-log-rate-limit: -1\n"),
+            "t.conf:1: hit-log-rate-limit: expected 0 (no limit) to 1000000 lines");
+  EXPECT_EQ(message("hit-log-rate-limit: ten\n"),
+            "t.conf:1: hit-log-rate-limit: expected 0 (no limit) to 1000000 lines");
+  EXPECT_EQ(message("\nhit-log-rate-interval: soon\n"),
+            "t.conf:2: hit-log-rate-interval: expected a duration such as 60s");
+  EXPECT_EQ(message("hit-log-rate-interval: 0\n"),
+            "t.conf:1: hit-log-rate-interval: expected whole seconds from 1s to 3600s");
+  EXPECT_EQ(message("hit-log-rate-interval: 1500ms\n"),
+            "t.conf:1: hit-log-rate-interval: expected whole seconds from 1s to 3600s");
+  EXPECT_EQ(message("hit-log-rate-interval: 3601s\n"),
+            "t.conf:1: hit-log-rate-interval: expected whole seconds from 1s to 3600s");
+  EXPECT_EQ(message("hit-log-max-lines-per-second: 10000001\n"),
+            "t.conf:1: hit-log-max-lines-per-second: expected 0 (no cap) to 10000000 lines");
+}
+
+}  // namespace
 }  // namespace dnsverdict

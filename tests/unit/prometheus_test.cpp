@@ -79,6 +79,12 @@ PrometheusReport sample_report() {
   report.health.hits = 789;
   report.health.errors = 1;
   report.health.hit_log_dropped = 2;
+  report.health.hit_log_configured = true;
+  report.health.hit_log_open = false;
+  report.health.hit_log_written = 40;
+  report.health.hit_log_suppressed = 5000;
+  report.health.hit_log_open_errors = 3;
+  report.health.hit_log_write_errors = 7;
   report.counters.hits = 789;
   report.counters.evicted_rules = 3;
   report.stats.store_open = true;
@@ -111,6 +117,11 @@ TEST(Prometheus, FormatIsStrictlyValid) {
   EXPECT_EQ(samples["dnsverdict_store_age_seconds"], 600);
   EXPECT_EQ(samples["dnsverdict_lookups_total"], 123456);
   EXPECT_EQ(samples["dnsverdict_hit_log_dropped_total"], 2);
+  EXPECT_EQ(samples.at("dnsverdict_hit_log_open"), 0);
+  EXPECT_EQ(samples["dnsverdict_hit_log_written_total"], 40);
+  EXPECT_EQ(samples["dnsverdict_hit_log_suppressed_total"], 5000);
+  EXPECT_EQ(samples["dnsverdict_hit_log_open_errors_total"], 3);
+  EXPECT_EQ(samples["dnsverdict_hit_log_write_errors_total"], 7);
   EXPECT_EQ(samples["dnsverdict_counters_evicted_rules_total"], 3);
   EXPECT_EQ(samples["dnsverdict_stats_store_open"], 1);
   EXPECT_EQ(samples["dnsverdict_stats_flush_errors_total"], 4);
@@ -142,6 +153,7 @@ TEST(Prometheus, NoStoreLoaded) {
   EXPECT_EQ(check_exposition(text, nullptr), "") << text;
   EXPECT_NE(text.find("dnsverdict_store_loaded 0\n"), std::string::npos);
   EXPECT_EQ(text.find("dnsverdict_campaign_hits"), std::string::npos);
+  EXPECT_EQ(text.find("dnsverdict_hit_log_open"), std::string::npos);  // no hit log configured
 }
 
 // promtool (Debian package `prometheus`) is the real parser and linter.
