@@ -29,11 +29,11 @@ constexpr const char* kCheckConfigUsage =
     "before Unbound is started or reloaded. Prints \"FILE: ok\" and the settings in effect.\n"
     "\n"
     "Errors (the module would not start): the file cannot be read, a syntax or value error\n"
-    "(\"file:line: key: reason\"), a hit-log in a folder that does not exist.\n"
-    "Warnings (the module starts, without what is missing): a store that cannot be opened\n"
-    "(fail-mode applies until one can), a stats-store or prometheus-file that cannot be\n"
-    "written (nothing is counted), files or folders this user cannot write (Unbound's user\n"
-    "may). Nothing is created or changed.\n"
+    "(\"file:line: key: reason\").\n"
+    "Warnings (the module starts, without what is missing, and keeps trying): a store that\n"
+    "cannot be opened (fail-mode applies until one can), a hit-log, stats-store or\n"
+    "prometheus-file that cannot be written (no hit lines, nothing counted), files or folders\n"
+    "this user cannot write (Unbound's user may). Nothing is created or changed.\n"
     "\n"
     "options:\n"
     "  -h, --help   this help\n"
@@ -154,8 +154,8 @@ int run_check_config(const Arguments& args) {
                            : "closed: the module answers SERVFAIL until it can be opened"));
   }
 
-  // The hit log is opened at start, and a failure stops the module; the counters' files are
-  // observations: the module starts without them.
+  // The hit log and the counters' files are observations: the module starts without them
+  // and keeps trying to open them.
   std::string reason;
   if (!config.hit_log_path.empty()) {
     switch (check_writable(config.hit_log_path, reason)) {
@@ -163,7 +163,9 @@ int run_check_config(const Arguments& args) {
       case Writable::kNotByThisUser:
         report(false, "hit-log", reason + " (Unbound's user must be able to write it)");
         break;
-      case Writable::kNever: report(true, "hit-log", reason + "; the module does not start"); break;
+      case Writable::kNever:
+        report(false, "hit-log", reason + "; the module writes no hit lines until it can");
+        break;
     }
   }
   if (!config.stats_store_path.empty() &&

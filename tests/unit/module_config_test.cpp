@@ -184,7 +184,6 @@ TEST(ModuleConfig, StatsStorageAndPrivacyKeys) {
             "t.conf:1: stats-hash-key-file: needs stats-store (the key is for its hashes)");
 }
 
-}  // namespace
 TEST(ModuleConfig, HitLogRateLimits) {
   ModuleConfig defaults = parse_config("store: /s.mdb\n", "t.conf");
   EXPECT_EQ(defaults.hit_log_rate_limit, 10u);
