@@ -35,26 +35,8 @@
 #include <string>
 #include <vector>
 
-extern "C" {
-#include "config.h"
-#include "dynlibmod/dynlibmod.h"
-#include "services/cache/dns.h"
-#include "services/cache/rrset.h"
-#include "sldns/rrdef.h"
-#include "util/config_file.h"
-#include "util/data/msgparse.h"
-#include "util/net_help.h"
-#include "util/ub_event.h"
-#include "util/data/msgreply.h"
-#include "util/data/packed_rrset.h"
-#include "util/log.h"
-#include "util/module.h"
-#include "util/regional.h"
-#include "util/storage/lruhash.h"
-#include "util/storage/slabhash.h"
-// util/netevent.h does not compile as C++ (it declares an enum forward); the one function.
-struct ub_event_base* comm_base_internal(struct comm_base* b);
-}
+#include "unbound/headers.h"
+#include "unbound/subquery.h"
 
 #include "client_addr.h"
 #include "dns_name.h"
@@ -825,7 +807,7 @@ bool follow_redirect(module_qstate* qstate, int id, const Decision& decision) no
   ask.local_alias = nullptr;
   if ((*qstate->env->detect_cycle)(qstate, &ask, BIT_RD, 0, 0)) return false;
   module_qstate* sub = nullptr;
-  if (!(*qstate->env->attach_sub)(qstate, &ask, BIT_RD, 0, 0, &sub)) return false;
+  if (!attach_subquery(qstate, &ask, BIT_RD, 0, 0, &sub)) return false;
   qstate->ext_state[id] = module_wait_subquery;
   return true;
 }
