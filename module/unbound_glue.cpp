@@ -36,6 +36,7 @@
 #include <vector>
 
 #include "unbound/headers.h"
+#include "unbound/running_unbound.h"
 #include "unbound/subquery.h"
 
 #include "client_addr.h"
@@ -1074,6 +1075,13 @@ void pin_module() noexcept {
 using namespace dnsverdict;
 
 DNSVERDICT_EXPORT int init(module_env* env, int id) noexcept {
+  // Before anything reads Unbound's structures: they are laid out as in the Unbound this
+  // module was compiled against, which must be the one running (a reload cannot change it).
+  std::string mismatch = unbound_mismatch();
+  if (!mismatch.empty()) {
+    log_err("%s", mismatch.c_str());
+    return 0;
+  }
   // At first start a problem refuses to start Unbound (return 0: Unbound exits, loudly). On a
   // reload the same return would stop a running resolver: there every problem is logged and
   // the module goes on with what it has.
