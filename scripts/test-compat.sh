@@ -35,7 +35,7 @@ for version in "$@"; do
   if [[ -f "$tarball" ]]; then
     args+=(-DUNBOUND_RELEASE_TARBALL="$(cd "$releases" && pwd)/unbound-$version.tar.gz")
   elif [[ "$(prefix_version "$default_build/unbound")" == "$version" ]]; then
-    args+=(-DUNBOUND_PREFIX="$PWD/$default_build/unbound")
+    args+=(-DUNBOUND_PREFIX="$(cd "$default_build/unbound" && pwd)")
   fi
   echo "dnsverdict: Unbound $version: configuring $dir (log: $log)" >&2
   started=$(date +%s)
