@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The module against each supported Unbound: for every VERSION, a build directory of its own
 # (build-compat/VERSION) with that Unbound built into it, the module and the CLI built against
-# it, and the integration tests run on it. Every version is tried, then a summary is printed;
-# the exit status is non-zero when any version failed.
+# it, and the integration tests run on it. Then each module is loaded into every other
+# version's Unbound, which it must refuse with one line ("dnsverdict.so was built for Unbound
+# X, this is Y: rebuild"). Every version is tried, then a summary is printed; the exit status
+# is non-zero when anything failed.
 #   test-compat.sh RELEASES VERSION...
 # RELEASES: the folder of release tarballs (unbound-VERSION.tar.gz). A VERSION without a
 # tarball there is built from Debian's source package, which must then be that version (the
@@ -27,6 +29,7 @@ prefix_version() {
 
 summary=()
 failed=0
+built=()  # the versions whose module built
 for version in "$@"; do
   dir=build-compat/$version
   log=build-compat/$version.log
@@ -55,8 +58,9 @@ for version in "$@"; do
       result="BUILD FAILED"
     fi
   fi
-  built=$(date +%s)
+  compiled=$(date +%s)
   if [[ "$result" == passed ]]; then
+    built+=("$version")
     echo "dnsverdict: Unbound $version: integration tests" >&2
     if ! ctest --test-dir "$dir" -L integration --output-on-failure -j2 --timeout 900 >>"$log" 2>&1; then
       result="TESTS FAILED"
@@ -65,8 +69,46 @@ for version in "$@"; do
   finished=$(date +%s)
   [[ "$result" == passed ]] || failed=1
   summary+=("$(printf 'Unbound %-8s %-22s configure %4ds  build %4ds  tests %4ds  (%s)' \
-    "$version" "$result" $((configured - started)) $((built - configured)) \
-    $((finished - built)) "$log")")
+    "$version" "$result" $((configured - started)) $((compiled - configured)) \
+    $((finished - compiled)) "$log")")
+done
+
+# Each module loaded into every other version's Unbound must refuse with one line.
+for module_version in "${built[@]}"; do
+  for unbound_version in "${built[@]}"; do
+    [[ "$module_version" != "$unbound_version" ]] || continue
+    prefix=$(sed -n 's/^UNBOUND_PREFIX:PATH=//p' "build-compat/$unbound_version/CMakeCache.txt")
+    work=$(mktemp -d)
+    port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    cat >"$work/unbound.conf" <<EOF
+server:
+  interface: 127.0.0.1@$port
+  username: ""
+  chroot: ""
+  directory: "$work"
+  pidfile: ""
+  do-daemonize: no
+  use-syslog: no
+  logfile: ""
+  module-config: "dynlib iterator"
+remote-control:
+  control-enable: no
+dynlib:
+  dynlib-file: "$PWD/build-compat/$module_version/module/dnsverdict.so"
+EOF
+    expected="dnsverdict.so was built for Unbound $module_version, this is $unbound_version: rebuild"
+    output=$(timeout 20 "$prefix/sbin/unbound" -d -c "$work/unbound.conf" 2>&1)
+    status=$?
+    rm -rf "$work"
+    if [[ $status -ne 0 && $status -ne 124 ]] && grep -qF -- "error: $expected" <<<"$output"; then
+      result="refused"
+    else
+      result="NOT REFUSED"
+      failed=1
+      printf '%s\n' "$output" >>"build-compat/$module_version.log"
+    fi
+    summary+=("$(printf 'module for %-8s in Unbound %-8s %s' "$module_version" "$unbound_version" "$result")")
+  done
 done
 
 echo "dnsverdict: the module against each Unbound:" >&2
