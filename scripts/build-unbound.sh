@@ -39,7 +39,7 @@ fi
 mkdir -p "$workdir"
 
 if [[ -n "$tarball" && ! -d "$source_dir" ]]; then
-  top=$(tar -tzf "$tarball" | head -n 1 | cut -d/ -f1)
+  top=$(tar -tzf "$tarball" | awk -F/ 'NR == 1 { print $1 }')  # reads all: no SIGPIPE
   if [[ "$workdir/$top" != "$source_dir" ]]; then
     echo "dnsverdict: $tarball unpacks into $top/, expected $(basename "$source_dir")/" >&2
     exit 1
