@@ -3,8 +3,13 @@ BUILD ?= build
 BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc)
 CMAKE_ARGS ?=
+# make test-compat: the Unbound versions the module is tested against, and where their release
+# tarballs are (CI clones the repository beside a copy of shared/). A version without a tarball
+# there is built from Debian's source package (1.17.1 on Debian 12).
+COMPAT_VERSIONS ?= 1.17.1 1.22.0 1.26.0
+UNBOUND_RELEASES ?= ../shared/unbound
 
-.PHONY: all deps configure build run test test-asan bench clean
+.PHONY: all deps configure build run test test-compat test-asan bench clean
 
 all: build
 
@@ -23,6 +28,12 @@ run: build
 test: build
 	@ctest --test-dir $(BUILD) --output-on-failure -j2 --timeout 900
 
+# The module built against each of COMPAT_VERSIONS (build-compat/<version>, its own Unbound
+# each) and the integration tests run on each; a summary at the end. Reuses the Unbound of
+# `make test`'s build for the version it is (Debian's 1.17.1). Not part of `make test`.
+test-compat: deps
+	@BUILD=$(BUILD) BUILD_TYPE=$(BUILD_TYPE) JOBS=$(JOBS) scripts/test-compat.sh $(UNBOUND_RELEASES) $(COMPAT_VERSIONS)
+
 # Every test again with AddressSanitizer + UBSan: unit tests instrumented, and the module
 # instrumented inside the real Unbound (the runtime preloaded into Unbound only). About
 # twice the time of `make test`: a second build. Not part of `make test`.
@@ -35,4 +46,4 @@ bench: build
 	@scripts/bench.sh $(BUILD)
 
 clean:
-	rm -rf $(BUILD) build-asan build-debug
+	rm -rf $(BUILD) build-asan build-debug build-compat

@@ -5,14 +5,22 @@ if(NOT DNSVERDICT_BUILD_MODULE)
 endif()
 
 set(_unbound_work "${CMAKE_BINARY_DIR}/unbound-src")
+# Where the source comes from: a tree, a release tarball, or (neither) Debian's source package.
+if(UNBOUND_SOURCE_DIR AND UNBOUND_RELEASE_TARBALL)
+  message(FATAL_ERROR "dnsverdict: set UNBOUND_SOURCE_DIR or UNBOUND_RELEASE_TARBALL, not both")
+endif()
+set(_unbound_source "${UNBOUND_SOURCE_DIR}")
+if(UNBOUND_RELEASE_TARBALL)
+  set(_unbound_source "${UNBOUND_RELEASE_TARBALL}")
+endif()
 if(NOT EXISTS "${UNBOUND_PREFIX}/.built")
   message(STATUS "dnsverdict: building Unbound with the dynlib module (once, about a minute)")
 endif()
 execute_process(
-  COMMAND "${PROJECT_SOURCE_DIR}/scripts/build-unbound.sh" "${UNBOUND_PREFIX}" "${_unbound_work}" "${UNBOUND_SOURCE_DIR}"
+  COMMAND "${PROJECT_SOURCE_DIR}/scripts/build-unbound.sh" "${UNBOUND_PREFIX}" "${_unbound_work}" "${_unbound_source}"
   RESULT_VARIABLE _unbound_result)
 if(NOT _unbound_result EQUAL 0)
-  message(FATAL_ERROR "dnsverdict: could not build Unbound (see above); pass -DUNBOUND_SOURCE_DIR=<tree> or -DDNSVERDICT_BUILD_MODULE=OFF")
+  message(FATAL_ERROR "dnsverdict: could not build Unbound (see above); pass -DUNBOUND_SOURCE_DIR=<tree>, -DUNBOUND_RELEASE_TARBALL=<unbound-X.Y.Z.tar.gz> or -DDNSVERDICT_BUILD_MODULE=OFF")
 endif()
 file(READ "${UNBOUND_PREFIX}/.built" UNBOUND_TREE)
 string(STRIP "${UNBOUND_TREE}" UNBOUND_TREE)

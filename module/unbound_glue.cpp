@@ -35,26 +35,9 @@
 #include <string>
 #include <vector>
 
-extern "C" {
-#include "config.h"
-#include "dynlibmod/dynlibmod.h"
-#include "services/cache/dns.h"
-#include "services/cache/rrset.h"
-#include "sldns/rrdef.h"
-#include "util/config_file.h"
-#include "util/data/msgparse.h"
-#include "util/net_help.h"
-#include "util/ub_event.h"
-#include "util/data/msgreply.h"
-#include "util/data/packed_rrset.h"
-#include "util/log.h"
-#include "util/module.h"
-#include "util/regional.h"
-#include "util/storage/lruhash.h"
-#include "util/storage/slabhash.h"
-// util/netevent.h does not compile as C++ (it declares an enum forward); the one function.
-struct ub_event_base* comm_base_internal(struct comm_base* b);
-}
+#include "unbound/headers.h"
+#include "unbound/running_unbound.h"
+#include "unbound/subquery.h"
 
 #include "client_addr.h"
 #include "dns_name.h"
@@ -833,7 +816,7 @@ bool follow_redirect(module_qstate* qstate, int id, const Decision& decision) no
   ask.local_alias = nullptr;
   if ((*qstate->env->detect_cycle)(qstate, &ask, BIT_RD, 0, 0)) return false;
   module_qstate* sub = nullptr;
-  if (!(*qstate->env->attach_sub)(qstate, &ask, BIT_RD, 0, 0, &sub)) return false;
+  if (!attach_subquery(qstate, &ask, BIT_RD, 0, 0, &sub)) return false;
   qstate->ext_state[id] = module_wait_subquery;
   return true;
 }
@@ -1098,6 +1081,13 @@ void pin_module() noexcept {
 using namespace dnsverdict;
 
 DNSVERDICT_EXPORT int init(module_env* env, int id) noexcept {
+  // Before anything reads Unbound's structures: they are laid out as in the Unbound this
+  // module was compiled against, which must be the one running (a reload cannot change it).
+  std::string mismatch = unbound_mismatch();
+  if (!mismatch.empty()) {
+    log_err("%s", mismatch.c_str());
+    return 0;
+  }
   // At first start a problem refuses to start Unbound (return 0: Unbound exits, loudly). On a
   // reload the same return would stop a running resolver: there every problem is logged and
   // the module goes on with what it has.
