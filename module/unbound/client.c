@@ -1,6 +1,6 @@
 /* The few accesses to Unbound structures whose headers do not compile as C++
  * (util/netevent.h: struct comm_reply, struct comm_point; services/mesh.h embeds them).
- * Called from unbound_glue.cpp; declarations are repeated there. */
+ * Declared in client.h for the C++ glue. */
 #include "config.h"
 
 #include <netinet/in.h>
@@ -12,7 +12,7 @@
 #include "util/net_help.h"
 #include "util/netevent.h"
 
-#include "client_addr.h"
+#include "unbound/client.h"
 
 int dnsverdict_reply_client(const struct comm_reply* reply, struct dnsverdict_client* client)
 {

@@ -1,6 +1,6 @@
-/* C accessors for Unbound structures the C++ glue cannot include (client_addr.c). */
-#ifndef DNSVERDICT_CLIENT_ADDR_H
-#define DNSVERDICT_CLIENT_ADDR_H
+/* C accessors for Unbound structures the C++ glue cannot include (client.c). */
+#ifndef DNSVERDICT_UNBOUND_CLIENT_H
+#define DNSVERDICT_UNBOUND_CLIENT_H
 
 #include <stdint.h>
 

@@ -1,0 +1,264 @@
+#include "unbound/glue.h"
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+namespace dnsverdict::glue {
+
+// Cache sweep after a hot swap: names the new store blocks leave the message and rrset caches.
+//
+// It runs on Unbound's worker threads, from a timer on each worker's event loop, never on the
+// store watcher thread: Unbound deletes and recreates its caches during `unbound-control
+// reload` (a changed cache size) after stopping the workers but before it calls this
+// module's deinit, so only a worker thread is sure the tables it walks exist. A worker runs
+// a timer callback holding no cache lock, so the sweep cannot deadlock on the worker's own
+// locks either. A step takes a few thousand entries (kSweepBins bins of one slab) and the
+// worker serves its clients between steps; under the slab's locks a step only copies names,
+// the store lookups come after.
+
+// One cache entry copied out under its slab's lock.
+struct SweepItem {
+  std::uint32_t offset = 0;  // of the wire name in SweepSlab::names
+  std::uint16_t size = 0;
+  std::uint16_t type = 0;
+  std::uint16_t rrclass = 0;
+  std::uint32_t flags = 0;
+  hashvalue_type hash = 0;
+};
+
+struct SweepSlab {
+  std::string names;
+  std::vector<SweepItem> items;
+
+  void add(const std::uint8_t* name, std::size_t size, std::uint16_t type, std::uint16_t rrclass,
+           std::uint32_t flags, hashvalue_type hash) {
+    items.push_back({static_cast<std::uint32_t>(names.size()), static_cast<std::uint16_t>(size),
+                     type, rrclass, flags, hash});
+    names.append(reinterpret_cast<const char*>(name), size);
+  }
+  const std::uint8_t* name(const SweepItem& item) const noexcept {
+    return reinterpret_cast<const std::uint8_t*>(names.data()) + item.offset;
+  }
+};
+
+void collect_message(lruhash_entry* entry, void* argument) {
+  auto* key = static_cast<msgreply_entry*>(entry->key);
+  try {
+    static_cast<SweepSlab*>(argument)->add(key->key.qname, key->key.qname_len, key->key.qtype,
+                                           key->key.qclass, 0, entry->hash);
+  } catch (...) {  // out of memory: this entry is not checked (the sweep reports it)
+  }
+}
+
+void collect_rrset(lruhash_entry* entry, void* argument) {
+  auto* key = static_cast<ub_packed_rrset_key*>(entry->key);
+  try {
+    static_cast<SweepSlab*>(argument)->add(key->rk.dname, key->rk.dname_len, ntohs(key->rk.type),
+                                           ntohs(key->rk.rrset_class), key->rk.flags, entry->hash);
+  } catch (...) {
+  }
+}
+
+// Like Unbound's lruhash_traverse (same locks, same order), for the bins [from, to) only:
+// the table lock, which every lookup in this slab needs, is held for one step's bins.
+// Returns the table's bin count seen under that lock.
+std::size_t traverse_bins(lruhash* table, std::size_t from, std::size_t to,
+                          void (*visit)(lruhash_entry*, void*), void* argument) {
+  lock_quick_lock(&table->lock);
+  std::size_t bins = table->size;
+  for (std::size_t i = from; i < to && i < table->size; ++i) {
+    lock_quick_lock(&table->array[i].lock);
+    for (lruhash_entry* entry = table->array[i].overflow_list; entry != nullptr;
+         entry = entry->overflow_next) {
+      lock_rw_rdlock(&entry->lock);
+      visit(entry, argument);
+      lock_rw_unlock(&entry->lock);
+    }
+    lock_quick_unlock(&table->array[i].lock);
+  }
+  lock_quick_unlock(&table->lock);
+  return bins;
+}
+
+// One step: the next kSweepBins bins of the current slab (message cache slabs first, then
+// the rrset cache's). False when every slab is done.
+bool sweep_slab(ModuleState& state, SweepJob& job) noexcept {
+  module_env* env = state.env;
+  if (env == nullptr || env->msg_cache == nullptr || env->rrset_cache == nullptr) return false;
+  slabhash* messages = env->msg_cache;
+  slabhash* rrsets = &env->rrset_cache->table;
+  bool is_message = job.slab < messages->size;
+  std::size_t index = is_message ? job.slab : job.slab - messages->size;
+  if (!is_message && index >= rrsets->size) return false;
+  lruhash* table = is_message ? messages->array[index] : rrsets->array[index];
+  try {
+    SweepSlab slab;
+    std::size_t bins = traverse_bins(table, job.bin, job.bin + kSweepBins,
+                                     is_message ? &collect_message : &collect_rrset, &slab);
+    // Grown since the last step: its entries were rehashed, walk it again from the start.
+    job.bin = job.slab_bins != 0 && bins != job.slab_bins ? 0 : job.bin + kSweepBins;
+    job.slab_bins = bins;
+    if (job.bin >= job.slab_bins) {  // this slab is done
+      ++job.slab;
+      job.bin = 0;
+      job.slab_bins = 0;
+    }
+    job.checked += slab.items.size();
+    for (const SweepItem& item : slab.items) {
+      if (!blocks_someone(state, *job.store, slab.name(item), item.size)) continue;
+      if (is_message) {
+        query_info key{};
+        key.qname = const_cast<std::uint8_t*>(slab.name(item));
+        key.qname_len = item.size;
+        key.qtype = item.type;
+        key.qclass = item.rrclass;
+        slabhash_remove(messages, item.hash, &key);
+        ++job.messages;
+      } else {
+        rrset_cache_remove(env->rrset_cache, const_cast<std::uint8_t*>(slab.name(item)),
+                           item.size, item.type, item.rrclass, item.flags);
+        ++job.rrsets;
+      }
+    }
+  } catch (...) {
+    job.incomplete = true;  // out of memory: part of this slab went unchecked
+    ++job.slab;
+    job.bin = 0;
+    job.slab_bins = 0;
+  }
+  return true;
+}
+
+void finish_sweep(ModuleState& state, SweepJob& job) noexcept {
+  double millis = static_cast<double>(steady_nanos() - job.started_nanos) / 1e6;
+  if (!job.follow_up || job.messages != 0 || job.rrsets != 0 || job.incomplete) {
+    log_info("dnsverdict: %scache sweep for store build %s: %llu entries checked, %llu messages "
+             "and %llu rrsets of listed names removed in %.1f ms (%zu steps, longest %.1f ms)%s",
+             job.follow_up ? "follow-up " : "", job.store->info().build_id.c_str(),
+             static_cast<unsigned long long>(job.checked),
+             static_cast<unsigned long long>(job.messages),
+             static_cast<unsigned long long>(job.rrsets), millis, job.steps,
+             static_cast<double>(job.longest_step_nanos) / 1e6,
+             job.incomplete ? " (INCOMPLETE: out of memory)" : "");
+  }
+  if (!job.follow_up) {
+    // Queries in flight at the swap may still cache a step of their resolution (checked
+    // against the old store): look once more when they have had time to finish.
+    state.follow_up_due.store(steady_nanos() + kFollowUpDelayNanos, std::memory_order_relaxed);
+  }
+  state.sweep_done.store(job.target, std::memory_order_release);
+  job = SweepJob{};
+}
+
+// One step of the sweep, if one is due; true when more steps follow at once. Any worker may
+// run it; the others skip while one does.
+bool sweep_step(ModuleState& state) noexcept {
+  std::unique_lock<std::mutex> lock(state.sweep_mutex, std::try_to_lock);
+  if (!lock.owns_lock()) return false;
+  SweepJob& job = state.sweep_job;
+  if (!job.store) {
+    std::uint64_t requested = state.sweep_requested.load(std::memory_order_acquire);
+    std::int64_t due = state.follow_up_due.load(std::memory_order_relaxed);
+    bool primary = requested != state.sweep_done.load(std::memory_order_relaxed);
+    if (!primary && (due == 0 || steady_nanos() < due)) return false;
+    state.follow_up_due.store(0, std::memory_order_relaxed);
+    job.store = state.holder->current_shared();
+    if (!job.store) {  // no store: nothing is listed
+      state.sweep_done.store(requested, std::memory_order_release);
+      return false;
+    }
+    job.target = primary ? requested : state.sweep_done.load(std::memory_order_relaxed);
+    job.follow_up = !primary;
+    job.started_nanos = steady_nanos();
+  }
+  std::int64_t step_started = steady_nanos();
+  bool more = sweep_slab(state, job);
+  if (more) ++job.steps;
+  job.longest_step_nanos = std::max(job.longest_step_nanos, steady_nanos() - step_started);
+  if (more) return true;
+  finish_sweep(state, job);
+  return false;
+}
+
+void sweep_now(ModuleState& state) noexcept {
+  while (sweep_step(state)) {
+  }
+}
+
+// A worker's timer. Unbound built on libevent runs a module's ub_event callbacks as they are;
+// its own mini-event loop checks every callback against a list of Unbound's functions and
+// would stop the resolver, so with it the sweep runs from operate() instead (on cache misses).
+struct Ticker {
+  ModuleState* state = nullptr;
+  ub_event_base* base = nullptr;
+  ub_event* event = nullptr;
+};
+
+#ifndef USE_MINI_EVENT
+void tick(int, short, void* argument) noexcept {
+  auto* ticker = static_cast<Ticker*>(argument);
+  bool more = sweep_step(*ticker->state);
+  timeval next{0, more ? 0 : kTickMicros};
+  if (ub_timer_add(ticker->event, ticker->base, &tick, ticker, &next) != 0) {
+    log_err("dnsverdict: cannot re-arm the cache sweep timer of a worker");
+  }
+}
+
+// Once per worker thread and module instance, from operate(): every worker that has filled
+// a cache entry has a timer. Unbound deletes a worker's event base, which takes the pending
+// timer off it, before it calls deinit; the ModuleState destructor frees the timers.
+void ensure_ticker(ModuleState& state, module_env* env) noexcept {
+  thread_local std::uint64_t ticking_for = 0;
+  if (ticking_for == state.instance) return;
+  ticking_for = state.instance;
+  if (env->worker_base == nullptr) return;
+  try {
+    auto ticker = std::make_unique<Ticker>();
+    ticker->state = &state;
+    ticker->base = comm_base_internal(env->worker_base);
+    ticker->event = ub_event_new(ticker->base, -1, UB_EV_TIMEOUT, &tick, ticker.get());
+    timeval first{0, kTickMicros};
+    if (ticker->event == nullptr ||
+        ub_timer_add(ticker->event, ticker->base, &tick, ticker.get(), &first) != 0) {
+      ub_event_free(ticker->event);
+      log_err("dnsverdict: cannot start the cache sweep timer of a worker");
+      return;
+    }
+    std::lock_guard<std::mutex> lock(state.tickers_mutex);
+    state.tickers.push_back(std::move(ticker));
+  } catch (...) {
+    log_err("dnsverdict: cannot start the cache sweep timer of a worker (out of memory)");
+  }
+}
+#else
+void ensure_ticker(ModuleState& state, module_env*) noexcept { sweep_step(state); }
+#endif
+
+ModuleState::ModuleState() = default;
+
+ModuleState::~ModuleState() {
+  for (std::unique_ptr<Ticker>& ticker : tickers) ub_event_free(ticker->event);
+}
+
+// Takes what the modules after this one may have cached for a query of a listed name out of
+// the message and rrset caches: the answer itself, and what the iterator cached on the way
+// for the listed name (its own records, and its CNAME when it sits inside a chain). Modules
+// may store whatever no_cache_store says (dns64 stores what passes through it): only this,
+// after they are done, keeps the answer out.
+void purge_cached(module_qstate* qstate, const QueryState& query) noexcept {
+  qstate->no_cache_store = 1;
+  const query_info& qinfo = qstate->qinfo;
+  msg_cache_remove(qstate->env, qinfo.qname, qinfo.qname_len, qinfo.qtype, qinfo.qclass,
+                   qstate->query_flags);
+  rrset_cache_remove(qstate->env->rrset_cache, query.owner, query.owner_len, qinfo.qtype,
+                     qinfo.qclass, 0);
+  if (query.chain) {
+    msg_cache_remove(qstate->env, query.owner, query.owner_len, qinfo.qtype, qinfo.qclass,
+                     qstate->query_flags);
+    rrset_cache_remove(qstate->env->rrset_cache, query.owner, query.owner_len, kTypeCname,
+                       qinfo.qclass, 0);
+  }
+}
+
+}  // namespace dnsverdict::glue

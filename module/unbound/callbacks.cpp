@@ -1,0 +1,163 @@
+#include "unbound/glue.h"
+
+#include <algorithm>
+#include <string>
+
+namespace dnsverdict::glue {
+
+// Callbacks.
+
+// Upstream response, before the iterator caches anything from it: a response holding a
+// listed name (as an owner or a CNAME/DNAME target) is not cached.
+int query_response_callback(module_qstate* qstate, dns_msg* response, int, void* argument) noexcept {
+  try {
+    auto* state = static_cast<ModuleState*>(argument);
+    if (state == nullptr || response == nullptr || response->rep == nullptr ||
+        qstate->no_cache_store) {
+      return 1;
+    }
+    const VerdictStore* store = state->holder->current();
+    if (store == nullptr) return 1;
+    reply_info* rep = response->rep;
+    for (std::size_t i = 0; i < rep->rrset_count; ++i) {
+      ub_packed_rrset_key* rrset = rep->rrsets[i];
+      if (blocks_someone(*state, *store, rrset->rk.dname, rrset->rk.dname_len)) {
+        qstate->no_cache_store = 1;
+        return 1;
+      }
+      std::uint16_t type = ntohs(rrset->rk.type);
+      if ((type == LDNS_RR_TYPE_CNAME || type == LDNS_RR_TYPE_DNAME) && rrset->entry.data) {
+        auto* data = static_cast<packed_rrset_data*>(rrset->entry.data);
+        for (std::size_t r = 0; r < data->count; ++r) {
+          if (data->rr_len[r] > 2 &&
+              blocks_someone(*state, *store, data->rr_data[r] + 2, data->rr_len[r] - 2)) {
+            qstate->no_cache_store = 1;
+            return 1;
+          }
+        }
+      }
+    }
+  } catch (...) {
+  }
+  return 1;
+}
+
+// An answer from the message cache (qstate is null). It cannot be changed: listed names are
+// kept out of the cache; here cached log/tag answers get their hit lines, and anything listed
+// that still shows up is counted and reported once.
+int reply_cache_callback(query_info* qinfo, module_qstate*, reply_info*, int, edns_data*,
+                         edns_option**, comm_reply* repinfo, regional*, timeval*, int,
+                         void* argument) noexcept {
+  try {
+    auto* state = static_cast<ModuleState*>(argument);
+    if (state == nullptr || qinfo == nullptr || !policy_applies(qinfo->qclass)) return 1;
+    const VerdictStore* store = state->holder->current();
+    if (store == nullptr) return 1;
+    NameKey key;
+    LookupResult lookup = lookup_name(*store, qinfo->qname, qinfo->qname_len, key);
+    count_lookup(*state, lookup);
+    if (!lookup.hit()) return 1;
+    dnsverdict_client client;
+    dnsverdict_reply_client(repinfo, &client);
+    QueryContext context{qinfo->qtype, state->config.is_exempt(client.family, client.address),
+                         client.is_udp != 0};
+    Decision decision = decide(lookup, *store, state->config, context);
+    if (decision.blocked()) {
+      // The client got the real data. Expected only between a swap and the end of the cache
+      // sweep it asks for; otherwise a name escaped this module and that is reported.
+      state->cache_leaks.fetch_add(1, std::memory_order_relaxed);
+      bool sweeping = state->sweep_done.load(std::memory_order_acquire) !=
+                      state->sweep_requested.load(std::memory_order_acquire);
+      if (!sweeping && !state->leak_reported.exchange(true)) {
+        log_warn("dnsverdict: a cached answer for a blocked name was served (counted; "
+                 "reported once)");
+      }
+      decision.applied = Action::kAllow;
+      decision.note = sweeping ? "served-from-cache-before-sweep" : "served-from-cache";
+    }
+    submit_hit(*state, decision, lookup, *store, *qinfo, client, "cache");
+  } catch (...) {
+  }
+  return 1;
+}
+
+// Once per client waiting for a query the modules answered. Gives each client its own
+// verdict: rewrites the reply header in place (restored for the next client), adds the EDE
+// and writes the hit line.
+int reply_callback(query_info* qinfo, module_qstate* qstate, reply_info* rep, int rcode,
+                   edns_data* edns, edns_option** opt_list_out, comm_reply* repinfo,
+                   regional* region, timeval*, int id, void* argument) noexcept {
+  try {
+    auto* state = static_cast<ModuleState*>(argument);
+    if (state == nullptr || qstate == nullptr) return 1;
+    QueryState* query = query_state(qstate, id);
+    if (query == nullptr || !query->verdict) return 1;
+    const VerdictStore* store = state->holder->current();
+    if (store == nullptr) return 1;
+
+    NameKey key;
+    LookupResult lookup = lookup_name(*store, query->owner, query->owner_len, key);
+    dnsverdict_client client;
+    dnsverdict_reply_client(repinfo, &client);
+    QueryContext context{qinfo->qtype, state->config.is_exempt(client.family, client.address),
+                         client.is_udp != 0};
+    Decision decision = decide(lookup, *store, state->config, context);
+
+    if (query->module_answered) {
+      // The module's blocked answer is the only one there is; an exempt client that joined a
+      // blocked query gets it too (docs/module.md), and its hit line says so.
+      if (!decision.blocked()) {
+        decision = decide(lookup, *store, state->config, QueryContext{qinfo->qtype, false, true});
+        decision.note = "exempt-client-joined-blocked-query";
+      }
+    } else if (rcode == LDNS_RCODE_NOERROR && rep != nullptr) {
+      // The real answer: blocked clients get it rewritten, the others get it restored.
+      // Taken again for another reply: serve-expired can first send a stale copy of the
+      // cached answer, and clients answered later get the fresh one.
+      if (!query->saved_valid || query->saved_for != rep) {
+        copy_header(query->saved, *rep);
+        query->saved_valid = true;
+        query->saved_for = rep;
+      }
+      if (decision.blocked()) {
+        Decision effective = decision;
+        if (effective.response == Response::kDrop) {
+          effective.response = Response::kRefuse;  // one reply cannot be dropped alone
+          effective.note = "drop-as-refused-for-joined-client";
+        }
+        std::size_t prefix = query->chain ? std::min<std::size_t>(query->chain_index,
+                                                                  query->saved.an_numrrsets)
+                                          : 0;
+        reply_info* blocked =
+            build_reply(region, *qinfo, effective, state->config.answer_ttl, query->owner,
+                        query->owner_len, query->saved.rrsets, prefix);
+        if (blocked != nullptr && keep_real_reply_for_supers(qstate, rep)) {
+          copy_header(*rep, *blocked);
+          // Unbound decided "secure" from the real answer before this callback: without
+          // this, a validated answer's AD bit would mark the synthesized one as validated.
+          dnsverdict_unmark_secure(qstate, repinfo);
+        } else {
+          effective.response = Response::kPass;  // out of memory: nothing better to send
+        }
+        decision = effective;
+      } else {
+        copy_header(*rep, query->saved);
+      }
+    } else if (decision.blocked()) {
+      decision.applied = Action::kAllow;  // an error answer went out (SERVFAIL, ...)
+      decision.note = "error-answer";
+    }
+
+    if (decision.blocked() && edns != nullptr && edns->edns_present && state->ede_enabled &&
+        state->config.ede != EdeChoice::kNone && opt_list_out != nullptr) {
+      std::string text = ede_text(decision, lookup, *store);
+      edns_opt_list_append_ede(opt_list_out, region,
+                               static_cast<sldns_ede_code>(state->config.ede), text.c_str());
+    }
+    submit_hit(*state, decision, lookup, *store, *qinfo, client, query->chain ? "cname-chain" : "");
+  } catch (...) {
+  }
+  return 1;
+}
+
+}  // namespace dnsverdict::glue

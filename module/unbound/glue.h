@@ -1,0 +1,240 @@
+// The module's state and the functions the parts of the glue share.
+//
+// module/unbound/ is the one door between Unbound and dnsverdict, split by concern:
+//  - entry_points.cpp: the six dynlib entry points (init, deinit, operate, ...);
+//  - queries.cpp: what operate() does with a new query and a finished one;
+//  - callbacks.cpp: the inplace callbacks (reply, reply_cache, query_response);
+//  - answers.cpp: blocked answers built in a query's region, the per-client rewrite;
+//  - cache.cpp: the cache sweep after a hot swap and the purge of listed names;
+//  - state.cpp: health counters, hit submission (hit log and counters);
+//  - client.c: the structures whose headers do not compile as C++ (client addresses);
+//  - headers.h, subquery.h, running_unbound.*: what differs between Unbound versions.
+// These files translate Unbound structures into plain values, ask policy.h what to do, and
+// write the decision back into Unbound structures. No exception leaves them: every exported
+// function and callback is noexcept and catches at its boundary. Everything else under
+// module/ is plain C++ that includes no Unbound header.
+//
+// The paths a query takes and how each gets its verdict (docs/module.md has the long form):
+//  - recursion: operate(module_event_new) answers a blocked name itself; the answer is never
+//    cached. Passed queries are checked again at module_event_moddone for listed names in
+//    the answer's CNAME chain (the CNAME-chain trigger).
+//  - message cache: a listed name never enters it. The query_response callback sets
+//    no_cache_store on any query whose upstream response holds a listed name (before the
+//    iterator stores it); passed queries of listed names (exempt clients, tcp-only, internal
+//    sub-queries) run with no_cache_store; after a hot swap the caches are swept for names
+//    the new store lists. The reply_cache callback writes hit lines for cached log/tag
+//    answers and counts any listed name it still sees (it cannot change the answer).
+//  - several clients of one query: the reply callback runs once per waiting client and
+//    rewrites the answer for that client (blocked for the blocked, real for the exempt
+//    where the real answer exists), with the EDE and the hit line per client.
+// Counting (docs/counters.md): every hit that reaches a client, on both reply paths, is
+// recorded once per client in submit_hit(); the stats flusher thread stores the counts.
+#pragma once
+
+#include <sys/time.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <ctime>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "unbound/headers.h"
+#include "unbound/client.h"
+
+#include "dns_name.h"
+#include "hit_counters.h"
+#include "hit_log.h"
+#include "module_config.h"
+#include "policy.h"
+#include "prometheus.h"
+#include "stats_flusher.h"
+#include "store_holder.h"
+#include "verdict_store.h"
+
+namespace dnsverdict::glue {
+
+// Health counters for the Prometheus file, one cache line per worker thread: `lookups` grows
+// on every query, so one shared atomic would be a cache line all threads fight over. Summed by
+// the flusher thread (module_health).
+struct alignas(64) HealthSlot {
+  std::atomic<std::uint64_t> lookups{0};
+  std::atomic<std::uint64_t> hits{0};
+  std::atomic<std::uint64_t> errors{0};
+};
+inline constexpr std::size_t kHealthSlots = 64;
+
+inline std::atomic<std::size_t> next_health_slot{0};
+
+// This thread's slot. Unbound's workers of one generation start one after another, so they
+// get consecutive numbers: distinct slots for up to kHealthSlots threads.
+inline std::size_t health_slot_index() noexcept {
+  thread_local const std::size_t slot =
+      next_health_slot.fetch_add(1, std::memory_order_relaxed) % kHealthSlots;
+  return slot;
+}
+
+// How often each worker looks for a pending cache sweep, and when the follow-up sweep runs.
+inline constexpr long kTickMicros = 50000;
+inline constexpr std::int64_t kFollowUpDelayNanos = 2'000'000'000;
+// Bins of one cache slab per sweep step (about as many entries): a step stays near a
+// millisecond, and the worker serves its clients between steps.
+inline constexpr std::size_t kSweepBins = 4096;
+
+inline std::int64_t steady_nanos() noexcept {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// A module instance's number: a worker thread keeps the one its sweep timer belongs to
+// (a reload makes a new instance, possibly at the same address).
+inline std::atomic<std::uint64_t> next_instance{1};
+
+// A cache sweep in progress (kSweepBins bins of one slab per step).
+struct SweepJob {
+  std::shared_ptr<const VerdictStore> store;  // null: no sweep in progress
+  std::uint64_t target = 0;                   // the sweep request this job answers
+  bool follow_up = false;
+  bool incomplete = false;
+  std::size_t slab = 0;       // message cache slabs first, then the rrset cache's
+  std::size_t bin = 0;        // the next bin of that slab
+  std::size_t slab_bins = 0;  // the slab's bins when its walk started
+  std::size_t steps = 0;
+  std::uint64_t checked = 0;
+  std::uint64_t messages = 0;
+  std::uint64_t rrsets = 0;
+  std::int64_t started_nanos = 0;       // steady_nanos()
+  std::int64_t longest_step_nanos = 0;  // how long one worker stopped serving, at most
+};
+
+struct Ticker;  // a worker's sweep timer
+
+struct ModuleState {
+  ModuleState();
+  ~ModuleState();
+  ModuleConfig config;
+  std::unique_ptr<HitLog> hit_log;
+  std::unique_ptr<StoreHolder> holder;
+  module_env* env = nullptr;
+  bool ede_enabled = false;  // unbound.conf `ede: yes`
+  std::atomic<std::uint64_t> cache_leaks{0};
+  std::atomic<bool> leak_reported{false};
+  std::atomic<bool> no_store_reported{false};
+  HealthSlot health[kHealthSlots];
+  // The cache sweep: the watcher thread asks for one per swap, worker timers run it.
+  const std::uint64_t instance = next_instance.fetch_add(1);
+  std::atomic<std::uint64_t> sweep_requested{0};
+  std::atomic<std::uint64_t> sweep_done{0};
+  std::atomic<std::int64_t> follow_up_due{0};  // steady_nanos(); 0: none
+  std::mutex sweep_mutex;
+  SweepJob sweep_job;  // under sweep_mutex
+  std::mutex tickers_mutex;
+  std::vector<std::unique_ptr<Ticker>> tickers;
+  std::unique_ptr<HitCounters> counters;  // null when stats-store is empty or did not open
+  // Last: destroyed first, so its final flush runs while the counters, the store holder and
+  // the hit log its health callback reads are still alive.
+  StatsFlusher flusher;
+};
+
+// Counts one lookup made for a query (the health counters of the Prometheus file).
+inline void count_lookup(ModuleState& state, const LookupResult& lookup) noexcept {
+  HealthSlot& slot = state.health[health_slot_index()];
+  slot.lookups.fetch_add(1, std::memory_order_relaxed);
+  if (lookup.hit()) {
+    slot.hits.fetch_add(1, std::memory_order_relaxed);
+  } else if (lookup.status == LookupStatus::kError) {
+    slot.errors.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
+// Runs on the flusher thread.
+ModuleHealth module_health(const ModuleState& state);
+
+// Per query state, in the query's region (trivially destructible, freed with the region).
+struct QueryState {
+  std::uint64_t generation = 0;    // store generation when the query arrived
+  bool module_answered = false;    // operate() answered for the first client's class
+  bool verdict = false;            // the reply callback has work: a listed name is involved
+  bool chain = false;              // the listed name sits in the answer's CNAME chain
+  bool saved_valid = false;        // `saved` holds the real answer's header
+  std::uint16_t chain_index = 0;   // answer rrsets before the listed name
+  std::uint8_t* owner = nullptr;   // the listed name (wire); the qname unless `chain`
+  std::size_t owner_len = 0;
+  reply_info saved;                // the real answer's header, restored for exempt clients
+  bool following_redirect = false; // a sub-query resolves the redirect target
+  bool keep_uncached = false;      // a listed name resolved for someone it does not block
+  const reply_info* saved_for = nullptr;  // the reply `saved` was taken from
+};
+
+inline std::int64_t now_seconds() noexcept { return static_cast<std::int64_t>(::time(nullptr)); }
+
+inline std::int64_t now_micros() noexcept {
+  timeval now{};
+  gettimeofday(&now, nullptr);
+  return static_cast<std::int64_t>(now.tv_sec) * 1000000 + now.tv_usec;
+}
+
+inline ModuleState* state_of(module_env* env, int id) noexcept {
+  auto* loader = static_cast<dynlibmod_env*>(env->modinfo[id]);
+  return loader != nullptr ? static_cast<ModuleState*>(loader->dyn_env) : nullptr;
+}
+
+// Verdicts are about Internet names: class IN, and class ANY, which would otherwise ask the
+// very same data around them. Other classes (CHAOS, HESIOD) hold no IN data and pass.
+inline bool policy_applies(std::uint16_t qclass) noexcept {
+  return qclass == LDNS_RR_CLASS_IN || qclass == LDNS_RR_CLASS_ANY;
+}
+
+// The store lookup for a wire name; `key` must outlive the result (owner_key points into it).
+inline LookupResult lookup_name(const VerdictStore& store, const std::uint8_t* wire, std::size_t size,
+                         NameKey& key) noexcept {
+  if (!make_name_key(wire, size, key)) return {};
+  return store.lookup(key, now_seconds());
+}
+
+// The client-independent question: does a listed name block someone?
+bool blocks_someone(const ModuleState& state, const VerdictStore& store, const std::uint8_t* wire,
+                    std::size_t size) noexcept;
+
+inline QueryState* query_state(module_qstate* qstate, int id) noexcept {
+  return static_cast<QueryState*>(qstate->minfo[id]);
+}
+
+// One hit that reached a client: counted, and written to the hit log.
+void submit_hit(ModuleState& state, const Decision& decision, const LookupResult& lookup,
+                const VerdictStore& store, const query_info& qinfo,
+                const dnsverdict_client& client, const char* note) noexcept;
+
+// answers.cpp
+reply_info* build_reply(regional* region, const query_info& qinfo, const Decision& decision,
+                        std::uint32_t ttl, const std::uint8_t* owner, std::size_t owner_len,
+                        ub_packed_rrset_key* const* prefix, std::size_t prefix_count) noexcept;
+void copy_header(reply_info& to, const reply_info& from) noexcept;
+bool keep_real_reply_for_supers(module_qstate* qstate, reply_info* rep) noexcept;
+
+// cache.cpp
+bool sweep_step(ModuleState& state) noexcept;
+void sweep_now(ModuleState& state) noexcept;
+void ensure_ticker(ModuleState& state, module_env* env) noexcept;
+void purge_cached(module_qstate* qstate, const QueryState& query) noexcept;
+
+// callbacks.cpp
+int query_response_callback(module_qstate* qstate, dns_msg* response, int, void* argument) noexcept;
+int reply_cache_callback(query_info* qinfo, module_qstate*, reply_info*, int, edns_data*,
+                         edns_option**, comm_reply* repinfo, regional*, timeval*, int,
+                         void* argument) noexcept;
+int reply_callback(query_info* qinfo, module_qstate* qstate, reply_info* rep, int rcode,
+                   edns_data* edns, edns_option** opt_list_out, comm_reply* repinfo,
+                   regional* region, timeval*, int id, void* argument) noexcept;
+
+// queries.cpp
+void finish_with_rcode(module_qstate* qstate, int id, int rcode) noexcept;
+void pass_on(module_qstate* qstate, int id) noexcept;
+void take_redirect_answer(module_qstate* sub, module_qstate* super) noexcept;
+void handle_new(ModuleState& state, module_qstate* qstate, int id) noexcept;
+void handle_done(ModuleState& state, module_qstate* qstate, int id) noexcept;
+
+}  // namespace dnsverdict::glue
