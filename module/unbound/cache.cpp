@@ -241,6 +241,25 @@ ModuleState::~ModuleState() {
   for (std::unique_ptr<Ticker>& ticker : tickers) ub_event_free(ticker->event);
 }
 
+// Removes a name's rrset of one type from the rrset cache under every flag value it can be
+// cached with: the flags are part of the cache key. Unbound 1.22 added unverified glue
+// (an address learned from a referral), 1.26 answers with a TTL of 0.
+void remove_rrsets(module_env* env, std::uint8_t* name, std::size_t size, std::uint16_t type,
+                   std::uint16_t rrclass) noexcept {
+  static constexpr std::uint32_t kFlags[] = {
+      0,
+#ifdef PACKED_RRSET_UNVERIFIED_GLUE
+      PACKED_RRSET_UNVERIFIED_GLUE,
+#endif
+#ifdef PACKED_RRSET_UPSTREAM_0TTL
+      PACKED_RRSET_UPSTREAM_0TTL,
+#endif
+  };
+  for (std::uint32_t flags : kFlags) {
+    rrset_cache_remove(env->rrset_cache, name, size, type, rrclass, flags);
+  }
+}
+
 // Takes what the modules after this one may have cached for a query of a listed name out of
 // the message and rrset caches: the answer itself, and what the iterator cached on the way
 // for the listed name (its own records, and its CNAME when it sits inside a chain). Modules
@@ -251,13 +270,11 @@ void purge_cached(module_qstate* qstate, const QueryState& query) noexcept {
   const query_info& qinfo = qstate->qinfo;
   msg_cache_remove(qstate->env, qinfo.qname, qinfo.qname_len, qinfo.qtype, qinfo.qclass,
                    qstate->query_flags);
-  rrset_cache_remove(qstate->env->rrset_cache, query.owner, query.owner_len, qinfo.qtype,
-                     qinfo.qclass, 0);
+  remove_rrsets(qstate->env, query.owner, query.owner_len, qinfo.qtype, qinfo.qclass);
   if (query.chain) {
     msg_cache_remove(qstate->env, query.owner, query.owner_len, qinfo.qtype, qinfo.qclass,
                      qstate->query_flags);
-    rrset_cache_remove(qstate->env->rrset_cache, query.owner, query.owner_len, kTypeCname,
-                       qinfo.qclass, 0);
+    remove_rrsets(qstate->env, query.owner, query.owner_len, kTypeCname, qinfo.qclass);
   }
 }
 
