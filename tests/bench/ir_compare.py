@@ -19,7 +19,9 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
+sys.path.insert(0, os.path.join(HERE, "harness"))
 import harness  # noqa: E402
+import servers  # noqa: E402
 
 
 def main():
@@ -65,32 +67,12 @@ def main():
 
 
 def write_conf(bed, module):
+    """The benchmark harness's unbound.conf (one thread, no per-query logging) for lab."""
     path = os.path.join(bed.dir, "ir-unbound.conf")
+    variant = "dnsverdict" if module else "plain"
     with open(path, "w") as out:
-        out.write("""server:
-  interface: 127.0.0.1
-  port: {port}
-  num-threads: 1
-  do-daemonize: no
-  username: ""
-  chroot: ""
-  directory: "{dir}"
-  pidfile: ""
-  logfile: ""
-  use-syslog: no
-  verbosity: 0
-  do-not-query-localhost: no
-  access-control: 127.0.0.0/8 allow
-  module-config: "{modules}"
-  minimal-responses: yes
-{dynlib}stub-zone:
-  name: "lab."
-  stub-addr: 127.0.0.1@{nsd}
-remote-control:
-  control-enable: no
-""".format(port=bed.port, dir=bed.dir, nsd=bed.nsd_port,
-           modules="dynlib validator iterator" if module else "validator iterator",
-           dynlib='dynlib:\n  dynlib-file: "%s"\n' % module if module else ""))
+        out.write(servers.unbound_config(bed.port, bed.dir, bed.nsd_port, [("lab", None)],
+                                         variant, module=module))
     return path
 
 

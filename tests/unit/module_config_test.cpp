@@ -6,6 +6,16 @@
 namespace dnsverdict {
 namespace {
 
+// The error parse_config reports for `text` (read as t.conf), or "no error".
+std::string message(const char* text) {
+  try {
+    parse_config(text, "t.conf");
+  } catch (const ConfigError& error) {
+    return std::string(error.what());
+  }
+  return std::string("no error");
+}
+
 TEST(ModuleConfig, DefaultsAndValues) {
   ModuleConfig config = parse_config(
       "# comment\nstore: /s.mdb\nfail-mode: closed\nanswer-ttl: 30\nexempt: 10.0.0.0/8, "
@@ -28,14 +38,6 @@ TEST(ModuleConfig, DefaultsAndValues) {
 }
 
 TEST(ModuleConfig, ErrorsNameFileLineAndKey) {
-  auto message = [](const char* text) {
-    try {
-      parse_config(text, "t.conf");
-    } catch (const ConfigError& error) {
-      return std::string(error.what());
-    }
-    return std::string("no error");
-  };
   EXPECT_EQ(message("\nfail-mode: ajar\n"), "t.conf:2: fail-mode: expected open or closed, got \"ajar\"");
   EXPECT_EQ(message("exempt: 10.0.0.0/33\n").rfind("t.conf:1: exempt: prefix length 33", 0), 0u);
   EXPECT_EQ(message("sinkhole-ipv4: ::1\n"), "t.conf:1: sinkhole-ipv4: not an IPv4 address: \"::1\"");
@@ -125,14 +127,6 @@ TEST(ModuleConfig, StatsValues) {
 }
 
 TEST(ModuleConfig, StatsErrorsNameFileLineAndKey) {
-  auto message = [](const char* text) {
-    try {
-      parse_config(text, "t.conf");
-    } catch (const ConfigError& error) {
-      return std::string(error.what());
-    }
-    return std::string("no error");
-  };
   EXPECT_EQ(message("stats-flush-interval: 0\n"),
             "t.conf:1: stats-flush-interval: expected 1 to 3600 seconds");
   EXPECT_EQ(message("stats-flush-interval: 3601\n"),
@@ -164,14 +158,6 @@ TEST(ModuleConfig, StatsStorageAndPrivacyKeys) {
   EXPECT_EQ(config.stats_memory_budget, std::size_t{64} << 20);
   EXPECT_EQ(config.stats_hash_key_file, "/etc/dnsverdict/stats.key");
   EXPECT_EQ(parse_config("stats-map-size: 1t\n", "t.conf").stats_map_size, std::size_t{1} << 40);
-  auto message = [](const char* text) {
-    try {
-      parse_config(text, "t.conf");
-    } catch (const ConfigError& error) {
-      return std::string(error.what());
-    }
-    return std::string("no error");
-  };
   EXPECT_EQ(message("stats-map-size: 4x\n"),
             "t.conf:1: stats-map-size: expected a size from 1m to 1t (such as 512m or 4g)");
   EXPECT_EQ(message("stats-map-size: 512k\n"),
@@ -202,14 +188,6 @@ TEST(ModuleConfig, HitLogRateLimits) {
 }
 
 TEST(ModuleConfig, HitLogRateLimitErrorsNameFileLineAndKey) {
-  auto message = [](const char* text) {
-    try {
-      parse_config(text, "t.conf");
-    } catch (const ConfigError& error) {
-      return std::string(error.what());
-    }
-    return std::string("no error");
-  };
   EXPECT_EQ(message("hit-log-rate-limit: -1\n"),
             "t.conf:1: hit-log-rate-limit: expected 0 (no limit) to 1000000 lines");
   EXPECT_EQ(message("hit-log-rate-limit: ten\n"),
