@@ -83,7 +83,7 @@ for path in ./usr/bin/dnsverdict \
             ./lib/systemd/system/dnsverdict-compile.service \
             ./lib/systemd/system/dnsverdict-compile.timer \
             ./usr/share/man/man8/dnsverdict.8.gz ./usr/share/man/man5/dnsverdict.conf.5.gz \
-            ./usr/share/doc/dnsverdict/operations.md.gz; do
+            ./usr/share/doc/dnsverdict/operations.md; do
   grep -qxF "$path" "$work/contents" || fail "$path is not in $(basename "$dnsverdict_deb")"
 done
 if grep -q '^\./usr/etc/\|^\./var/' "$work/contents"; then
