@@ -24,10 +24,12 @@ install(FILES
   DESTINATION ${CMAKE_INSTALL_FULL_SYSCONFDIR}/dnsverdict)
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/conf/feeds DESTINATION ${CMAKE_INSTALL_FULL_SYSCONFDIR}/dnsverdict)
 
+# Where Debian 12's systemd and debhelper look for units (not under the prefix).
+set(DNSVERDICT_SYSTEMD_UNIT_DIR /lib/systemd/system CACHE PATH "Where the systemd units are installed")
 install(FILES
   ${CMAKE_CURRENT_LIST_DIR}/systemd/dnsverdict-compile.service
   ${CMAKE_CURRENT_LIST_DIR}/systemd/dnsverdict-compile.timer
-  DESTINATION lib/systemd/system)
+  DESTINATION ${DNSVERDICT_SYSTEMD_UNIT_DIR})
 install(FILES ${CMAKE_CURRENT_LIST_DIR}/logrotate/dnsverdict
   DESTINATION ${CMAKE_INSTALL_FULL_SYSCONFDIR}/logrotate.d)
 install(FILES ${CMAKE_CURRENT_LIST_DIR}/apparmor/dnsverdict

@@ -35,7 +35,7 @@ if [[ "$debian_version" != *"$suffix" ]]; then
     echo "  * Rebuilt with the dynlib module (--with-dynlibmodule) for dnsverdict."
     echo "  * AppArmor profile: include /etc/apparmor.d/unbound.d/ for dynlib modules."
     echo
-    echo " -- dnsverdict maintainers <dnsverdict@localhost>  $(date -R)"
+    echo " -- ${DEBFULLNAME:-dnsverdict maintainers} <${DEBEMAIL:-dnsverdict@localhost}>  $(date -R)"
     echo
     cat debian/changelog
   } > debian/changelog.new

@@ -21,7 +21,10 @@ unbound_version=$(cat "$workdir/unbound/.built")
 # The project's version, and the package's: it names the unbound build it belongs to, so a
 # rebuild for a new unbound (a security update) is a newer dnsverdict package too.
 project_version=$(sed -n 's/^project(dnsverdict VERSION \([0-9.]*\).*/\1/p' "$repo/CMakeLists.txt")
-package_version="${project_version}-1+unbound${unbound_version//-/.}"
+unbound_part=${unbound_version//[-+]/.}
+package_version="${project_version}+unbound${unbound_part}-1"
+# Who the packages name as maintainer: set DEBFULLNAME and DEBEMAIL to yours.
+maintainer="${DEBFULLNAME:-dnsverdict maintainers} <${DEBEMAIL:-dnsverdict@localhost}>"
 
 # A copy of the working tree (tracked and new files, not the build folders) with debian/.
 source=$workdir/dnsverdict-$project_version
@@ -30,12 +33,13 @@ mkdir -p "$source"
 (cd "$repo" && git ls-files -z --cached --others --exclude-standard \
   | tar --null --ignore-failed-read -T - -cf - 2>/dev/null) | tar -xf - -C "$source"
 cp -r "$repo/packaging/debian" "$source/debian"
+sed -i "s/^Maintainer: .*/Maintainer: $maintainer/" "$source/debian/control"
 {
   echo "dnsverdict ($package_version) $(dpkg-parsechangelog -l "$workdir/unbound/unbound-tree/debian/changelog" -S Distribution); urgency=medium"
   echo
   echo "  * dnsverdict $project_version for unbound $unbound_version."
   echo
-  echo " -- dnsverdict maintainers <dnsverdict@localhost>  $(date -R)"
+  echo " -- $maintainer  $(date -R)"
 } > "$source/debian/changelog"
 
 echo "dnsverdict: building dnsverdict $package_version" >&2
@@ -55,6 +59,6 @@ cp "$workdir"/unbound/*_"$unbound_version"_*.deb "$workdir/debs/"
 cp "$workdir"/dnsverdict_"$package_version"_*.deb "$workdir/debs/"
 rm -f "$workdir/debs"/*-dbgsym_*.deb
 echo "lintian:" >&2
-lintian --info --profile debian "$workdir"/debs/dnsverdict_*.deb >&2 || true
+lintian --profile debian "$workdir"/debs/dnsverdict_*.deb >&2 || true
 echo "packages in $workdir/debs:" >&2
 (cd "$workdir/debs" && ls -s -h -1 ./*.deb) >&2
