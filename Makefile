@@ -9,7 +9,7 @@ CMAKE_ARGS ?=
 COMPAT_VERSIONS ?= 1.17.1 1.22.0 1.26.0
 UNBOUND_RELEASES ?= ../shared/unbound
 
-.PHONY: all deps configure build run test test-compat test-asan bench clean
+.PHONY: all deps configure build run test test-compat test-asan test-package package bench clean
 
 all: build
 
@@ -42,8 +42,18 @@ test-asan: build
 	@cmake --build --preset asan -j$(JOBS)
 	@ctest --preset asan -j2 --timeout 900
 
+# Debian packages into build-package/debs/: Debian's unbound rebuilt with the dynlib module
+# (once; later runs reuse it) and dnsverdict built against it (docs/operations.md).
+package: deps
+	@JOBS=$(JOBS) scripts/package.sh build-package
+
+# make package, then the packages installed on this machine, run (Unbound on loopback) and
+# purged (scripts/test-package.sh). Needs root and a machine without unbound installed.
+test-package: package
+	@scripts/test-package.sh build-package/debs
+
 bench: build
 	@scripts/bench.sh $(BUILD)
 
 clean:
-	rm -rf $(BUILD) build-asan build-debug build-compat
+	rm -rf $(BUILD) build-asan build-debug build-compat build-package

@@ -4,6 +4,26 @@ if(NOT DNSVERDICT_BUILD_MODULE)
   return()
 endif()
 
+# An Unbound configured and built elsewhere, out of tree (make package: the rebuilt Debian
+# package): the module compiles against that very configuration; nothing is built here, and
+# the tests that need an Unbound binary are left out.
+if(UNBOUND_BUILD_DIR)
+  if(NOT UNBOUND_SOURCE_DIR OR NOT EXISTS "${UNBOUND_SOURCE_DIR}/dynlibmod/dynlibmod.h")
+    message(FATAL_ERROR "dnsverdict: UNBOUND_BUILD_DIR needs UNBOUND_SOURCE_DIR, the Unbound source tree it was configured from")
+  endif()
+  file(STRINGS "${UNBOUND_BUILD_DIR}/config.h" _unbound_dynlib REGEX "^#define WITH_DYNLIBMODULE 1")
+  if(NOT _unbound_dynlib)
+    message(FATAL_ERROR "dnsverdict: ${UNBOUND_BUILD_DIR}/config.h is missing or not configured --with-dynlibmodule")
+  endif()
+  set(UNBOUND_TREE "${UNBOUND_SOURCE_DIR}")
+  # Its config.h and generated headers come before the sources' (directory scope: the module).
+  include_directories(BEFORE "${UNBOUND_BUILD_DIR}")
+  file(STRINGS "${UNBOUND_BUILD_DIR}/config.h" _unbound_version_line REGEX "^#define PACKAGE_VERSION ")
+  string(REGEX REPLACE ".*\"([^\"]+)\".*" "\\1" UNBOUND_VERSION "${_unbound_version_line}")
+  message(STATUS "dnsverdict: module built against Unbound ${UNBOUND_VERSION} (${UNBOUND_BUILD_DIR})")
+  return()
+endif()
+
 set(_unbound_work "${CMAKE_BINARY_DIR}/unbound-src")
 # Where the source comes from: a tree, a release tarball, or (neither) Debian's source package.
 if(UNBOUND_SOURCE_DIR AND UNBOUND_RELEASE_TARBALL)

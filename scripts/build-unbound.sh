@@ -48,27 +48,7 @@ if [[ -n "$tarball" && ! -d "$source_dir" ]]; then
 fi
 
 if [[ -z "$source_dir" ]]; then
-  existing=$(find "$workdir" -maxdepth 1 -type d -name 'unbound-1.*' | sort | tail -n 1)
-  if [[ -z "$existing" ]]; then
-    if ! grep -rqs '^Types:.*deb-src' /etc/apt/sources.list.d/ && ! grep -qs '^deb-src' /etc/apt/sources.list; then
-      if [[ $(id -u) -ne 0 ]]; then
-        echo "dnsverdict: Unbound's source needs a deb-src entry; as root add one, or pass -DUNBOUND_SOURCE_DIR=<tree>" >&2
-        exit 1
-      fi
-      # A deb-src twin of every deb entry in the deb822 sources.
-      for sources in /etc/apt/sources.list.d/*.sources; do
-        [[ -f "$sources" ]] || continue
-        sed -n '/^Types: deb$/,/^$/p' "$sources" | sed 's/^Types: deb$/Types: deb-src/' \
-          > "/etc/apt/sources.list.d/dnsverdict-src-$(basename "$sources")"
-      done
-      apt-get update -qq
-    fi
-    (cd "$workdir" && apt-get source --download-only -qq unbound >/dev/null 2>&1 || apt-get source --download-only unbound)
-    dsc=$(ls "$workdir"/unbound_*.dsc | sort | tail -n 1)
-    (cd "$workdir" && dpkg-source --no-check -x "$dsc" >/dev/null)
-    existing=$(find "$workdir" -maxdepth 1 -type d -name 'unbound-1.*' | sort | tail -n 1)
-  fi
-  source_dir=$existing
+  source_dir=$("$(dirname "$0")/fetch-unbound-source.sh" "$workdir")
 fi
 
 if [[ ! -f "$source_dir/dynlibmod/dynlibmod.h" ]]; then
