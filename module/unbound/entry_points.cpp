@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <exception>
+#include <functional>
 #include <optional>
 
 #include "unbound/glue.h"
@@ -16,6 +17,20 @@
 
 namespace dnsverdict::glue {
 namespace {
+
+// A logger for a part with its own Severity enum (kInfo and others): Unbound's log, each
+// line `dnsverdict: <part>: <message>`, kInfo as info and the rest as errors. `part` must
+// outlive the logger (a string literal).
+template <typename Severity>
+std::function<void(Severity, const std::string&)> log_to_unbound(const char* part) {
+  return [part](Severity severity, const std::string& message) {
+    if (severity == Severity::kInfo) {
+      log_info("dnsverdict: %s: %s", part, message.c_str());
+    } else {
+      log_err("dnsverdict: %s: %s", part, message.c_str());
+    }
+  };
+}
 
 const char* severity_prefix(StoreHolder::Severity severity) noexcept {
   switch (severity) {
@@ -49,13 +64,7 @@ void start_counting(ModuleState& state) {
   options.key_path = state.config.stats_hash_key_file;
   const ModuleState* raw = &state;
   options.health = [raw] { return module_health(*raw); };
-  options.logger = [](StatsFlusher::Severity severity, const std::string& message) {
-    if (severity == StatsFlusher::Severity::kInfo) {
-      log_info("dnsverdict: stats: %s", message.c_str());
-    } else {
-      log_err("dnsverdict: stats: %s", message.c_str());
-    }
-  };
+  options.logger = log_to_unbound<StatsFlusher::Severity>("stats");
   std::string error;
   if (!state.flusher.start(std::move(options), error)) {
     log_err("dnsverdict: stats store disabled, nothing is counted: %s", error.c_str());
@@ -148,13 +157,7 @@ DNSVERDICT_EXPORT int init(module_env* env, int id) noexcept {
       options.limits.per_client = state->config.hit_log_rate_limit;
       options.limits.interval = state->config.hit_log_rate_interval;
       options.limits.lines_per_second = state->config.hit_log_max_lines_per_second;
-      options.logger = [](HitLog::Severity severity, const std::string& message) {
-        if (severity == HitLog::Severity::kInfo) {
-          log_info("dnsverdict: hit log: %s", message.c_str());
-        } else {
-          log_err("dnsverdict: hit log: %s", message.c_str());
-        }
-      };
+      options.logger = log_to_unbound<HitLog::Severity>("hit log");
       std::string error;
       state->hit_log = HitLog::open(std::move(options), error);
       if (!state->hit_log) log_err("dnsverdict: hit log disabled: %s", error.c_str());
