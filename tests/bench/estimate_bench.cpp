@@ -19,7 +19,7 @@
 
 #include <filesystem>
 
-#include "../unit/population_sim.h"
+#include "../unit/estimate/population_sim.h"
 #include "estimator.h"
 #include "feed.h"
 #include "log_reader.h"

@@ -17,7 +17,7 @@
 #include "dns_name.h"
 #include "hit_counters.h"
 #include "stats_store.h"
-#include "counters_support.h"
+#include "counters/counters_support.h"
 #include "test_support.h"
 
 extern char** environ;
