@@ -1,5 +1,5 @@
 // dnsverdict stats: how many distinct client addresses hit each campaign and rule, hour by
-// hour, from one or more stats stores (module/stats_store.h); sketches merged, never summed.
+// hour, from one or more stats stores (module/counters/stats_store.h); sketches merged, never summed.
 #include <fmt/format.h>
 
 #include <algorithm>
