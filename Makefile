@@ -8,6 +8,10 @@ CMAKE_ARGS ?=
 # there is built from Debian's source package (1.17.1 on Debian 12).
 COMPAT_VERSIONS ?= 1.17.1 1.22.0 1.26.0
 UNBOUND_RELEASES ?= ../shared/unbound
+# make run: the demo Unbound's port and its local upstream's (NSD), both on 127.0.0.1.
+PORT ?= 5353
+UPSTREAM_PORT ?= 5300
+CONFIGURE = JOBS=$(JOBS) cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(CMAKE_ARGS) >/dev/null
 
 .PHONY: all deps configure build run test test-compat test-asan test-package package bench clean
 
@@ -17,13 +21,18 @@ deps:
 	@scripts/install-deps.sh
 
 configure: deps
-	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(CMAKE_ARGS) >/dev/null
+	@$(CONFIGURE)
 
 build: configure
 	@cmake --build $(BUILD) -j$(JOBS)
 
-run: build
-	@scripts/run.sh $(BUILD)
+# Only what running needs: the packages to build and serve (no test or benchmark tools), and
+# the CLI, the module and Unbound (no tests).
+run:
+	@scripts/install-deps.sh --run
+	@$(CONFIGURE)
+	@cmake --build $(BUILD) -j$(JOBS) --target dnsverdict dnsverdict_module
+	@PORT=$(PORT) UPSTREAM_PORT=$(UPSTREAM_PORT) scripts/run.sh $(BUILD)
 
 test: build
 	@ctest --test-dir $(BUILD) --output-on-failure -j2 --timeout 900

@@ -1,7 +1,7 @@
 # The Unbound module: build/module/dnsverdict.so (no "lib" prefix), loaded by Unbound's
 # dynlib module. Included by module/CMakeLists.txt when DNSVERDICT_BUILD_MODULE is on.
 #
-# The shared object is dnsverdict_module_logic (module/CMakeLists.txt) plus the glue in
+# The shared object is dnsverdict_module_logic (module/logic/) plus the glue in
 # unbound/, the only files that include Unbound's headers (unbound/glue.h has their map).
 
 add_library(dnsverdict_module MODULE
@@ -15,7 +15,7 @@ add_library(dnsverdict_module MODULE
   ${CMAKE_CURRENT_LIST_DIR}/unbound/state.cpp
 )
 # Unbound's headers expect its config.h first; they are included only here.
-target_include_directories(dnsverdict_module PRIVATE ${UNBOUND_TREE})
+target_include_directories(dnsverdict_module PRIVATE ${CMAKE_CURRENT_LIST_DIR} ${UNBOUND_TREE})
 target_compile_definitions(dnsverdict_module PRIVATE
   DNSVERDICT_VERSION="${PROJECT_VERSION}"
   DNSVERDICT_UNBOUND_VERSION="${UNBOUND_VERSION}")

@@ -1,18 +1,30 @@
 #!/usr/bin/env bash
 # Installs the Debian packages dnsverdict needs to build and test, only those missing.
 # As root it runs apt-get; otherwise it prints the exact command and exits 1.
-#   install-deps.sh [PACKAGE...]   also these (make bench adds dnsdist)
+#   install-deps.sh [--run] [PACKAGE...]
+# --run: only what `make run` needs (build the CLI, Unbound and the module; serve the demo),
+# without the test and benchmark tools. PACKAGEs are added (make bench adds dnsdist).
 set -euo pipefail
 
+run_only=0
+if [[ "${1:-}" == --run ]]; then
+  run_only=1
+  shift
+fi
 packages=(
   build-essential cmake pkg-config dpkg-dev
-  liblmdb-dev lmdb-utils libxxhash-dev libfmt-dev libgtest-dev libgmock-dev libbenchmark-dev
-  libidn2-dev zlib1g-dev libfstrm-dev fstrm-bin libprotobuf-c-dev protobuf-c-compiler
+  liblmdb-dev libxxhash-dev libfmt-dev libidn2-dev zlib1g-dev
+  libfstrm-dev libprotobuf-c-dev protobuf-c-compiler
   libssl-dev libexpat1-dev libevent-dev bison flex
-  nsd dnsutils bind9-utils knot-dnsutils dnsperf prometheus
-  python3
-  "$@"
+  nsd dnsutils iproute2
 )
+if ((!run_only)); then
+  packages+=(
+    lmdb-utils libgtest-dev libgmock-dev libbenchmark-dev fstrm-bin
+    bind9-utils knot-dnsutils dnsperf prometheus python3
+  )
+fi
+packages+=("$@")
 
 missing=()
 for package in "${packages[@]}"; do

@@ -1,4 +1,4 @@
-// What counting a hit costs the query path (issue 5: <= 100 ns median): HitCounters::
+// What counting a hit costs the query path (target: <= 100 ns median): HitCounters::
 // record_hit() for a hot rule, across many rules, with several threads at once, and at the
 // memory cap (every hit evicts); plus one HyperLogLog::add_hash on its own.
 //

@@ -1,10 +1,10 @@
 // Throughput of `dnsverdict estimate` on Unbound log-queries lines, one core: a plain program
-// that prints lines per second (docs/benchmarks.md, "Estimate (issue 6)").
+// that prints lines per second (docs/benchmarks.md, "Estimate").
 //
 //   estimate_bench [LINES] [RULES]      default 5,000,000 lines against a store of 100,000 rules
 //   estimate_bench --sample-log FILE    write the sample log shipped in conf/samples/
 //
-// The log is the simulated population of tests/unit/population_sim.h (campaign beacons, NAT,
+// The log is the simulated population of tests/unit/estimate/population_sim.h (campaign beacons, NAT,
 // DHCP churn, popular sites), its clean traffic spread over 50,000 distinct names so that the
 // store's filter and the name keys see realistic variety. It is written to a temporary file
 // first and read back through the whole path (LogSource, LogLines, the Unbound parser, the
@@ -19,7 +19,7 @@
 
 #include <filesystem>
 
-#include "../unit/population_sim.h"
+#include "../unit/estimate/population_sim.h"
 #include "estimator.h"
 #include "feed.h"
 #include "log_reader.h"

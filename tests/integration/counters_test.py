@@ -1,4 +1,4 @@
-"""Integration tests of the infection-scale counters (issue 5, docs/counters.md): the real
+"""Integration tests of the infection-scale counters (docs/counters.md): the real
 Unbound (2 threads) with the module, NSD upstream, dig clients from distinct loopback
 addresses, and `dnsverdict stats` reading the stats store the module wrote.
 Run by CTest (tests/integration/integration.cmake); see harness.py for the environment."""
@@ -176,7 +176,7 @@ class StoreNotWritableAtStartTest(unittest.TestCase):
         self.assertEqual(os.stat(self.bed.prometheus_file).st_mode & 0o7777, 0o640)
 
 
-# The exposition format, checked strictly (the rules of tests/unit/prometheus_test.cpp): every
+# The exposition format, checked strictly (the rules of tests/unit/counters/prometheus_test.cpp): every
 # line is HELP, TYPE or a sample; HELP then TYPE once per family, before its samples; valid
 # names; quoted label values with only \\ \" \n escapes; numeric values; no duplicate series;
 # counters end in _total; no timestamps; a final newline.

@@ -35,3 +35,10 @@ if(Python3_Interpreter_FOUND AND UNBOUND_EXECUTABLE)
       ENVIRONMENT "DNSVERDICT_CLI=$<TARGET_FILE:dnsverdict>;DNSVERDICT_MODULE=$<TARGET_FILE:dnsverdict_module>;UNBOUND_EXECUTABLE=${UNBOUND_EXECUTABLE};DNSVERDICT_UNBOUND_PRELOAD=${DNSVERDICT_UNBOUND_PRELOAD}")
   endif()
 endif()
+
+# `make run` checks its ports first and says which is taken (scripts/run.sh).
+if(Python3_Interpreter_FOUND)
+  add_test(NAME integration.run_ports
+           COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_LIST_DIR}/run_script_test.py ${CMAKE_BINARY_DIR})
+  set_tests_properties(integration.run_ports PROPERTIES LABELS integration TIMEOUT 120)
+endif()

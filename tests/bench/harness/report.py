@@ -108,7 +108,7 @@ def verdict(ok):
 
 
 def targets(results):
-    """[(figure, target, measured text, met or None)] as the issue's table asks."""
+    """[(figure, target, measured text, met or None)] as the targets table lists them."""
     sizes = results["sizes"]
     rows = []
 
@@ -222,7 +222,7 @@ def render(results):
     args = results["args"]
     lines = []
     add = lines.append
-    add("## Resolver benchmarks (issue 4)")
+    add("## Resolver benchmarks")
     add("")
     add("Written by `make bench` on %s (%.0f min); rerun it rather than edit this section. "
         "Raw figures: `%s/results.json`." % (time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(

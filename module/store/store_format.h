@@ -48,7 +48,7 @@ inline constexpr const char* kKeyCount = "key_count";    // records in "rules"
 // Per-action and per-kind counts: "count.action.<name>", "count.kind.<name>".
 inline constexpr const char* kCountActionPrefix = "count.action.";
 inline constexpr const char* kCountKindPrefix = "count.kind.";
-inline constexpr const char* kSkippedPrefix = "skipped.";  // triggers kept for later issues
+inline constexpr const char* kSkippedPrefix = "skipped.";  // triggers the compiler does not support yet
 }  // namespace meta
 
 inline constexpr const char* kFilterKey = "bloom";

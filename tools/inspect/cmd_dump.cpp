@@ -14,12 +14,14 @@
 #include "cmd_inspect.h"
 #include "commands.h"
 #include "diagnostics.h"
+#include "module_config.h"
+#include "policy.h"
 
 namespace dnsverdict {
 namespace {
 
 constexpr const char* kDumpUsage =
-    "usage: dnsverdict dump [--format rpz|csv] [-o FILE] [--origin NAME] STORE\n"
+    "usage: dnsverdict dump [--format rpz|csv] [-o FILE] [--origin NAME] [--config FILE] STORE\n"
     "\n"
     "Writes the rules of STORE back out as a feed that `dnsverdict compile` reads.\n"
     "\n"
@@ -27,10 +29,11 @@ constexpr const char* kDumpUsage =
     "       `name CNAME .` (nxdomain), `CNAME *.` (nodata), `CNAME rpz-drop.` (drop),\n"
     "       `CNAME rpz-tcp-only.` (tcp-only), `CNAME rpz-passthru.` (allow), A/AAAA records\n"
     "       (sinkhole), `CNAME target.` (redirect); the rule for names below it as `*.name`.\n"
-    "       RPZ cannot say everything a store holds: log and tag rules become passthru,\n"
-    "       refuse becomes nxdomain (each with a comment), a sinkhole without addresses in the\n"
-    "       store is a comment only, campaign, category, confidence and dates are lost, and\n"
-    "       rules already expired are left out.\n"
+    "       RPZ cannot say everything a store holds: log and tag rules, and blocking rules\n"
+    "       the module only tags or logs (confidence below its confidence-block), become\n"
+    "       passthru; refuse becomes nxdomain (each with a comment, and a count on standard\n"
+    "       error); a sinkhole without addresses in the store is a comment only; campaign,\n"
+    "       category, confidence and dates are lost; rules already expired are left out.\n"
     "  csv  the indicator CSV, header domain,kind,action,category,campaign,confidence,\n"
     "       first_seen,expires,data: every rule with everything the store keeps about it.\n"
     "\n"
@@ -38,6 +41,9 @@ constexpr const char* kDumpUsage =
     "  --format rpz|csv   output format (default rpz)\n"
     "  -o, --output FILE  write to FILE (replaced atomically) instead of standard output\n"
     "  --origin NAME      the RPZ zone's origin (default rpz.dnsverdict)\n"
+    "  --config FILE      the module config whose confidence thresholds apply (default:\n"
+    "                     $DNSVERDICT_CONFIG, else /etc/dnsverdict/dnsverdict.conf; when that\n"
+    "                     does not exist, the built-in thresholds, and a note)\n"
     "  -h, --help         this help\n"
     "\n"
     "exit codes: 0 ok, 1 error (unreadable store, cannot write FILE), 2 usage error\n";
@@ -71,8 +77,9 @@ void for_each_rule(const VerdictStore& store, Emit&& emit) {
 
 class RpzWriter {
  public:
-  RpzWriter(std::FILE* out, const VerdictStore& store, std::int64_t now)
-      : out_(out), store_(store), now_(now) {}
+  RpzWriter(std::FILE* out, const VerdictStore& store, const ModuleConfig& config,
+            std::int64_t now)
+      : out_(out), store_(store), config_(config), now_(now) {}
 
   void header(const std::string& origin) {
     const StoreInfo& info = store_.info();
@@ -103,9 +110,34 @@ class RpzWriter {
   }
 
   std::uint64_t expired() const noexcept { return expired_; }
+  // Rules (not records) written as something else than their action: log and tag, blocking
+  // rules the module grades down to tag or log, refuse.
+  std::uint64_t monitored() const noexcept { return monitored_; }
+  std::uint64_t graded_down() const noexcept { return graded_down_; }
+  std::uint64_t refused() const noexcept { return refused_; }
+
+  // Once per rule, before its records.
+  void count(const Rule& rule) {
+    if (rule.expired(now_)) return;
+    if (rule.action == Action::kLog || rule.action == Action::kTag) ++monitored_;
+    else if (graded_action(rule, config_) != rule.action) ++graded_down_;
+    else if (rule.action == Action::kRefuse) ++refused_;
+  }
 
  private:
   void records(const std::string& owner, const Rule& rule) {
+    Action graded = graded_action(rule, config_);
+    if (graded != rule.action) {
+      // The module answers these normally (and tags or logs): a hard block would be stricter.
+      return cname(owner, "rpz-passthru.",
+                   fmt::format("{} at confidence {}: the module only {} it (below "
+                               "confidence-{} {}), exported as passthru",
+                               action_name(rule.action), rule.confidence,
+                               graded == Action::kTag ? "tags" : "logs",
+                               graded == Action::kTag ? "block" : "tag",
+                               graded == Action::kTag ? config_.confidence_block
+                                                      : config_.confidence_tag));
+    }
     switch (rule.action) {
       case Action::kNxdomain:
         return cname(owner, ".");
@@ -163,8 +195,12 @@ class RpzWriter {
 
   std::FILE* out_;
   const VerdictStore& store_;
+  const ModuleConfig& config_;
   std::int64_t now_;
   std::uint64_t expired_ = 0;
+  std::uint64_t monitored_ = 0;
+  std::uint64_t graded_down_ = 0;
+  std::uint64_t refused_ = 0;
 };
 
 // A CSV field, quoted (RFC 4180) when it holds a comma, a quote or a line break.
@@ -252,6 +288,7 @@ int run_dump(const Arguments& args) {
   std::string format = "rpz";
   std::string output;
   std::string origin = kDefaultOrigin;
+  std::string config_path;
   std::vector<std::string> operands;
   for (std::size_t i = 0; i < args.size(); ++i) {
     const std::string& arg = args[i];
@@ -259,7 +296,8 @@ int run_dump(const Arguments& args) {
       operands.push_back(arg);
     } else if (!take_option(args, i, "--format", format) && !take_option(args, i, "-o", output) &&
                !take_option(args, i, "--output", output) &&
-               !take_option(args, i, "--origin", origin)) {
+               !take_option(args, i, "--origin", origin) &&
+               !take_option(args, i, "--config", config_path)) {
       throw UsageError(fmt::format("unknown option '{}'", arg));
     }
   }
@@ -280,11 +318,27 @@ int run_dump(const Arguments& args) {
   if (format == "csv") {
     write_csv(out, *store);
   } else {
-    RpzWriter writer(out, *store, static_cast<std::int64_t>(std::time(nullptr)));
+    ModuleConfig config = inspect::grading_config(config_path, "dump");
+    RpzWriter writer(out, *store, config, static_cast<std::int64_t>(std::time(nullptr)));
     writer.header(origin);
     for_each_rule(*store, [&](std::string_view key, const Rule& rule, Coverage coverage) {
+      writer.count(rule);
       writer.rule(key, rule, coverage);
     });
+    // What RPZ cannot say, counted where an operator loading the zone will see it.
+    if (writer.monitored() != 0)
+      fmt::print(stderr,
+                 "dnsverdict dump: {} log and tag rules exported as passthru (RPZ cannot log "
+                 "or tag)\n",
+                 writer.monitored());
+    if (writer.graded_down() != 0)
+      fmt::print(stderr,
+                 "dnsverdict dump: {} blocking rules below confidence-block {} exported as "
+                 "passthru (the module only tags or logs them)\n",
+                 writer.graded_down(), config.confidence_block);
+    if (writer.refused() != 0)
+      fmt::print(stderr, "dnsverdict dump: {} refuse rules exported as nxdomain (RPZ cannot "
+                 "refuse)\n", writer.refused());
     if (writer.expired() != 0) {
       fmt::print(out, "; {} expired rules left out\n", writer.expired());
       fmt::print(stderr, "dnsverdict dump: {} expired rules left out (RPZ has no expiry)\n",

@@ -176,5 +176,30 @@ TEST(FieldHelpers, ParsesAddressLists) {
   EXPECT_FALSE(parse_address_list(" , ", data, error));
 }
 
+// The one time syntax of the command line: what feeds accept, now, and offsets either way.
+TEST(TimeArgument, AcceptsFeedTimesNowAndOffsets) {
+  const std::int64_t now = 1767225600;  // 2026-01-01T00:00:00Z
+  std::string error;
+  auto parse = [&](std::string_view text) { return parse_time_argument(text, now, error); };
+  EXPECT_EQ(parse("1735689600"), 1735689600);
+  EXPECT_EQ(parse("2027-01-01"), 1798761600);
+  EXPECT_EQ(parse("2027-01-01T00:00Z"), 1798761600);
+  EXPECT_EQ(parse("2027-01-01T01:00:00+01:00"), 1798761600);
+  EXPECT_EQ(parse("now"), now);
+  EXPECT_EQ(parse("+7d"), now + 7 * 86400);
+  EXPECT_EQ(parse("-48h"), now - 48 * 3600);
+  EXPECT_EQ(parse("48h"), now - 48 * 3600);  // a bare offset looks back, as `--since 48h`
+  EXPECT_EQ(parse("+30m"), now + 1800);
+  EXPECT_EQ(parse("-90s"), now - 90);
+  for (const char* bad : {"", "yesterday", "+d", "7w", "+-1d", "2027-13-01", "1.5h"}) {
+    error.clear();
+    EXPECT_FALSE(parse(bad)) << bad;
+    EXPECT_NE(error.find("is not a time (unix seconds, 2026-01-31, 2026-01-31T14:00Z, now, or "
+                         "an offset from now: +7d, -48h or 48h, +30m, +90s)"),
+              std::string::npos)
+        << bad << ": " << error;
+  }
+}
+
 }  // namespace
 }  // namespace dnsverdict

@@ -1,4 +1,4 @@
-// Infection-size estimation from query logs (issue 6, docs/estimation.md).
+// Infection-size estimation from query logs (docs/estimation.md).
 //
 // An Estimator matches each logged query against a verdict store with the module's own
 // lookup (VerdictStore::lookup, expiry judged at the query's time) and accumulates, per

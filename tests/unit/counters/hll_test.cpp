@@ -46,7 +46,7 @@ TEST(HyperLogLog, DuplicatesDoNotCount) {
   EXPECT_NEAR(sketch.estimate(), 500, 5);
 }
 
-// Single sketches at the sizes issue 5 names, each within three standard errors.
+// Single sketches at the sizes docs/counters.md quotes, each within three standard errors.
 TEST(HyperLogLog, ErrorWithinBoundAt1k100k1M) {
   const double bound = 3 * HyperLogLog::kStandardError;
   for (std::uint64_t n : {1000, 100000, 1000000}) {

@@ -4,7 +4,7 @@
 // messages become QueryRecords: query_address -> client, query_time_sec -> time, and the
 // question of the wire-format query_message (or response_message) -> name and type. The
 // frames are read with libfstrm's reader and decoded with protobuf-c code generated from
-// dnstap.proto (tools/dnstap.proto); nothing here parses either format by hand.
+// dnstap.proto (tools/estimate/dnstap.proto); nothing here parses either format by hand.
 //
 // Built only when libfstrm and protobuf-c are found (DNSVERDICT_HAVE_DNSTAP).
 #pragma once

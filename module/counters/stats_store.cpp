@@ -115,7 +115,14 @@ void put_meta(MDB_txn* txn, MDB_dbi dbi, const char* name, const std::string& te
   check(mdb_put(txn, dbi, &key, &value, 0), path, "write meta");
 }
 
-void check_version(const std::string& version, const std::string& path) {
+// Checks the stats format version in `meta_dbi`. A verdict store has a meta database and a
+// format_version too: it is named for what it is rather than as a stats store of another
+// version.
+void check_version(MDB_txn* txn, MDB_dbi meta_dbi, const std::string& path) {
+  std::string version = meta_value(txn, meta_dbi, stats_meta::kFormatVersion);
+  if (!meta_value(txn, meta_dbi, meta::kBuildId).empty())
+    throw StoreError(path + ": a verdict store (written by dnsverdict compile), not a stats " +
+                     "store (the module's stats-store file)");
   if (version != std::to_string(kStatsFormatVersion))
     throw StoreError(path + ": not a stats store of format version " +
                      std::to_string(kStatsFormatVersion) +
@@ -274,7 +281,7 @@ StatsStore StatsStore::open(const std::string& path, Options options) {
     put_meta(txn.get(), store.meta_dbi_, stats_meta::kCreated,
              std::to_string(static_cast<long long>(::time(nullptr))), path);
   } else {
-    check_version(version, path);
+    check_version(txn.get(), store.meta_dbi_, path);
   }
   const std::string& fingerprint = options.client_key_fingerprint;
   const std::string stored =
@@ -484,7 +491,7 @@ std::string read_stats_buckets(const std::string& path, const StatsQuery& query,
   rc = mdb_dbi_open(txn.get(), stats_db::kMeta, 0, &meta_dbi);
   if (rc == MDB_NOTFOUND) throw StoreError(path + ": not a stats store (no meta database)");
   check(rc, path, "open meta");
-  check_version(meta_value(txn.get(), meta_dbi, stats_meta::kFormatVersion), path);
+  check_version(txn.get(), meta_dbi, path);
   check(mdb_dbi_open(txn.get(), stats_db::kBuckets, 0, &buckets_dbi), path, "open buckets");
   std::string fingerprint = meta_value(txn.get(), meta_dbi, stats_meta::kClientKeyFingerprint);
 

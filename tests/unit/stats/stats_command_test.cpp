@@ -17,7 +17,7 @@
 #include "dns_name.h"
 #include "hit_counters.h"
 #include "stats_store.h"
-#include "counters_support.h"
+#include "counters/counters_support.h"
 #include "test_support.h"
 
 extern char** environ;
@@ -238,6 +238,17 @@ TEST_F(StatsCommand, SvgTimelineIsWellFormed) {
 TEST_F(StatsCommand, UsageAndErrors) {
   EXPECT_EQ(stats(dir_, {}).status, 2);
   EXPECT_EQ(stats(dir_, {a(), "--since", "yesterday"}).status, 2);
+  // The times of every command: offsets before now with or without a sign, and now.
+  for (const char* since : {"48h", "-48h", "7d", "now", "2026-01-02T12:00Z"})
+    EXPECT_EQ(stats(dir_, {a(), "--since", since}).status, 0) << since;
+  // A verdict store is named for what it is.
+  std::string verdicts = testing::build_store(
+      dir_.file("verdicts.mdb"), {{FeedFormat::kDomains, "evil.example\n"}});
+  CliRun wrong = stats(dir_, {verdicts});
+  EXPECT_EQ(wrong.status, 1);
+  EXPECT_EQ(wrong.err, "dnsverdict stats: " + verdicts +
+                           ": a verdict store (written by dnsverdict compile), not a stats store "
+                           "(the module's stats-store file)\n");
   EXPECT_EQ(stats(dir_, {a(), "--json", "--csv"}).status, 2);
   EXPECT_EQ(stats(dir_, {a(), "--bogus"}).status, 2);
   CliRun missing = stats(dir_, {dir_.file("missing.stats")});

@@ -1,5 +1,5 @@
 // A set of distinct clients (64-bit hashes of their addresses) that is exact up to a limit
-// and a HyperLogLog sketch (module/hll.h, ±0.81%) beyond it.
+// and a HyperLogLog sketch (module/counters/hll.h, ±0.81%) beyond it.
 //
 // Why this shape: most campaigns and most hours see few clients, and for them an analyst
 // wants the exact count; a few see millions, and for them a bounded sketch is the only way to

@@ -206,6 +206,11 @@ TEST_F(CliInspect, LookupSkipsExpiredRulesAndSaysSo) {
             std::string::npos)
       << result.out;
   EXPECT_EQ(run({"lookup", "--at", "yesterday", store, "old.example"}).status, 2);
+  // The times of every command: a bare offset looks back, as `stats --since 48h`.
+  for (const char* at : {"7d", "-7d", "now", "2023-11-14T22:13Z"})
+    EXPECT_EQ(run({"lookup", "--at", at, store, "old.example"}).status, 0) << at;
+  result = run({"lookup", "--at", "-3000d", "--json", store, "old.example"});
+  EXPECT_NE(result.out.find("\"action\":\"drop\""), std::string::npos) << result.out;
 }
 
 TEST_F(CliInspect, LookupJsonGivesOneObjectPerName) {
@@ -501,6 +506,43 @@ TEST_F(CliInspect, DumpRpzMarksWhatRpzCannotSay) {
   EXPECT_EQ(zone.find("gone.example"), std::string::npos) << zone;
   EXPECT_TRUE(has_line(zone, "; 1 expired rules left out")) << zone;
   EXPECT_NE(result.err.find("1 expired rules left out"), std::string::npos) << result.err;
+}
+
+TEST_F(CliInspect, DumpRpzExportsWhatTheModuleOnlyTagsOrLogsAsPassthruAndSaysSo) {
+  FeedDefaults mid = list_defaults(Action::kNxdomain);
+  mid.confidence = 65;
+  FeedDefaults low = list_defaults(Action::kSinkhole);
+  low.confidence = 40;
+  std::string store =
+      build({{FeedFormat::kDomains, "mid.example\n", mid},
+             {FeedFormat::kDomains, "low.example\n", low},
+             {FeedFormat::kDomains, "logged.example\n", list_defaults(Action::kLog)},
+             {FeedFormat::kDomains, "refused.example\n", list_defaults(Action::kRefuse)},
+             {FeedFormat::kDomains, "high.example\n", list_defaults(Action::kNxdomain)}});
+  std::string config = dir_.write("dnsverdict.conf", "confidence-tag: 50\nconfidence-block: 80\n");
+  CliRun result = run({"dump", "--config", config, store});
+  ASSERT_EQ(result.status, 0) << result.err;
+  const std::string& zone = result.out;
+  EXPECT_TRUE(has_line(zone,
+                       "mid.example CNAME rpz-passthru. ; nxdomain at confidence 65: the module "
+                       "only tags it (below confidence-block 80), exported as passthru"))
+      << zone;
+  EXPECT_TRUE(has_line(zone,
+                       "*.low.example CNAME rpz-passthru. ; sinkhole at confidence 40: the module "
+                       "only logs it (below confidence-tag 50), exported as passthru"))
+      << zone;
+  EXPECT_TRUE(has_line(zone, "high.example CNAME .")) << zone;
+  EXPECT_EQ(result.err,
+            "dnsverdict dump: 1 log and tag rules exported as passthru (RPZ cannot log or tag)\n"
+            "dnsverdict dump: 2 blocking rules below confidence-block 80 exported as passthru "
+            "(the module only tags or logs them)\n"
+            "dnsverdict dump: 1 refuse rules exported as nxdomain (RPZ cannot refuse)\n");
+
+  // The thresholds are the module config's: a lower confidence-block blocks mid.example.
+  config = dir_.write("lower.conf", "confidence-tag: 30\nconfidence-block: 60\n");
+  result = run({"dump", "--config", config, store});
+  ASSERT_EQ(result.status, 0) << result.err;
+  EXPECT_TRUE(has_line(result.out, "mid.example CNAME .")) << result.out;
 }
 
 TEST_F(CliInspect, DumpRpzRoundTripsThroughTheRpzParser) {

@@ -142,7 +142,9 @@ TEST(Manifest, ReportsAMissingFile) {
 class SampleFeeds : public ::testing::Test {
  protected:
   static std::string conf_folder() {
-    return (std::filesystem::path(__FILE__).parent_path().parent_path().parent_path() / "conf")
+    // tests/unit/compile/ -> conf/
+    return (std::filesystem::path(__FILE__).parent_path() / "../../../conf")
+        .lexically_normal()
         .string();
   }
 

@@ -35,6 +35,12 @@ bool reject_long_line(std::string_view file, std::size_t line_number, std::strin
 // "2024-01-02T03:04:05Z" (also with a space instead of T, fractional seconds, or a +hh:mm
 // offset). nullopt with `error` set on anything else.
 std::optional<std::int64_t> parse_timestamp(std::string_view text, std::string& error);
+// A time on the command line (--at, --since, --until, --expires, --build-time), the one syntax
+// of every command: what parse_timestamp accepts, "now", or an offset from `now` in s, m, h
+// or d: "+7d" is seven days from now, "-48h" and "48h" are 48 hours ago. nullopt with `error`
+// set (naming the forms) on anything else.
+std::optional<std::int64_t> parse_time_argument(std::string_view text, std::int64_t now,
+                                                std::string& error);
 // An integer 0-100.
 std::optional<std::uint8_t> parse_confidence(std::string_view text, std::string& error);
 // Addresses separated by commas, semicolons or blanks, encoded as sinkhole data.

@@ -1,6 +1,7 @@
 #include "store_writer.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <xxhash.h>
 
@@ -47,7 +48,9 @@ struct TempFile {
 
 class StoreBuilder {
  public:
-  StoreBuilder(const std::string& path, std::size_t map_size) : path_(path) {
+  // Writes `path`; errors name `target`, the store the operator asked for.
+  StoreBuilder(const std::string& path, const std::string& target, std::size_t map_size)
+      : path_(target) {
     MDB_env* env = nullptr;
     check(mdb_env_create(&env));
     env_ = LmdbEnv(env);
@@ -164,6 +167,19 @@ PublishResult write_store(const RuleSet& rules, const std::string& target,
   std::size_t map_size = (filter_bytes.size() + index_bytes.size() + index.heap().size()) * 2 +
                          (std::size_t{64} << 20);
 
+  // A folder that cannot take the temporary file is reported by the target's name (the
+  // temporary file's name would mean nothing to the operator).
+  const std::string folder = folder_of(target);
+  struct stat folder_info;
+  if (::stat(folder.c_str(), &folder_info) != 0)
+    throw ToolError(fmt::format("{}: cannot write: folder {}: {}", target, folder,
+                                std::strerror(errno)));
+  if (!S_ISDIR(folder_info.st_mode))
+    throw ToolError(fmt::format("{}: cannot write: {} is not a folder", target, folder));
+  if (::access(folder.c_str(), W_OK) != 0)
+    throw ToolError(fmt::format("{}: cannot write in folder {}: {}", target, folder,
+                                std::strerror(errno)));
+
   std::random_device random;
   TempFile temp;
   temp.path = fmt::format("{}/.{}.tmp.{}.{:08x}", folder_of(target),
@@ -174,7 +190,7 @@ PublishResult write_store(const RuleSet& rules, const std::string& target,
   XXH3_state_t* state = hasher.get();
   XXH3_128bits_reset(state);
   {
-    StoreBuilder builder(temp.path, map_size);
+    StoreBuilder builder(temp.path, target, map_size);
     // The heap is every rule key and record in key order: it alone identifies the rules.
     XXH3_128bits_update(state, index.heap().data(), index.heap().size());
     for (const auto& [id, campaign] : rules.campaigns()) {

@@ -7,6 +7,8 @@
 #include <charconv>
 #include <cstring>
 #include <chrono>
+#include <ctime>
+#include <optional>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -16,6 +18,7 @@
 
 #include "commands.h"
 #include "feed.h"
+#include "feed_fields.h"
 #include "store_writer.h"
 
 namespace dnsverdict {
@@ -38,7 +41,7 @@ options:
   --min-ratio R        refuse to replace a store when the new one has fewer than R times
                        its rules (default 0.5; 0 disables)
   --force              replace the store even when --min-ratio refuses
-  --build-time T       record T (unix seconds) as the build time (reproducible builds)
+  --build-time T       record T as the build time (reproducible builds); T as for --expires
   -q, --quiet          no summary
 
 feed options (apply to the FEEDs that follow them, until changed):
@@ -49,7 +52,8 @@ feed options (apply to the FEEDs that follow them, until changed):
   --campaign NAME      campaign name
   --confidence N       0-100 (default 100)
   --kind K             what a bare name in a list means: subtree (default), exact, wildcard
-  --expires T          unix seconds; rules are not applied after it
+  --expires T          rules are not applied after T: unix seconds, 2027-01-01,
+                       2027-01-01T00:00Z, or from now: +30d, +12h
   --allow FILE         an allowlist feed: its names always pass, whatever blocks them
 
 exit codes: 0 published, 1 error (nothing replaced), 2 usage error
@@ -90,6 +94,16 @@ Number parse_number(const std::string& text, const char* what, Number low, Numbe
   if (error != std::errc() || end != text.data() + text.size() || value < low || value > high)
     throw UsageError(fmt::format("{} must be a number from {} to {}, not '{}'", what, low, high, text));
   return value;
+}
+
+// --expires, --build-time: the command line's one time syntax (parse_time_argument).
+std::int64_t parse_time_option(const std::string& text, const char* what) {
+  std::string error;
+  std::optional<std::int64_t> time =
+      parse_time_argument(text, static_cast<std::int64_t>(std::time(nullptr)), error);
+  if (!time) throw UsageError(fmt::format("{}: {}", what, error));
+  if (*time < 1) throw UsageError(fmt::format("{}: '{}' is before 1970", what, text));
+  return *time;
 }
 
 double parse_ratio(const std::string& text) {
@@ -143,7 +157,7 @@ int run_compile(const Arguments& args) {
     } else if (arg == "--force") {
       publish.force = true;
     } else if (take_option(args, i, "--build-time", value)) {
-      publish.build_time = parse_number<std::int64_t>(value, "--build-time", 1, INT64_MAX);
+      publish.build_time = parse_time_option(value, "--build-time");
     } else if (arg == "-q" || arg == "--quiet") {
       quiet = true;
     } else if (take_option(args, i, "--format", value)) {
@@ -165,7 +179,7 @@ int run_compile(const Arguments& args) {
       if (!kind) throw UsageError(fmt::format("unknown kind '{}'", value));
       current.defaults.list_kind = *kind;
     } else if (take_option(args, i, "--expires", value)) {
-      current.defaults.expires = parse_number<std::int64_t>(value, "--expires", 0, INT64_MAX);
+      current.defaults.expires = parse_time_option(value, "--expires");
     } else if (take_option(args, i, "--allow", value)) {
       FeedSource allow = current;
       allow.path = value;

@@ -38,7 +38,7 @@ constexpr const char* kLookupUsage =
     "  --json         one JSON object per name, one per line (JSON Lines)\n"
     "  --at TIME      apply expiry as at TIME instead of now: unix seconds, YYYY-MM-DD,\n"
     "                 YYYY-MM-DDTHH:MM[:SS]Z (or a +hh:mm offset), now, or an offset\n"
-    "                 from now: +7d, -12h, +30m, +90s\n"
+    "                 from now: +7d, +30m, -12h (12h is the same: earlier)\n"
     "  --config FILE  the module config whose thresholds apply (default: $DNSVERDICT_CONFIG,\n"
     "                 else /etc/dnsverdict/dnsverdict.conf; when that file does not exist,\n"
     "                 the built-in thresholds, and a note on standard error)\n"
@@ -47,43 +47,11 @@ constexpr const char* kLookupUsage =
     "exit codes: 0 every lookup ran (hit or miss), 1 error (unreadable store or config,\n"
     "invalid name), 2 usage error\n";
 
-// Parses --at: what feeds accept for times (unix seconds, ISO 8601 date or date-time), "now",
-// or an offset from now ("+7d", "-12h", "+30m", "+90s").
+// Parses --at: the command line's one time syntax (parse_time_argument).
 std::int64_t parse_time(const std::string& text, std::int64_t now) {
-  if (text == "now") return now;
-  if (text.size() > 1 && (text[0] == '+' || text[0] == '-')) {
-    std::string_view amount(text);
-    amount.remove_prefix(1);
-    std::int64_t unit = 1;
-    switch (amount.back()) {
-      case 's':
-        unit = 1;
-        amount.remove_suffix(1);
-        break;
-      case 'm':
-        unit = 60;
-        amount.remove_suffix(1);
-        break;
-      case 'h':
-        unit = 3600;
-        amount.remove_suffix(1);
-        break;
-      case 'd':
-        unit = 86400;
-        amount.remove_suffix(1);
-        break;
-      default:
-        break;
-    }
-    std::int64_t value = 0;
-    auto [end, error] = std::from_chars(amount.data(), amount.data() + amount.size(), value);
-    if (error == std::errc() && end == amount.data() + amount.size() && !amount.empty() &&
-        value >= 0 && value <= INT32_MAX)
-      return text[0] == '+' ? now + value * unit : now - value * unit;
-  }
   std::string error;
-  if (std::optional<std::int64_t> time = parse_timestamp(text, error)) return *time;
-  throw UsageError(fmt::format("--at: {}; or now, +7d, -12h", error));
+  if (std::optional<std::int64_t> time = parse_time_argument(text, now, error)) return *time;
+  throw UsageError("--at: " + error);
 }
 
 std::string_view effect(Action action, bool allowlisted) {
@@ -287,22 +255,24 @@ void print_json(std::FILE* out, const VerdictStore& store, const Verdict& verdic
 // The module config whose thresholds grade the rules: `path` (--config) must be readable;
 // without it the module's own default may be missing (the CLI also runs where no resolver
 // is installed), and then the built-in values apply.
-ModuleConfig lookup_config(const std::string& path) {
+}  // namespace
+
+namespace inspect {
+ModuleConfig grading_config(const std::string& path, const char* command) {
   if (!path.empty()) return load_config(path);
   std::string default_path = config_path_from_environment();
   struct stat info;
   if (stat(default_path.c_str(), &info) != 0 && errno == ENOENT) {
     ModuleConfig defaults;
     fmt::print(stderr,
-               "dnsverdict lookup: note: {} does not exist: grading with the built-in thresholds "
+               "dnsverdict {}: note: {} does not exist: grading with the built-in thresholds "
                "(confidence-tag {}, confidence-block {})\n",
-               default_path, defaults.confidence_tag, defaults.confidence_block);
+               command, default_path, defaults.confidence_tag, defaults.confidence_block);
     return defaults;
   }
   return load_config(default_path);
 }
-
-}  // namespace
+}  // namespace inspect
 
 int run_lookup(const Arguments& args) {
   if (wants_help(args)) {
@@ -332,7 +302,7 @@ int run_lookup(const Arguments& args) {
   std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
   std::int64_t at = at_text.empty() ? now : parse_time(at_text, now);
   auto store = VerdictStore::open(operands[0]);
-  ModuleConfig config = lookup_config(config_path);
+  ModuleConfig config = inspect::grading_config(config_path, "lookup");
 
   int status = 0;
   for (std::size_t i = 1; i < operands.size(); ++i) {

@@ -2,7 +2,7 @@
 // bounded amount of memory, mergeable across threads, hours and resolvers.
 //
 // Precision is fixed at p = 14 (m = 16384 registers): the standard error of the estimate is
-// 1.04 / sqrt(m) = 0.81%, inside the 1% the campaign-level counts need (issue 5), and every
+// 1.04 / sqrt(m) = 0.81%, inside the 1% the campaign-level counts need, and every
 // sketch anywhere (module, stats store, CLI, `dnsverdict estimate`) can be merged with every
 // other without converting precision.
 //

@@ -4,6 +4,8 @@
 #include <idn2.h>
 
 #include <algorithm>
+#include <charconv>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 
@@ -306,6 +308,43 @@ std::optional<std::int64_t> parse_timestamp(std::string_view text, std::string& 
     if (pos != text.size()) return invalid();
   }
   return days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second - offset;
+}
+
+std::optional<std::int64_t> parse_time_argument(std::string_view text, std::int64_t now,
+                                                std::string& error) {
+  text = trim(text);
+  if (text == "now") return now;
+  std::string_view amount = text;
+  int sign = -1;  // a bare offset looks back, as in `--since 48h`
+  if (!amount.empty() && (amount[0] == '+' || amount[0] == '-')) {
+    sign = amount[0] == '+' ? 1 : -1;
+    amount.remove_prefix(1);
+  }
+  std::int64_t unit = 0;
+  if (!amount.empty()) {
+    switch (amount.back()) {
+      case 's': unit = 1; break;
+      case 'm': unit = 60; break;
+      case 'h': unit = 3600; break;
+      case 'd': unit = 86400; break;
+      default: break;
+    }
+  }
+  if (unit != 0) {
+    amount.remove_suffix(1);
+    std::int64_t value = 0;
+    auto [end, failure] = std::from_chars(amount.data(), amount.data() + amount.size(), value);
+    if (!amount.empty() && failure == std::errc() && end == amount.data() + amount.size() &&
+        value >= 0 && value <= INT32_MAX)
+      return now + sign * value * unit;
+  } else if (std::optional<std::int64_t> time = parse_timestamp(text, error)) {
+    return time;
+  }
+  error = fmt::format(
+      "'{}' is not a time (unix seconds, 2026-01-31, 2026-01-31T14:00Z, now, or an offset from "
+      "now: +7d, -48h or 48h, +30m, +90s)",
+      text);
+  return std::nullopt;
 }
 
 std::optional<std::uint8_t> parse_confidence(std::string_view text, std::string& error) {

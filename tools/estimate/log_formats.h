@@ -2,7 +2,7 @@
 // each line into a QueryRecord (time, client address, query name, type).
 //
 // Text formats (one query per line), each documented with the program and option that
-// writes it; tests/unit/log_formats_test.cpp holds real lines of each:
+// writes it; tests/unit/estimate/log_formats_test.cpp holds real lines of each:
 //   unbound  Unbound `log-queries: yes` / `log-replies: yes` (util/log.c, util/net_help.c,
 //            util/data/msgreply.c), with each time prefix: "[1700000000] unbound[pid:tid]"
 //            (logfile), "Nov 13 18:18:56 unbound[pid:tid]" (log-time-ascii, local time),

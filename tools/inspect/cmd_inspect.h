@@ -13,7 +13,17 @@
 #include "store_format.h"
 #include "verdict_store.h"
 
+namespace dnsverdict {
+struct ModuleConfig;
+}
+
 namespace dnsverdict::inspect {
+
+// The module config whose confidence thresholds lookup and dump grade with: FILE when given,
+// else the module's own ($DNSVERDICT_CONFIG, else /etc/dnsverdict/dnsverdict.conf); when that
+// does not exist, the built-in thresholds, and a note on standard error naming `command`.
+// Throws ToolError for a config that cannot be used. (cmd_lookup.cpp)
+ModuleConfig grading_config(const std::string& path, const char* command);
 
 // UTC time in ISO 8601 ("2024-05-01T12:00:00Z").
 inline std::string format_time(std::int64_t unix_seconds) {

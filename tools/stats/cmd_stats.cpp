@@ -1,5 +1,5 @@
 // dnsverdict stats: how many distinct client addresses hit each campaign and rule, hour by
-// hour, from one or more stats stores (module/stats_store.h); sketches merged, never summed.
+// hour, from one or more stats stores (module/counters/stats_store.h); sketches merged, never summed.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -16,6 +16,7 @@
 #include "commands.h"
 #include "diagnostics.h"
 #include "dns_name.h"
+#include "feed_fields.h"
 #include "prometheus.h"
 #include "stats_store.h"
 
@@ -32,8 +33,8 @@ constexpr const char* kStatsUsage =
     "summed; the same store given twice is counted once.\n"
     "\n"
     "options:\n"
-    "  --since TIME     from this hour on: 2026-01-31, 2026-01-31T14:00Z, unix seconds, or\n"
-    "                   relative to now: 48h, 7d\n"
+    "  --since TIME     from this hour on: 2026-01-31, 2026-01-31T14:00Z, unix seconds, now,\n"
+    "                   or relative to now: 48h or -48h (ago), 7d, +1h\n"
     "  --until TIME     up to (not including) this time, same forms\n"
     "  --campaign NAME  only this campaign and its rules (repeatable)\n"
     "  --top N          rules to list, largest footprint first (default 20; 0: all)\n"
@@ -67,36 +68,11 @@ bool parse_number(std::string_view text, std::int64_t& value) {
   return error == std::errc() && end == text.data() + text.size();
 }
 
+// --since, --until: the command line's one time syntax (parse_time_argument).
 std::int64_t parse_time(const std::string& flag, const std::string& text, std::int64_t now) {
-  std::int64_t value = 0;
-  if (!text.empty() && (text.back() == 'h' || text.back() == 'd') &&
-      parse_number(std::string_view(text).substr(0, text.size() - 1), value) && value >= 0)
-    return now - value * (text.back() == 'h' ? kSecondsPerHour : kSecondsPerDay);
-  if (parse_number(text, value)) return value;
-  std::tm parts{};
-  int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0;
-  char tail[8] = {};
-  int fields = std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%7s", &year, &month, &day, &hour,
-                           &minute, &second, tail);
-  if (fields < 5)
-    fields = std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d%7s", &year, &month, &day, &hour,
-                         &minute, tail) >= 5
-                 ? 5
-                 : std::sscanf(text.c_str(), "%4d-%2d-%2d%7s", &year, &month, &day, tail);
-  std::string rest = tail;
-  bool date_only = fields == 3 && rest.empty();
-  if (!(date_only || (fields >= 5 && (rest.empty() || rest == "Z"))) || month < 1 || month > 12 ||
-      day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60)
-    throw UsageError(
-        fmt::format("{}: '{}' is not a time (2026-01-31, 2026-01-31T14:00Z, unix seconds, 48h, 7d)",
-                    flag, text));
-  parts.tm_year = year - 1900;
-  parts.tm_mon = month - 1;
-  parts.tm_mday = day;
-  parts.tm_hour = hour;
-  parts.tm_min = minute;
-  parts.tm_sec = second;
-  return static_cast<std::int64_t>(timegm(&parts));
+  std::string error;
+  if (std::optional<std::int64_t> time = parse_time_argument(text, now, error)) return *time;
+  throw UsageError(flag + ": " + error);
 }
 
 std::string format_hour(std::int64_t hour) {

@@ -2,7 +2,7 @@
 // queries.
 //
 // A watcher thread stats the store path every check interval. When another file has been
-// renamed into place (module/verdict_store.h file_identity), it opens and checks the new
+// renamed into place (module/store/verdict_store.h file_identity), it opens and checks the new
 // store off the query path and publishes it. A file that does not open is reported once per
 // file identity, and the last good store stays in use.
 //
