@@ -402,6 +402,19 @@ stub-zone:
     def _raw_ok(self, port, name):
         return raw_query(port, name, timeout=0.3) is not None
 
+    def reload(self, timeout=15):
+        """`unbound-control reload`, then waits until the module's new instance has started
+        (its start line appears once more) and Unbound answers: unbound-control returns once
+        the command is sent, and the old workers may still answer for a moment."""
+        starts = self.log().count("built for Unbound")
+        result = self.control("reload")
+        deadline = time.time() + timeout
+        while (result.returncode == 0 and time.time() < deadline and
+               self.log().count("built for Unbound") <= starts):
+            time.sleep(0.1)
+        self.wait_answering()
+        return result
+
     def wait_answering(self, timeout=10):
         """Waits until Unbound answers again (after a reload), at most `timeout` s."""
         deadline = time.time() + timeout

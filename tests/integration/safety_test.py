@@ -29,9 +29,8 @@ class ReloadConfigTest(harness.BedTestCase):
             out.write(self.bed.module_config_text() + extra)
 
     def reload(self):
-        result = self.bed.control("reload")
+        result = self.bed.reload()
         self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
-        self.bed.wait_answering()
         self.assertIsNone(self.bed.unbound.poll(), self.bed.log()[-3000:])
 
     def test_typo_on_reload_keeps_previous_configuration(self):
