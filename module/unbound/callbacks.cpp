@@ -8,7 +8,8 @@ namespace dnsverdict::glue {
 // Callbacks.
 
 // Upstream response, before the iterator caches anything from it: a response holding a
-// listed name (as an owner or a CNAME/DNAME target) is not cached.
+// listed name (as an owner or a CNAME/DNAME target) or, in its answer, an address an address
+// rule blocks is not cached.
 int query_response_callback(module_qstate* qstate, dns_msg* response, int, void* argument) noexcept {
   try {
     auto* state = static_cast<ModuleState*>(argument);
@@ -24,6 +25,13 @@ int query_response_callback(module_qstate* qstate, dns_msg* response, int, void*
       if (blocks_someone(*state, *store, rrset->rk.dname, rrset->rk.dname_len)) {
         qstate->no_cache_store = 1;
         return 1;
+      }
+      if (i < rep->an_numrrsets) {  // an address rule lists an address of the answer
+        QueryState scratch;
+        if (blocks_someone(*state, listed_address(*store, *rrset, scratch))) {
+          qstate->no_cache_store = 1;
+          return 1;
+        }
       }
       std::uint16_t type = ntohs(rrset->rk.type);
       if ((type == LDNS_RR_TYPE_CNAME || type == LDNS_RR_TYPE_DNAME) && rrset->entry.data) {
@@ -96,7 +104,7 @@ int reply_callback(query_info* qinfo, module_qstate* qstate, reply_info* rep, in
     if (store == nullptr) return 1;
 
     NameKey key;
-    LookupResult lookup = lookup_name(*store, query->owner, query->owner_len, key);
+    LookupResult lookup = lookup_trigger(*store, *query, key);
     dnsverdict_client client;
     dnsverdict_reply_client(repinfo, &client);
     QueryContext context{qinfo->qtype, state->config.is_exempt(client.family, client.address),
@@ -154,7 +162,7 @@ int reply_callback(query_info* qinfo, module_qstate* qstate, reply_info* rep, in
       edns_opt_list_append_ede(opt_list_out, region,
                                static_cast<sldns_ede_code>(state->config.ede), text.c_str());
     }
-    submit_hit(*state, decision, lookup, *store, *qinfo, client, query->chain ? "cname-chain" : "");
+    submit_hit(*state, decision, lookup, *store, *qinfo, client, "", trigger_of(*query));
   } catch (...) {
   }
   return 1;
