@@ -90,7 +90,7 @@ bool blocks_address(const ModuleState& state, const VerdictStore& store, const S
   std::size_t size = item.type == kTypeA ? 4 : 16;
   for (std::size_t i = 0; i < item.address_count; ++i) {
     NameKey key;
-    if (blocks_someone(state, lookup_address(store, slab.address(item, i), size, key))) return true;
+    if (blocks_someone(state, store, lookup_address(store, slab.address(item, i), size, key))) return true;
   }
   return false;
 }

@@ -28,7 +28,7 @@ int query_response_callback(module_qstate* qstate, dns_msg* response, int, void*
       }
       if (i < rep->an_numrrsets) {  // an address rule lists an address of the answer
         QueryState scratch;
-        if (blocks_someone(*state, listed_address(*store, *rrset, scratch))) {
+        if (blocks_someone(*state, *store, listed_address(*store, *rrset, scratch))) {
           qstate->no_cache_store = 1;
           return 1;
         }
@@ -67,8 +67,7 @@ int reply_cache_callback(query_info* qinfo, module_qstate*, reply_info*, int, ed
     if (!lookup.hit()) return 1;
     dnsverdict_client client;
     dnsverdict_reply_client(repinfo, &client);
-    QueryContext context{qinfo->qtype, state->config.is_exempt(client.family, client.address),
-                         client.is_udp != 0};
+    QueryContext context = client_context(state->config, qinfo->qtype, &client);
     Decision decision = decide(lookup, *store, state->config, context);
     if (decision.blocked()) {
       // The client got the real data. Expected only between a swap and the end of the cache
@@ -107,16 +106,25 @@ int reply_callback(query_info* qinfo, module_qstate* qstate, reply_info* rep, in
     LookupResult lookup = lookup_trigger(*store, *query, key);
     dnsverdict_client client;
     dnsverdict_reply_client(repinfo, &client);
-    QueryContext context{qinfo->qtype, state->config.is_exempt(client.family, client.address),
-                         client.is_udp != 0};
+    QueryContext context = client_context(state->config, qinfo->qtype, &client);
     Decision decision = decide(lookup, *store, state->config, context);
 
     if (query->module_answered) {
-      // The module's blocked answer is the only one there is; an exempt client that joined a
-      // blocked query gets it too (docs/module.md), and its hit line says so.
+      // The module's blocked answer is the only one there is; an exempt client, or one of a
+      // group the rule does not block, that joined a blocked query gets it too
+      // (docs/module.md), and its hit line says so.
       if (!decision.blocked()) {
-        decision = decide(lookup, *store, state->config, QueryContext{qinfo->qtype, false, true});
-        decision.note = "exempt-client-joined-blocked-query";
+        // The verdict of a group it blocks (the client's own group does not block it).
+        QueryContext blocked = context;
+        blocked.client_exempt = false;
+        blocked.group = &state->config.default_group;
+        decision = decide(lookup, *store, state->config, blocked);
+        for (std::size_t i = 0; !decision.blocked() && i < state->config.groups.size(); ++i) {
+          blocked.group = &state->config.groups[i];
+          decision = decide(lookup, *store, state->config, blocked);
+        }
+        decision.note = context.client_exempt ? "exempt-client-joined-blocked-query"
+                                              : "joined-blocked-query";
       }
     } else if (rcode == LDNS_RCODE_NOERROR && rep != nullptr) {
       // The real answer: blocked clients get it rewritten, the others get it restored.

@@ -236,7 +236,20 @@ inline Trigger trigger_of(const QueryState& query) noexcept {
 bool blocks_someone(const ModuleState& state, const VerdictStore& store, const std::uint8_t* wire,
                     std::size_t size) noexcept;
 // The same for a rule looked up any way.
-bool blocks_someone(const ModuleState& state, const LookupResult& lookup) noexcept;
+bool blocks_someone(const ModuleState& state, const VerdictStore& store,
+                    const LookupResult& lookup) noexcept;
+
+// What the policy needs to know of a client.
+inline QueryContext client_context(const ModuleConfig& config, std::uint16_t qtype,
+                                   const dnsverdict_client* client) noexcept {
+  QueryContext context;
+  context.qtype = qtype;
+  if (client == nullptr) return context;
+  context.client_exempt = config.is_exempt(client->family, client->address);
+  context.udp = client->is_udp != 0;
+  context.group = &config.group_for(client->family, client->address);
+  return context;
+}
 
 // The first address of an A or AAAA rrset that an address rule lists (any action): copies it
 // into `query` and returns the lookup. A miss for other types or when the store has no

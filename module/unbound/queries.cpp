@@ -103,7 +103,7 @@ void handle_new(ModuleState& state, module_qstate* qstate, int id) noexcept {
     // The iterator or validator needs this name to resolve another one (a name server's
     // address, a DS): let it resolve and keep it out of the cache. The verdict stays set: a
     // client that joins this lookup while it runs gets its own decision in reply_callback.
-    if (is_blocking(graded_action(lookup.rule, state.config))) {
+    if (blocks_anyone(lookup.rule, *store, state.config)) {
       qstate->no_cache_store = 1;
       query->keep_uncached = true;
     }
@@ -113,9 +113,8 @@ void handle_new(ModuleState& state, module_qstate* qstate, int id) noexcept {
 
   dnsverdict_client client;
   bool has_client = dnsverdict_first_client(qstate, &client) != 0;
-  QueryContext context{qstate->qinfo.qtype,
-                       has_client && state.config.is_exempt(client.family, client.address),
-                       has_client ? client.is_udp != 0 : true};
+  QueryContext context =
+      client_context(state.config, qstate->qinfo.qtype, has_client ? &client : nullptr);
   Decision decision = decide(lookup, *store, state.config, context);
   if (decision.blocks_someone) {  // the real answer is per client
     qstate->no_cache_store = 1;
@@ -206,7 +205,7 @@ void handle_done(ModuleState& state, module_qstate* qstate, int id) noexcept {
       query->owner = qstate->qinfo.qname;
       query->owner_len = qstate->qinfo.qname_len;
       // A log or tag rule leaves the answer as it is, cache included.
-      if (blocks_someone(state, lookup)) purge_cached(qstate, *query);
+      if (blocks_someone(state, *store, lookup)) purge_cached(qstate, *query);
       return;
     }
   }

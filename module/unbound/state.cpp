@@ -36,12 +36,12 @@ ModuleHealth module_health(const ModuleState& state) {
 bool blocks_someone(const ModuleState& state, const VerdictStore& store, const std::uint8_t* wire,
                     std::size_t size) noexcept {
   NameKey key;
-  return blocks_someone(state, lookup_name(store, wire, size, key));
+  return blocks_someone(state, store, lookup_name(store, wire, size, key));
 }
 
-bool blocks_someone(const ModuleState& state, const LookupResult& lookup) noexcept {
-  return lookup.hit() && lookup.rule.action != Action::kAllow &&
-         is_blocking(graded_action(lookup.rule, state.config));
+bool blocks_someone(const ModuleState& state, const VerdictStore& store,
+                    const LookupResult& lookup) noexcept {
+  return lookup.hit() && blocks_anyone(lookup.rule, store, state.config);
 }
 
 LookupResult listed_address(const VerdictStore& store, const ub_packed_rrset_key& rrset,

@@ -95,5 +95,69 @@ class AddressRuleTest(unittest.TestCase):
             self.assertEqual(self.dig(name).addresses(), ["10.66.2.2"], name)
 
 
+class ClientGroupTest(unittest.TestCase):
+    """Three policies, one resolver: ungrouped clients (127.0.0.1) get malware blocked only;
+    the kids group (127.0.0.4) blocks the adult category too; the pilot group (127.0.0.3) is
+    only monitored. Answers that differ per client are never shared through the cache."""
+
+    GROUPS = [
+        "client-group: kids 127.0.0.4",
+        "client-group: pilot 127.0.0.3/32",
+        "group-mode: pilot monitor",
+        "group-categories: default malware",
+        "group-categories: kids malware adult",
+    ]
+    FEEDS = [
+        ("malware.lab\n", ["--action", "nxdomain", "--category", "malware"]),
+        ("adult.lab\n", ["--action", "nxdomain", "--category", "Adult"]),
+        (RPZ_HEADER + "32.1.1.66.10.rpz-ip CNAME .\n", ["--format", "rpz", "--category", "malware"]),
+    ]
+
+    @classmethod
+    def setUpClass(cls):
+        cls.bed = harness.Testbed(store_feeds=cls.FEEDS, config_lines=cls.GROUPS)
+        cls.bed.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.bed.cleanup()
+
+    def answer(self, name, source):
+        answer = self.bed.dig(name, source=source)
+        return answer.status if answer.status != "NOERROR" else ",".join(answer.addresses())
+
+    def test_each_group_gets_its_own_answer_in_any_order(self):
+        expected = {
+            ("adult.lab", "127.0.0.1"): "10.0.0.1",
+            ("adult.lab", "127.0.0.4"): "NXDOMAIN",
+            ("adult.lab", "127.0.0.3"): "10.0.0.1",
+            ("malware.lab", "127.0.0.1"): "NXDOMAIN",
+            ("malware.lab", "127.0.0.4"): "NXDOMAIN",
+            ("malware.lab", "127.0.0.3"): "10.0.0.1",
+            ("c2.lab", "127.0.0.1"): "NXDOMAIN",
+            ("c2.lab", "127.0.0.3"): "10.66.1.1",
+        }
+        # Twice, in two orders: whoever asks first, the cache shares nothing between groups.
+        for order in (sorted(expected), sorted(expected, key=lambda key: key[1], reverse=True)):
+            for name, source in order:
+                self.assertEqual(self.answer(name, source), expected[(name, source)],
+                                 (name, source))
+
+    def test_hit_lines_say_what_each_group_got(self):
+        self.answer("malware.lab", "127.0.0.3")
+        self.answer("adult.lab", "127.0.0.1")
+        lines = self.bed.hits(lambda lines: any(line.get("client") == "127.0.0.3" and
+                                                line.get("qname") == "malware.lab"
+                                                for line in lines))
+        pilot = [line for line in lines
+                 if line.get("client") == "127.0.0.3" and line.get("qname") == "malware.lab"]
+        self.assertTrue(pilot)
+        self.assertEqual((pilot[0]["action"], pilot[0]["rule_action"], pilot[0]["note"]),
+                         ("log", "nxdomain", "monitor-group"))
+        # The adult rule is not the default group's business: no line for its clients.
+        self.assertFalse([line for line in lines
+                          if line.get("client") == "127.0.0.1" and line.get("qname") == "adult.lab"])
+
+
 if __name__ == "__main__":
     harness.run_tests()

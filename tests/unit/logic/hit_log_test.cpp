@@ -528,7 +528,7 @@ TEST(HitLog, ManyThreadsCountsAddUp) {
   std::map<std::string, long> last_qtype;
   for (const std::string& line : lines) {
     auto fields = parse_line(line);
-    ASSERT_EQ(fields.size(), 14u) << line;
+    ASSERT_EQ(fields.size(), 15u) << line;
     std::string qtype = fields["qtype"];
     long number = qtype.rfind("TYPE", 0) == 0 ? std::stol(qtype.substr(4)) : -1;
     if (number < 0) continue;  // a mnemonic
