@@ -169,8 +169,8 @@ struct QueryState {
   bool keep_uncached = false;      // a listed name resolved for someone it does not block
   const reply_info* saved_for = nullptr;  // the reply `saved` was taken from
   // An address in the answer is listed (an address rule): the rule is looked up by
-  // `address`, the answer is rewritten for the query name (`owner` is the qname), and
-  // `address_owner` is the name whose A or AAAA rrset holds the address.
+  // `address`; `owner` (and `address_owner`) is the name whose A or AAAA rrset holds it,
+  // `chain` and `chain_index` say where it sits in the answer's CNAME chain.
   std::uint8_t address_size = 0;  // 4 or 16; 0: the trigger is a name
   std::uint8_t address[16] = {};
   std::uint16_t address_type = 0;

@@ -195,15 +195,18 @@ void handle_done(ModuleState& state, module_qstate* qstate, int id) noexcept {
   }
   if (!found && qstate->return_msg != nullptr && qstate->return_msg->rep != nullptr) {
     // The address trigger: an address rule lists an A or AAAA record of the answer (any
-    // rrset of the chain). The answer is rewritten for the query name, like RPZ's IP trigger.
+    // rrset of the chain). As RPZ's IP trigger does, the answer keeps the CNAME chain up to
+    // the name holding the address, and the rule's verdict replaces that name's records.
     reply_info* rep = qstate->return_msg->rep;
     for (std::size_t i = 0; i < rep->an_numrrsets; ++i) {
       LookupResult lookup = listed_address(*store, *rep->rrsets[i], *query);
       if (!lookup.hit()) continue;
       count_lookup(state, lookup);
       query->verdict = true;
-      query->owner = qstate->qinfo.qname;
-      query->owner_len = qstate->qinfo.qname_len;
+      query->chain = i > 0;
+      query->chain_index = static_cast<std::uint16_t>(i);
+      query->owner = rep->rrsets[i]->rk.dname;
+      query->owner_len = rep->rrsets[i]->rk.dname_len;
       // A log or tag rule leaves the answer as it is, cache included.
       if (blocks_someone(state, *store, lookup)) purge_cached(qstate, *query);
       return;

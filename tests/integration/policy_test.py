@@ -61,10 +61,12 @@ class AddressRuleTest(unittest.TestCase):
         self.assertEqual(v6[0]["rule"], "16.zz.fd66.rpz-ip")
 
     def test_cname_chain_into_a_listed_prefix(self):
+        # As RPZ's IP trigger: the chain up to the name holding the address, then the verdict.
         for name in ("c2alias.lab", "c2deep.lab", "c2alias.lab"):
             answer = self.dig(name)
             self.assertEqual(answer.status, "NXDOMAIN", name)
             self.assertNotIn("10.66.1.1", answer.addresses(), name)
+            self.assertIn(("c2alias.lab", "CNAME", "c2.lab"), answer.records, name)
         # The chain's end, asked directly after the chain was resolved: not from cache either.
         self.assertEqual(self.dig("c2.lab").status, "NXDOMAIN")
 
