@@ -211,6 +211,8 @@ void append_hit_json(std::string& out, const HitRecord& record) {
   append_json_string(out, key_to_text(record.rule_key.view()));
   out += ",\"kind\":";
   append_json_string(out, kind_name(record.kind));
+  out += ",\"trigger\":";
+  append_json_string(out, trigger_name(record.trigger));
   out += ",\"campaign\":";
   append_json_string_or_null(out, record.campaign.view());
   out += ",\"category\":";
@@ -293,6 +295,7 @@ void HitRecord::copy_from(const HitRecord& other) noexcept {
   action_applied = other.action_applied;
   rule_action = other.rule_action;
   kind = other.kind;
+  trigger = other.trigger;
   confidence = other.confidence;
   qname_wire.copy_from(other.qname_wire);
   rule_key.copy_from(other.rule_key);
@@ -301,6 +304,15 @@ void HitRecord::copy_from(const HitRecord& other) noexcept {
   source.copy_from(other.source);
   build_id.copy_from(other.build_id);
   note.copy_from(other.note);
+}
+
+std::string_view trigger_name(Trigger trigger) noexcept {
+  switch (trigger) {
+    case Trigger::kQname: return "qname";
+    case Trigger::kCnameChain: return "cname-chain";
+    case Trigger::kAddress: return "ip";
+  }
+  return "qname";
 }
 
 std::string format_hit_json(const HitRecord& record) {

@@ -72,6 +72,11 @@ struct BoundedText {
   bool empty() const noexcept { return size == 0; }
 };
 
+// What in the query matched the rule (RPZ's triggers): the query name, a name in the answer's
+// CNAME chain, or an address in the answer's A/AAAA records (an address rule).
+enum class Trigger : std::uint8_t { kQname, kCnameChain, kAddress };
+std::string_view trigger_name(Trigger trigger) noexcept;  // "qname", "cname-chain", "ip"
+
 // One hit, filled on the query path. Trivially copyable; about 800 bytes.
 struct HitRecord {
   std::int64_t time_us = 0;  // unix time, microseconds
@@ -84,6 +89,7 @@ struct HitRecord {
   Action action_applied = Action::kLog;  // what the module did with this query
   Action rule_action = Action::kLog;     // what the matched rule asks for
   RuleKind kind = RuleKind::kExact;
+  Trigger trigger = Trigger::kQname;
   std::uint8_t confidence = 0;  // 0-100
 
   BoundedText<255> qname_wire;  // the query name in wire format, as received (any bytes)
@@ -105,7 +111,7 @@ struct HitRecord {
 // The record as one JSON object on one line, without the trailing newline. Keys, in order:
 // time (ISO 8601 UTC with microseconds), client, client_port (only when not 0), qname (DNS
 // presentation text, \DDD-escaped, then JSON-escaped), qtype (mnemonic or TYPEnnn), action,
-// rule_action, rule, kind, campaign, category (null when empty), source, confidence,
+// rule_action, rule, kind, trigger, campaign, category (null when empty), source, confidence,
 // build_id, note (only when not empty). The output is plain ASCII unless a text field holds
 // valid UTF-8; invalid bytes come out as \u00XX. Runs on the writer thread: may allocate.
 std::string format_hit_json(const HitRecord& record);

@@ -183,8 +183,73 @@ bool ModuleConfig::is_exempt(int family, const std::uint8_t* address) const noex
   return false;
 }
 
+namespace {
+
+bool same_text_any_case(std::string_view a, std::string_view b) noexcept {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) !=
+        std::tolower(static_cast<unsigned char>(b[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// Words separated by spaces or commas.
+std::vector<std::string> words_of(std::string_view value) {
+  std::string list(value);
+  for (char& c : list) {
+    if (c == ',') c = ' ';
+  }
+  std::istringstream stream(list);
+  std::vector<std::string> words;
+  std::string word;
+  while (stream >> word) words.push_back(word);
+  return words;
+}
+
+bool valid_group_name(std::string_view name) noexcept {
+  if (name.empty() || name.size() > 32) return false;
+  for (char c : name) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+bool ClientGroup::applies(std::string_view category, std::string_view campaign) const noexcept {
+  if (categories.empty() && campaigns.empty()) return true;
+  for (const std::string& listed : categories) {
+    if (!category.empty() && same_text_any_case(listed, category)) return true;
+  }
+  for (const std::string& listed : campaigns) {
+    if (!campaign.empty() && same_text_any_case(listed, campaign)) return true;
+  }
+  return false;
+}
+
+const ClientGroup& ModuleConfig::group_for(int family, const std::uint8_t* address) const noexcept {
+  const ClientGroup* best = &default_group;
+  int best_length = -1;
+  if (family == 0) return *best;
+  for (const ClientGroup& group : groups) {
+    for (const Network& network : group.networks) {
+      // An IPv4 network matching an IPv4-mapped client counts as that many bits of IPv6.
+      int length = network.prefix_length + (network.family == AF_INET && family == AF_INET6 ? 96 : 0);
+      if (length > best_length && network.contains(family, address)) {
+        best = &group;
+        best_length = length;
+      }
+    }
+  }
+  return *best;
+}
+
 ModuleConfig parse_config(std::string_view text, std::string_view file) {
   ModuleConfig config;
+  config.default_group.name = "default";
   std::size_t line_number = 0;
   std::size_t tag_line = 0;
   std::size_t block_line = 0;
@@ -278,6 +343,61 @@ ModuleConfig parse_config(std::string_view text, std::string_view file) {
         any = true;
       }
       if (!any) bad("needs at least one network");
+    } else if (key == "client-group") {
+      // NAME NETWORK...; the key may repeat to add networks to a group.
+      std::vector<std::string> words = words_of(value);
+      if (words.size() < 2) bad("expected a group name and at least one network");
+      if (!valid_group_name(words[0])) {
+        bad("group name \"" + words[0] + "\": expected up to 32 letters, digits, - or _");
+      }
+      if (words[0] == "default") bad("\"default\" is every client in no group: it has no networks");
+      ClientGroup* group = nullptr;
+      for (ClientGroup& existing : config.groups) {
+        if (existing.name == words[0]) group = &existing;
+      }
+      if (group == nullptr) {
+        config.groups.emplace_back();
+        group = &config.groups.back();
+        group->name = words[0];
+      }
+      for (std::size_t i = 1; i < words.size(); ++i) {
+        std::string error;
+        auto network = Network::parse(words[i], error);
+        if (!network) bad(error);
+        group->networks.push_back(*network);
+      }
+    } else if (key == "group-mode" || key == "group-categories" || key == "group-campaigns" ||
+               key == "group-confidence") {
+      // GROUP VALUE...: the group must be defined above ("default" always is).
+      std::vector<std::string> words = words_of(value);
+      if (words.size() < 2) bad("expected a group name and a value");
+      ClientGroup* group = words[0] == "default" ? &config.default_group : nullptr;
+      for (ClientGroup& existing : config.groups) {
+        if (existing.name == words[0]) group = &existing;
+      }
+      if (group == nullptr) bad("no client-group \"" + words[0] + "\" above");
+      if (key == "group-mode") {
+        if (words.size() != 2) bad("expected a group name and enforce or monitor");
+        if (words[1] == "enforce") {
+          group->mode = GroupMode::kEnforce;
+        } else if (words[1] == "monitor") {
+          group->mode = GroupMode::kMonitor;
+        } else {
+          bad("expected enforce or monitor, got \"" + words[1] + "\"");
+        }
+      } else if (key == "group-confidence") {
+        std::uint64_t tag = 0, block = 0;
+        if (words.size() != 3 || !parse_unsigned(words[1], 101, tag) ||
+            !parse_unsigned(words[2], 101, block)) {
+          bad("expected a group name, then the tag and block thresholds (0 to 101)");
+        }
+        if (tag > block) bad("the tag threshold must not be above the block threshold");
+        group->confidence_tag = static_cast<std::uint8_t>(tag);
+        group->confidence_block = static_cast<std::uint8_t>(block);
+      } else {
+        auto& list = key == "group-categories" ? group->categories : group->campaigns;
+        list.assign(words.begin() + 1, words.end());
+      }
     } else if (key == "confidence-tag" || key == "confidence-block") {
       if (!parse_unsigned(value, 101, number)) bad("expected 0 to 101");
       auto threshold = static_cast<std::uint8_t>(number);

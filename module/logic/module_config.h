@@ -4,7 +4,7 @@
 // its settings from a file of its own: the path in $DNSVERDICT_CONFIG, else
 // kDefaultConfigPath. The syntax follows unbound.conf: one `key: value` per line, `#` starts
 // a comment (outside quotes: a value in "double" or 'single' quotes is taken whole), blank
-// lines are ignored; `exempt:` may repeat.
+// lines are ignored; `exempt:` and `client-group:` may repeat.
 //
 // Thread safety: a ModuleConfig is immutable once parsed and may be read from any thread.
 #pragma once
@@ -46,6 +46,27 @@ struct Network {
   std::string to_text() const;
 };
 
+// A named group of clients with a policy of its own (docs/module.md, "Client groups").
+enum class GroupMode : std::uint8_t {
+  kEnforce,  // the rules' actions, graded by the group's thresholds
+  kMonitor,  // every action becomes `log`: answered normally, each hit logged
+};
+
+struct ClientGroup {
+  std::string name;               // "default" for clients in no named group
+  std::vector<Network> networks;  // none for "default"
+  GroupMode mode = GroupMode::kEnforce;
+  // Which rules apply to the group: those of a listed category or campaign (names compared
+  // without regard to case). Both empty: every rule. Other rules pass silently (no hit line).
+  std::vector<std::string> categories;
+  std::vector<std::string> campaigns;
+  std::optional<std::uint8_t> confidence_tag;    // unset: the config's confidence-tag
+  std::optional<std::uint8_t> confidence_block;  // unset: the config's confidence-block
+
+  // True when a rule of this category and campaign (names, empty for none) applies.
+  bool applies(std::string_view category, std::string_view campaign) const noexcept;
+};
+
 struct ModuleConfig {
   std::string store_path = "/var/lib/dnsverdict/verdicts.mdb";
   FailMode fail_mode = FailMode::kOpen;
@@ -77,8 +98,18 @@ struct ModuleConfig {
   std::size_t stats_memory_budget = std::size_t{128} << 20;  // bytes the counters may hold
   std::string stats_hash_key_file;  // client-hash key; "" = stats_store_path + ".key"
 
+  // Client groups: the clients in no named group form `default_group`; a client in several
+  // belongs to the one with the longest matching network (the first defined on a tie).
+  ClientGroup default_group;
+  std::vector<ClientGroup> groups;
+
   // True when a client at `address` (4 or 16 octets, see Network::contains) is exempt.
   bool is_exempt(int family, const std::uint8_t* address) const noexcept;
+  // The group of a client at `address` (family 0: unknown client: the default group).
+  const ClientGroup& group_for(int family, const std::uint8_t* address) const noexcept;
+  // True when some group (the default one included) has a policy of its own: answers for
+  // listed names may then differ between clients of different groups.
+  bool has_groups() const noexcept { return !groups.empty(); }
 };
 
 // Raised by parse_config/load_config; what() is "file:line: key: reason" (or "file: reason"

@@ -4,11 +4,47 @@
 
 namespace dnsverdict {
 
-Action graded_action(const Rule& rule, const ModuleConfig& config) noexcept {
+namespace {
+
+Action graded(const Rule& rule, std::uint8_t tag, std::uint8_t block) noexcept {
   if (!is_blocking(rule.action)) return rule.action;
-  if (rule.confidence >= config.confidence_block) return rule.action;
-  if (rule.confidence >= config.confidence_tag) return Action::kTag;
+  if (rule.confidence >= block) return rule.action;
+  if (rule.confidence >= tag) return Action::kTag;
   return Action::kLog;
+}
+
+bool applies_to(const ClientGroup& group, const Rule& rule, const VerdictStore& store) noexcept {
+  if (group.categories.empty() && group.campaigns.empty()) return true;
+  const CampaignRecord* campaign = store.campaign(rule.campaign);
+  return group.applies(store.category(rule.category),
+                       campaign != nullptr ? std::string_view(campaign->name) : std::string_view());
+}
+
+bool blocks_group(const Rule& rule, const VerdictStore& store, const ModuleConfig& config,
+                  const ClientGroup& group) noexcept {
+  return group.mode == GroupMode::kEnforce && is_blocking(graded_action(rule, config, group)) &&
+         applies_to(group, rule, store);
+}
+
+}  // namespace
+
+Action graded_action(const Rule& rule, const ModuleConfig& config) noexcept {
+  return graded_action(rule, config, config.default_group);
+}
+
+Action graded_action(const Rule& rule, const ModuleConfig& config,
+                     const ClientGroup& group) noexcept {
+  return graded(rule, group.confidence_tag.value_or(config.confidence_tag),
+                group.confidence_block.value_or(config.confidence_block));
+}
+
+bool blocks_anyone(const Rule& rule, const VerdictStore& store, const ModuleConfig& config) noexcept {
+  if (rule.action == Action::kAllow || !is_blocking(rule.action)) return false;
+  if (blocks_group(rule, store, config, config.default_group)) return true;
+  for (const ClientGroup& group : config.groups) {
+    if (blocks_group(rule, store, config, group)) return true;
+  }
+  return false;
 }
 
 namespace {
@@ -35,10 +71,13 @@ Decision decide(const LookupResult& lookup, const VerdictStore& store, const Mod
   const Rule& rule = lookup.rule;
   if (rule.action == Action::kAllow) return decision;  // allowlisted: no verdict, no line
 
-  Action action = graded_action(rule, config);
+  const ClientGroup& group = query.group != nullptr ? *query.group : config.default_group;
+  decision.blocks_someone = blocks_anyone(rule, store, config);
+  if (!applies_to(group, rule, store)) return decision;  // not this group's business: no line
+
+  Action action = graded_action(rule, config, group);
   decision.hit = true;
   decision.applied = action;
-  decision.blocks_someone = is_blocking(action);
   if (action != rule.action) {
     decision.note = action == Action::kTag ? "below-block-threshold" : "below-tag-threshold";
   }
@@ -46,6 +85,11 @@ Decision decide(const LookupResult& lookup, const VerdictStore& store, const Mod
   if (query.client_exempt) {
     decision.applied = Action::kLog;
     decision.note = "exempt-client";
+    return decision;
+  }
+  if (group.mode == GroupMode::kMonitor) {
+    decision.applied = Action::kLog;
+    decision.note = "monitor-group";
     return decision;
   }
 

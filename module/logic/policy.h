@@ -5,7 +5,9 @@
 // Grading: a blocking rule whose confidence is below `confidence-block` is downgraded to
 // `tag`, below `confidence-tag` to `log`. Exempt clients get every blocking verdict as
 // `log` (answered normally, hit line noted "exempt-client"). `tcp-only` truncates UDP answers
-// and lets TCP pass.
+// and lets TCP pass. A client group (module_config.h) brings its own thresholds, may limit
+// the rules that apply to it to some categories and campaigns, and in `monitor` mode turns
+// every blocking verdict into `log` (hit line noted "monitor-group").
 #pragma once
 
 #include <cstddef>
@@ -40,8 +42,8 @@ struct Decision {
   Response response = Response::kPass;
   Action applied = Action::kAllow;  // the action taken, for the hit line
   bool hit = false;                 // write a hit line
-  // The graded verdict blocks non-exempt clients: the real answer must not be cached (it
-  // would be served from cache to clients it must not reach).
+  // The verdict blocks some clients (of some group, exempt ones aside): the real answer must
+  // not be cached (it would be served from cache to clients it must not reach).
   bool blocks_someone = false;
   const char* note = "";            // hit-line note: "exempt-client", "below-block-threshold"...
   std::string_view sinkhole;        // kSinkhole: encoded addresses (store_format.h)
@@ -50,13 +52,21 @@ struct Decision {
   bool blocked() const noexcept { return response != Response::kPass; }
 };
 
-// The rule's action after the confidence thresholds (client-independent).
+// The rule's action after the confidence thresholds of the default group.
 Action graded_action(const Rule& rule, const ModuleConfig& config) noexcept;
+// The same with a group's thresholds (its own, else the config's).
+Action graded_action(const Rule& rule, const ModuleConfig& config,
+                     const ClientGroup& group) noexcept;
+
+// The client-independent question: does the rule block the clients of some group (or the
+// ungrouped ones)? Then the real answer must not be cached. An allowlist rule blocks no one.
+bool blocks_anyone(const Rule& rule, const VerdictStore& store, const ModuleConfig& config) noexcept;
 
 struct QueryContext {
   std::uint16_t qtype = 0;
   bool client_exempt = false;
   bool udp = true;
+  const ClientGroup* group = nullptr;  // the client's group; null: the default group
 };
 
 // The decision for a lookup result. `store` is the store the result came from (for the

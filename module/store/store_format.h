@@ -12,7 +12,9 @@
 //   "categories" u16 id (big-endian) -> category name (text)
 //   "sources"    u16 id (big-endian) -> SourceRecord
 //   "filter"     "bloom" -> the pre-filter over every name key (bloom_filter.h)
-//   "address_rules" reserved for IP/CIDR rules (empty in format version 1)
+//   "address_rules" "prefixes" -> the IPv4/IPv6 prefix table (prefix_table.h), a single value
+//                read in place; absent when the store has no address rules (and in stores
+//                written before address rules: the same format version reads both)
 // Integers inside records are little-endian; records are read with memcpy, never cast.
 #pragma once
 
@@ -49,11 +51,15 @@ inline constexpr const char* kKeyCount = "key_count";    // records in "rules"
 inline constexpr const char* kCountActionPrefix = "count.action.";
 inline constexpr const char* kCountKindPrefix = "count.kind.";
 inline constexpr const char* kSkippedPrefix = "skipped.";  // triggers the compiler does not support yet
+// Address rules (prefixes) per family; absent in stores without any.
+inline constexpr const char* kAddressRuleCountV4 = "address_rule_count.ipv4";
+inline constexpr const char* kAddressRuleCountV6 = "address_rule_count.ipv6";
 }  // namespace meta
 
 inline constexpr const char* kFilterKey = "bloom";
 inline constexpr const char* kIndexKey = "index";
 inline constexpr const char* kHeapKey = "heap";
+inline constexpr const char* kPrefixTableKey = "prefixes";
 
 // What a resolver does with a matching query. Values are part of the format.
 enum class Action : std::uint8_t {

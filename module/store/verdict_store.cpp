@@ -132,7 +132,7 @@ std::shared_ptr<const VerdictStore> VerdictStore::open(const std::string& path) 
   MDB_dbi categories_dbi = open_db(db::kCategories);
   MDB_dbi sources_dbi = open_db(db::kSources);
   MDB_dbi filter_dbi = open_db(db::kFilter);
-  open_db(db::kAddressRules);
+  MDB_dbi address_dbi = open_db(db::kAddressRules);
   dbi_txn.commit(path);
   check_lmdb(mdb_txn_begin(raw_env, nullptr, MDB_RDONLY, &raw_txn), path);
   store->open_txn_ = LmdbTxn(raw_txn);
@@ -187,6 +187,22 @@ std::shared_ptr<const VerdictStore> VerdictStore::open(const std::string& path) 
     if (!store->index_.attach(get_value(rules_dbi, kIndexKey), get_value(rules_dbi, kHeapKey)) ||
         store->index_.entry_count() != info.key_count)
       throw StoreError(path + ": the store is damaged (bad hash index)");
+    // Address rules: no "prefixes" value is a store without any (as every store written
+    // before address rules existed).
+    MDB_val prefixes_key = to_val(kPrefixTableKey), prefixes_value;
+    int code = mdb_get(raw_txn, address_dbi, &prefixes_key, &prefixes_value);
+    if (code != MDB_NOTFOUND) {
+      check_lmdb(code, path);
+      const PrefixTableView& table = store->prefixes_;
+      auto expected = [&](const char* key, std::uint64_t count) {
+        auto it = info.meta.find(key);
+        return it == info.meta.end() ? count == 0 : parse_u64(it->second) == count;
+      };
+      if (!store->prefixes_.attach(from_val(prefixes_value)) ||
+          !expected(meta::kAddressRuleCountV4, table.v4_count()) ||
+          !expected(meta::kAddressRuleCountV6, table.v6_count()))
+        throw StoreError(path + ": the store is damaged (bad address rule table)");
+    }
     // LMDB does not tell where it mapped the file: the mapping holding the views is it.
     std::uintptr_t map_begin = 0, map_end = 0;
     if (find_mapping(store->index_.heap().data(), map_begin, map_end)) {
@@ -243,6 +259,47 @@ LookupResult VerdictStore::lookup_wire(const std::uint8_t* wire, std::size_t siz
   LookupResult result = lookup(key, now);
   result.owner_key = {};  // it pointed into `key`, which ends here
   return result;
+}
+
+AddressLookupResult VerdictStore::lookup_address(const std::uint8_t* address, std::size_t size,
+                                                 std::int64_t now) const noexcept {
+  AddressLookupResult result;
+  if (address == nullptr || (size != 4 && size != 16)) {
+    result.status = LookupStatus::kError;
+    return result;
+  }
+  if (prefixes_.empty()) return result;
+  bool well_formed = prefixes_.find(size == 4 ? 4 : 6, address,
+                                    [&](std::string_view record, std::uint8_t length) {
+    RuleSlots slots;
+    if (!decode_slots(record, slots)) {
+      result.status = LookupStatus::kError;
+      return true;
+    }
+    if (!slots.self || slots.self->expired(now)) return false;
+    result.status = LookupStatus::kHit;
+    result.rule = *slots.self;
+    result.prefix_length = length;
+    return true;
+  });
+  if (!well_formed) result.status = LookupStatus::kError;
+  return result;
+}
+
+void VerdictStore::for_each_address(
+    const std::function<bool(const IpPrefix&, const Rule&)>& visit) const {
+  bool stopped = false, damaged = false;
+  bool well_formed = prefixes_.for_each([&](const IpPrefix& prefix, std::string_view record) {
+    if (stopped || damaged) return;
+    RuleSlots slots;
+    if (!decode_slots(record, slots) || !slots.self) {
+      damaged = true;
+      return;
+    }
+    stopped = !visit(prefix, *slots.self);
+  });
+  if (damaged || !well_formed)
+    throw StoreError(path_ + ": the store is damaged (bad address rule record)");
 }
 
 void VerdictStore::for_each(

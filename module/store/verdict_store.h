@@ -23,7 +23,9 @@
 #include "bloom_filter.h"
 #include "hash_index.h"
 #include "dns_name.h"
+#include "ip_prefix.h"
 #include "lmdb_handle.h"
+#include "prefix_table.h"
 #include "store_format.h"
 #include "store_guard.h"
 
@@ -64,6 +66,14 @@ struct LookupResult {
   bool hit() const noexcept { return status == LookupStatus::kHit; }
 };
 
+struct AddressLookupResult {
+  LookupStatus status = LookupStatus::kMiss;
+  Rule rule;                       // the applicable rule (kHit)
+  std::uint8_t prefix_length = 0;  // of the matching rule, in the address's own family
+                                   // (0-32 IPv4, 0-128 IPv6)
+  bool hit() const noexcept { return status == LookupStatus::kHit; }
+};
+
 class VerdictStore {
  public:
   // Opens `path` read-only and checks it: LMDB can open it, every database is present, the
@@ -82,6 +92,21 @@ class VerdictStore {
   // The same for a wire-format name; owner_key is left empty (use owner_labels).
   LookupResult lookup_wire(const std::uint8_t* wire, std::size_t size,
                            std::int64_t now) const noexcept;
+
+  // The address rule for `address`: 4 octets (IPv4) or 16 (IPv6), network order. The longest
+  // listed prefix of the address's own family that holds it wins (an IPv4-mapped IPv6
+  // address is an IPv6 address: IPv4 rules do not match it); expired rules are skipped as if
+  // absent. kError for another size or a damaged table. Never throws; no allocation, no lock.
+  AddressLookupResult lookup_address(const std::uint8_t* address, std::size_t size,
+                                     std::int64_t now) const noexcept;
+  // False when the store lists no prefix (then lookup_address always misses). Cheap.
+  bool has_address_rules() const noexcept { return !prefixes_.empty(); }
+  std::uint64_t address_rule_count(int family) const noexcept {
+    return family == 4 ? prefixes_.v4_count() : prefixes_.v6_count();
+  }
+  // Every address rule, IPv4 then IPv6, each in address order; stop early by returning
+  // false. Throws StoreError.
+  void for_each_address(const std::function<bool(const IpPrefix&, const Rule&)>& visit) const;
 
   // Every record in key order; stop early by returning false. Throws StoreError.
   void for_each(const std::function<bool(std::string_view key, const RuleSlots&)>& visit) const;
@@ -110,6 +135,7 @@ class VerdictStore {
   StoreGuardWatch guard_;  // the map of env_; released before env_ unmaps it
   BloomFilterView filter_;
   HashIndexView index_;
+  PrefixTableView prefixes_;
   StoreInfo info_;
   std::map<std::uint32_t, CampaignRecord> campaigns_;
   std::map<std::uint16_t, std::string> categories_;

@@ -6,7 +6,8 @@
 
 namespace dnsverdict::glue {
 
-// Cache sweep after a hot swap: names the new store blocks leave the message and rrset caches.
+// Cache sweep after a hot swap: names the new store blocks leave the message and rrset caches,
+// and so do A and AAAA rrsets holding an address it blocks (with every message built on them).
 //
 // It runs on Unbound's worker threads, from a timer on each worker's event loop, never on the
 // store watcher thread: Unbound deletes and recreates its caches during `unbound-control
@@ -25,20 +26,38 @@ struct SweepItem {
   std::uint16_t rrclass = 0;
   std::uint32_t flags = 0;
   hashvalue_type hash = 0;
+  std::uint32_t addresses_offset = 0;  // of an A/AAAA rrset's addresses in SweepSlab::addresses
+  std::uint32_t address_count = 0;
 };
 
 struct SweepSlab {
+  bool with_addresses = false;  // copy A/AAAA rrsets' addresses too (the store has address rules)
   std::string names;
+  std::string addresses;
   std::vector<SweepItem> items;
 
   void add(const std::uint8_t* name, std::size_t size, std::uint16_t type, std::uint16_t rrclass,
            std::uint32_t flags, hashvalue_type hash) {
     items.push_back({static_cast<std::uint32_t>(names.size()), static_cast<std::uint16_t>(size),
-                     type, rrclass, flags, hash});
+                     type, rrclass, flags, hash, 0, 0});
     names.append(reinterpret_cast<const char*>(name), size);
+  }
+  void add_addresses(const packed_rrset_data& data, std::size_t address_size) {
+    SweepItem& item = items.back();
+    item.addresses_offset = static_cast<std::uint32_t>(addresses.size());
+    for (std::size_t r = 0; r < data.count; ++r) {
+      const std::uint8_t* address = rdata_address(data.rr_data[r], data.rr_len[r], address_size);
+      if (address == nullptr) continue;
+      addresses.append(reinterpret_cast<const char*>(address), address_size);
+      ++item.address_count;
+    }
   }
   const std::uint8_t* name(const SweepItem& item) const noexcept {
     return reinterpret_cast<const std::uint8_t*>(names.data()) + item.offset;
+  }
+  const std::uint8_t* address(const SweepItem& item, std::size_t index) const noexcept {
+    return reinterpret_cast<const std::uint8_t*>(addresses.data()) + item.addresses_offset +
+           index * (item.type == kTypeA ? 4 : 16);
   }
 };
 
@@ -53,11 +72,27 @@ void collect_message(lruhash_entry* entry, void* argument) {
 
 void collect_rrset(lruhash_entry* entry, void* argument) {
   auto* key = static_cast<ub_packed_rrset_key*>(entry->key);
+  auto* slab = static_cast<SweepSlab*>(argument);
   try {
-    static_cast<SweepSlab*>(argument)->add(key->rk.dname, key->rk.dname_len, ntohs(key->rk.type),
-                                           ntohs(key->rk.rrset_class), key->rk.flags, entry->hash);
+    std::uint16_t type = ntohs(key->rk.type);
+    slab->add(key->rk.dname, key->rk.dname_len, type, ntohs(key->rk.rrset_class), key->rk.flags,
+              entry->hash);
+    if (slab->with_addresses && (type == kTypeA || type == kTypeAaaa) && entry->data != nullptr) {
+      slab->add_addresses(*static_cast<packed_rrset_data*>(entry->data), type == kTypeA ? 4 : 16);
+    }
   } catch (...) {
   }
+}
+
+// An address of the rrset is blocked by an address rule of the store.
+bool blocks_address(const ModuleState& state, const VerdictStore& store, const SweepSlab& slab,
+                    const SweepItem& item) noexcept {
+  std::size_t size = item.type == kTypeA ? 4 : 16;
+  for (std::size_t i = 0; i < item.address_count; ++i) {
+    NameKey key;
+    if (blocks_someone(state, store, lookup_address(store, slab.address(item, i), size, key))) return true;
+  }
+  return false;
 }
 
 // Like Unbound's lruhash_traverse (same locks, same order), for the bins [from, to) only:
@@ -94,6 +129,7 @@ bool sweep_slab(ModuleState& state, SweepJob& job) noexcept {
   lruhash* table = is_message ? messages->array[index] : rrsets->array[index];
   try {
     SweepSlab slab;
+    slab.with_addresses = !is_message && job.store->has_address_rules();
     std::size_t bins = traverse_bins(table, job.bin, job.bin + kSweepBins,
                                      is_message ? &collect_message : &collect_rrset, &slab);
     // Grown since the last step: its entries were rehashed, walk it again from the start.
@@ -106,7 +142,12 @@ bool sweep_slab(ModuleState& state, SweepJob& job) noexcept {
     }
     job.checked += slab.items.size();
     for (const SweepItem& item : slab.items) {
-      if (!blocks_someone(state, *job.store, slab.name(item), item.size)) continue;
+      // A message leaves with its rrsets: a cached message whose rrset was removed is no
+      // longer answered from the cache (Unbound checks each rrset's id).
+      if (!blocks_someone(state, *job.store, slab.name(item), item.size) &&
+          (item.address_count == 0 || !blocks_address(state, *job.store, slab, item))) {
+        continue;
+      }
       if (is_message) {
         query_info key{};
         key.qname = const_cast<std::uint8_t*>(slab.name(item));
@@ -134,7 +175,8 @@ void finish_sweep(ModuleState& state, SweepJob& job) noexcept {
   double millis = static_cast<double>(steady_nanos() - job.started_nanos) / 1e6;
   if (!job.follow_up || job.messages != 0 || job.rrsets != 0 || job.incomplete) {
     log_info("dnsverdict: %scache sweep for store build %s: %llu entries checked, %llu messages "
-             "and %llu rrsets of listed names removed in %.1f ms (%zu steps, longest %.1f ms)%s",
+             "and %llu rrsets of listed names or addresses removed in %.1f ms (%zu steps, longest "
+             "%.1f ms)%s",
              job.follow_up ? "follow-up " : "", job.store->info().build_id.c_str(),
              static_cast<unsigned long long>(job.checked),
              static_cast<unsigned long long>(job.messages),
@@ -275,6 +317,14 @@ void purge_cached(module_qstate* qstate, const QueryState& query) noexcept {
     msg_cache_remove(qstate->env, query.owner, query.owner_len, qinfo.qtype, qinfo.qclass,
                      qstate->query_flags);
     remove_rrsets(qstate->env, query.owner, query.owner_len, kTypeCname, qinfo.qclass);
+  }
+  if (query.address_size != 0 && query.address_owner != nullptr) {
+    // The listed address's own records, and the answer cached for the name that holds them
+    // (the end of a CNAME chain is cached under its own name too).
+    remove_rrsets(qstate->env, query.address_owner, query.address_owner_len, query.address_type,
+                  qinfo.qclass);
+    msg_cache_remove(qstate->env, query.address_owner, query.address_owner_len,
+                     query.address_type, qinfo.qclass, qstate->query_flags);
   }
 }
 

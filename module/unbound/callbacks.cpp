@@ -8,7 +8,8 @@ namespace dnsverdict::glue {
 // Callbacks.
 
 // Upstream response, before the iterator caches anything from it: a response holding a
-// listed name (as an owner or a CNAME/DNAME target) is not cached.
+// listed name (as an owner or a CNAME/DNAME target) or, in its answer, an address an address
+// rule blocks is not cached.
 int query_response_callback(module_qstate* qstate, dns_msg* response, int, void* argument) noexcept {
   try {
     auto* state = static_cast<ModuleState*>(argument);
@@ -24,6 +25,13 @@ int query_response_callback(module_qstate* qstate, dns_msg* response, int, void*
       if (blocks_someone(*state, *store, rrset->rk.dname, rrset->rk.dname_len)) {
         qstate->no_cache_store = 1;
         return 1;
+      }
+      if (i < rep->an_numrrsets) {  // an address rule lists an address of the answer
+        QueryState scratch;
+        if (blocks_someone(*state, *store, listed_address(*store, *rrset, scratch))) {
+          qstate->no_cache_store = 1;
+          return 1;
+        }
       }
       std::uint16_t type = ntohs(rrset->rk.type);
       if ((type == LDNS_RR_TYPE_CNAME || type == LDNS_RR_TYPE_DNAME) && rrset->entry.data) {
@@ -59,8 +67,7 @@ int reply_cache_callback(query_info* qinfo, module_qstate*, reply_info*, int, ed
     if (!lookup.hit()) return 1;
     dnsverdict_client client;
     dnsverdict_reply_client(repinfo, &client);
-    QueryContext context{qinfo->qtype, state->config.is_exempt(client.family, client.address),
-                         client.is_udp != 0};
+    QueryContext context = client_context(state->config, qinfo->qtype, &client);
     Decision decision = decide(lookup, *store, state->config, context);
     if (decision.blocked()) {
       // The client got the real data. Expected only between a swap and the end of the cache
@@ -96,19 +103,28 @@ int reply_callback(query_info* qinfo, module_qstate* qstate, reply_info* rep, in
     if (store == nullptr) return 1;
 
     NameKey key;
-    LookupResult lookup = lookup_name(*store, query->owner, query->owner_len, key);
+    LookupResult lookup = lookup_trigger(*store, *query, key);
     dnsverdict_client client;
     dnsverdict_reply_client(repinfo, &client);
-    QueryContext context{qinfo->qtype, state->config.is_exempt(client.family, client.address),
-                         client.is_udp != 0};
+    QueryContext context = client_context(state->config, qinfo->qtype, &client);
     Decision decision = decide(lookup, *store, state->config, context);
 
     if (query->module_answered) {
-      // The module's blocked answer is the only one there is; an exempt client that joined a
-      // blocked query gets it too (docs/module.md), and its hit line says so.
+      // The module's blocked answer is the only one there is; an exempt client, or one of a
+      // group the rule does not block, that joined a blocked query gets it too
+      // (docs/module.md), and its hit line says so.
       if (!decision.blocked()) {
-        decision = decide(lookup, *store, state->config, QueryContext{qinfo->qtype, false, true});
-        decision.note = "exempt-client-joined-blocked-query";
+        // The verdict of a group it blocks (the client's own group does not block it).
+        QueryContext blocked = context;
+        blocked.client_exempt = false;
+        blocked.group = &state->config.default_group;
+        decision = decide(lookup, *store, state->config, blocked);
+        for (std::size_t i = 0; !decision.blocked() && i < state->config.groups.size(); ++i) {
+          blocked.group = &state->config.groups[i];
+          decision = decide(lookup, *store, state->config, blocked);
+        }
+        decision.note = context.client_exempt ? "exempt-client-joined-blocked-query"
+                                              : "joined-blocked-query";
       }
     } else if (rcode == LDNS_RCODE_NOERROR && rep != nullptr) {
       // The real answer: blocked clients get it rewritten, the others get it restored.
@@ -154,7 +170,7 @@ int reply_callback(query_info* qinfo, module_qstate* qstate, reply_info* rep, in
       edns_opt_list_append_ede(opt_list_out, region,
                                static_cast<sldns_ede_code>(state->config.ede), text.c_str());
     }
-    submit_hit(*state, decision, lookup, *store, *qinfo, client, query->chain ? "cname-chain" : "");
+    submit_hit(*state, decision, lookup, *store, *qinfo, client, "", trigger_of(*query));
   } catch (...) {
   }
   return 1;

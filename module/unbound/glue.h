@@ -45,6 +45,7 @@
 #include "unbound/headers.h"
 #include "unbound/client.h"
 
+#include "address_trigger.h"
 #include "dns_name.h"
 #include "hit_counters.h"
 #include "hit_log.h"
@@ -167,6 +168,14 @@ struct QueryState {
   bool following_redirect = false; // a sub-query resolves the redirect target
   bool keep_uncached = false;      // a listed name resolved for someone it does not block
   const reply_info* saved_for = nullptr;  // the reply `saved` was taken from
+  // An address in the answer is listed (an address rule): the rule is looked up by
+  // `address`; `owner` (and `address_owner`) is the name whose A or AAAA rrset holds it,
+  // `chain` and `chain_index` say where it sits in the answer's CNAME chain.
+  std::uint8_t address_size = 0;  // 4 or 16; 0: the trigger is a name
+  std::uint8_t address[16] = {};
+  std::uint16_t address_type = 0;
+  std::uint8_t* address_owner = nullptr;
+  std::size_t address_owner_len = 0;
 };
 
 inline std::int64_t now_seconds() noexcept { return static_cast<std::int64_t>(::time(nullptr)); }
@@ -195,9 +204,58 @@ inline LookupResult lookup_name(const VerdictStore& store, const std::uint8_t* w
   return store.lookup(key, now_seconds());
 }
 
+// The store lookup for an address (4 or 16 octets); a hit's owner_key is the address rule's
+// name (address_trigger.h), in `key`.
+inline LookupResult lookup_address(const VerdictStore& store, const std::uint8_t* address,
+                                   std::size_t size, NameKey& key) noexcept {
+  AddressLookupResult found = store.lookup_address(address, size, now_seconds());
+  LookupResult result;
+  result.status = found.status;
+  if (!found.hit()) return result;
+  result.rule = found.rule;
+  if (address_rule_key(address, size, found.prefix_length, key)) {
+    result.owner_key = key.view();
+    result.owner_labels = key.label_count;
+  }
+  return result;
+}
+
+// The rule a query's trigger matches: its listed name or its listed address.
+inline LookupResult lookup_trigger(const VerdictStore& store, const QueryState& query,
+                                   NameKey& key) noexcept {
+  if (query.address_size != 0) return lookup_address(store, query.address, query.address_size, key);
+  return lookup_name(store, query.owner, query.owner_len, key);
+}
+
+inline Trigger trigger_of(const QueryState& query) noexcept {
+  return query.address_size != 0 ? Trigger::kAddress
+                                 : query.chain ? Trigger::kCnameChain : Trigger::kQname;
+}
+
 // The client-independent question: does a listed name block someone?
 bool blocks_someone(const ModuleState& state, const VerdictStore& store, const std::uint8_t* wire,
                     std::size_t size) noexcept;
+// The same for a rule looked up any way.
+bool blocks_someone(const ModuleState& state, const VerdictStore& store,
+                    const LookupResult& lookup) noexcept;
+
+// What the policy needs to know of a client.
+inline QueryContext client_context(const ModuleConfig& config, std::uint16_t qtype,
+                                   const dnsverdict_client* client) noexcept {
+  QueryContext context;
+  context.qtype = qtype;
+  if (client == nullptr) return context;
+  context.client_exempt = config.is_exempt(client->family, client->address);
+  context.udp = client->is_udp != 0;
+  context.group = &config.group_for(client->family, client->address);
+  return context;
+}
+
+// The first address of an A or AAAA rrset that an address rule lists (any action): copies it
+// into `query` and returns the lookup. A miss for other types or when the store has no
+// address rules.
+LookupResult listed_address(const VerdictStore& store, const ub_packed_rrset_key& rrset,
+                            QueryState& query) noexcept;
 
 inline QueryState* query_state(module_qstate* qstate, int id) noexcept {
   return static_cast<QueryState*>(qstate->minfo[id]);
@@ -206,7 +264,8 @@ inline QueryState* query_state(module_qstate* qstate, int id) noexcept {
 // One hit that reached a client: counted, and written to the hit log.
 void submit_hit(ModuleState& state, const Decision& decision, const LookupResult& lookup,
                 const VerdictStore& store, const query_info& qinfo,
-                const dnsverdict_client& client, const char* note) noexcept;
+                const dnsverdict_client& client, const char* note,
+                Trigger trigger = Trigger::kQname) noexcept;
 
 // answers.cpp
 reply_info* build_reply(regional* region, const query_info& qinfo, const Decision& decision,

@@ -103,7 +103,7 @@ void handle_new(ModuleState& state, module_qstate* qstate, int id) noexcept {
     // The iterator or validator needs this name to resolve another one (a name server's
     // address, a DS): let it resolve and keep it out of the cache. The verdict stays set: a
     // client that joins this lookup while it runs gets its own decision in reply_callback.
-    if (is_blocking(graded_action(lookup.rule, state.config))) {
+    if (blocks_anyone(lookup.rule, *store, state.config)) {
       qstate->no_cache_store = 1;
       query->keep_uncached = true;
     }
@@ -113,9 +113,8 @@ void handle_new(ModuleState& state, module_qstate* qstate, int id) noexcept {
 
   dnsverdict_client client;
   bool has_client = dnsverdict_first_client(qstate, &client) != 0;
-  QueryContext context{qstate->qinfo.qtype,
-                       has_client && state.config.is_exempt(client.family, client.address),
-                       has_client ? client.is_udp != 0 : true};
+  QueryContext context =
+      client_context(state.config, qstate->qinfo.qtype, has_client ? &client : nullptr);
   Decision decision = decide(lookup, *store, state.config, context);
   if (decision.blocks_someone) {  // the real answer is per client
     qstate->no_cache_store = 1;
@@ -192,6 +191,25 @@ void handle_done(ModuleState& state, module_qstate* qstate, int id) noexcept {
         query->owner = rrset->rk.dname;
         query->owner_len = rrset->rk.dname_len;
       }
+    }
+  }
+  if (!found && qstate->return_msg != nullptr && qstate->return_msg->rep != nullptr) {
+    // The address trigger: an address rule lists an A or AAAA record of the answer (any
+    // rrset of the chain). As RPZ's IP trigger does, the answer keeps the CNAME chain up to
+    // the name holding the address, and the rule's verdict replaces that name's records.
+    reply_info* rep = qstate->return_msg->rep;
+    for (std::size_t i = 0; i < rep->an_numrrsets; ++i) {
+      LookupResult lookup = listed_address(*store, *rep->rrsets[i], *query);
+      if (!lookup.hit()) continue;
+      count_lookup(state, lookup);
+      query->verdict = true;
+      query->chain = i > 0;
+      query->chain_index = static_cast<std::uint16_t>(i);
+      query->owner = rep->rrsets[i]->rk.dname;
+      query->owner_len = rep->rrsets[i]->rk.dname_len;
+      // A log or tag rule leaves the answer as it is, cache included.
+      if (blocks_someone(state, *store, lookup)) purge_cached(qstate, *query);
+      return;
     }
   }
   if (!found) return;

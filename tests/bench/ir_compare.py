@@ -1,10 +1,12 @@
 """Instructions per cached query inside Unbound (callgrind), for plain Unbound and for each
 module given: deterministic figures to compare two builds of the module.
 
-  python3 tests/bench/ir_compare.py [--rules N] [--queries N] [--shared DIR] MODULE.so...
+  python3 tests/bench/ir_compare.py [--rules N] [--address-rules N] [--queries N]
+                                    [--shared DIR] MODULE.so...
 
 Starts NSD (the integration harness's test bed) for the upstream, compiles a store of N
-random listed names (default 100,000), and runs ../shared/tools/ir-per-query.sh once for
+random listed names (default 100,000) and, with --address-rules, as many random IPv4 /32
+and /24 address rules (RPZ rpz-ip triggers), and runs ../shared/tools/ir-per-query.sh once for
 plain Unbound (with one idle thread, as the module starts threads of its own) and once per
 module, all with one worker thread and pass traffic (2,000 unlisted names, all cache hits).
 Environment: DNSVERDICT_CLI, UNBOUND_EXECUTABLE (as for the integration tests).
@@ -28,6 +30,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("modules", nargs="+")
     parser.add_argument("--rules", type=int, default=100000)
+    parser.add_argument("--address-rules", type=int, default=0)
     parser.add_argument("--queries", type=int, default=5000)
     parser.add_argument("--verbose", action="store_true",
                         help="also print the tool's output (where its callgrind files are)")
@@ -41,8 +44,22 @@ def main():
         with open(os.path.join(bed.dir, "listed.txt"), "w") as out:
             for _ in range(options.rules):
                 out.write("%08x.listed.example\n" % rng.getrandbits(32))
-        subprocess.run([harness.CLI, "compile", "-q", "--force", "-o", bed.store,
-                        os.path.join(bed.dir, "listed.txt")], check=True, timeout=600)
+        feeds = [os.path.join(bed.dir, "listed.txt")]
+        if options.address_rules:
+            # Outside 10.0.0.0/8, where the lab zone's addresses are: pass traffic stays pass.
+            with open(os.path.join(bed.dir, "addresses.rpz"), "w") as out:
+                out.write("$TTL 60\n@ SOA localhost. root.localhost. 1 3600 600 86400 60\n"
+                          "@ NS localhost.\n")
+                for i in range(options.address_rules):
+                    address = rng.randrange(11 << 24, 224 << 24)
+                    octets = [(address >> shift) & 255 for shift in (0, 8, 16, 24)]
+                    if i % 2:
+                        out.write("32.%d.%d.%d.%d.rpz-ip CNAME .\n" % tuple(octets))
+                    else:
+                        out.write("24.0.%d.%d.%d.rpz-ip CNAME .\n" % tuple(octets[1:]))
+            feeds += ["--format", "rpz", os.path.join(bed.dir, "addresses.rpz")]
+        subprocess.run([harness.CLI, "compile", "-q", "--force", "-o", bed.store] + feeds,
+                       check=True, timeout=600)
         warm = os.path.join(bed.dir, "warm.txt")
         with open(warm, "w") as out:
             for i in range(2000):

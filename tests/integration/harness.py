@@ -47,6 +47,16 @@ alias2  CNAME later2.lab.
 walled  A   10.9.9.9
 *.v4    A   10.0.0.5
 alias4  CNAME evil4.v4.lab.
+c2      A   10.66.1.1
+c2      AAAA fd66::1
+c2alias CNAME c2.lab.
+c2deep  CNAME c2alias.lab.
+c2ok    A   10.66.1.1
+c2later A   10.66.2.2
+c2later-alias CNAME c2later.lab.
+c2sink  A   10.66.3.3
+c2log   A   10.66.4.4
+c2v6    AAAA fd66::2
 """
 
 # Served beside lab.; a bed that sets `stub_host_zone` delegates child.zz. to a name server

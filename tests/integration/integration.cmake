@@ -27,6 +27,18 @@ if(Python3_Interpreter_FOUND AND UNBOUND_EXECUTABLE)
     set_tests_properties(integration.safety PROPERTIES
       LABELS integration SKIP_RETURN_CODE 77 TIMEOUT 300
       ENVIRONMENT "DNSVERDICT_CLI=$<TARGET_FILE:dnsverdict>;DNSVERDICT_MODULE=$<TARGET_FILE:dnsverdict_module>;UNBOUND_EXECUTABLE=${UNBOUND_EXECUTABLE};DNSVERDICT_UNBOUND_PRELOAD=${DNSVERDICT_UNBOUND_PRELOAD}")
+    # Policy beyond the query name: address rules (RPZ's IP trigger) on every query path.
+    add_test(NAME integration.policy
+             COMMAND ${Python3_EXECUTABLE} -W ignore ${CMAKE_CURRENT_LIST_DIR}/policy_test.py)
+    set_tests_properties(integration.policy PROPERTIES
+      LABELS integration SKIP_RETURN_CODE 77 TIMEOUT 300
+      ENVIRONMENT "DNSVERDICT_CLI=$<TARGET_FILE:dnsverdict>;DNSVERDICT_MODULE=$<TARGET_FILE:dnsverdict_module>;UNBOUND_EXECUTABLE=${UNBOUND_EXECUTABLE};DNSVERDICT_UNBOUND_PRELOAD=${DNSVERDICT_UNBOUND_PRELOAD}")
+    # The same RPZ zone through Unbound's native rpz: and through the module: same answers.
+    add_test(NAME integration.differential
+             COMMAND ${Python3_EXECUTABLE} -W ignore ${CMAKE_CURRENT_LIST_DIR}/differential_test.py)
+    set_tests_properties(integration.differential PROPERTIES
+      LABELS integration SKIP_RETURN_CODE 77 TIMEOUT 300
+      ENVIRONMENT "DNSVERDICT_CLI=$<TARGET_FILE:dnsverdict>;DNSVERDICT_MODULE=$<TARGET_FILE:dnsverdict_module>;UNBOUND_EXECUTABLE=${UNBOUND_EXECUTABLE};DNSVERDICT_UNBOUND_PRELOAD=${DNSVERDICT_UNBOUND_PRELOAD}")
     # Counting: persistence across a restart, cache hits, the Prometheus file.
     add_test(NAME integration.counters
              COMMAND ${Python3_EXECUTABLE} -W ignore ${CMAKE_CURRENT_LIST_DIR}/counters_test.py)

@@ -21,8 +21,9 @@ std::optional<FeedFormat> parse_format(std::string_view name) noexcept;
 
 // Guesses a feed's format from its first lines (up to a few KiB of content).
 // RPZ: an SOA record, $ORIGIN/$TTL or "CNAME ." style records; hosts: lines starting with an
-// address; adblock: "||name^" lines or a "[Adblock" header; CSV: a header line naming a
-// "domain" column; JSON Lines: lines starting with "{"; otherwise a plain domain list.
+// address and a name; adblock: "||name^" lines or a "[Adblock" header; CSV: a header line
+// naming a "domain", "ip" or "cidr" column; JSON Lines: lines starting with "{"; otherwise a
+// plain list (of names, addresses and CIDR prefixes).
 FeedFormat detect_format(std::string_view content) noexcept;
 
 // Defaults for one source, from the command line or a manifest. A field a feed line sets

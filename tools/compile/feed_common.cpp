@@ -189,7 +189,9 @@ bool is_csv_header(std::string_view line) noexcept {
     std::string_view field = trim(line.substr(0, comma));
     if (field.size() >= 2 && field.front() == '"' && field.back() == '"')
       field = field.substr(1, field.size() - 2);
-    if (equal_ignoring_case(field, "domain")) return true;
+    if (equal_ignoring_case(field, "domain") || equal_ignoring_case(field, "ip") ||
+        equal_ignoring_case(field, "cidr"))
+      return true;
     if (comma == std::string_view::npos) break;
     line.remove_prefix(comma + 1);
   }
@@ -407,6 +409,40 @@ void add_rule(RuleDraft&& rule, const FeedDefaults& defaults, RuleSet& rules) {
     rule.data.clear();
   }
   rules.add(std::move(rule));
+}
+
+void add_rule(const IpPrefix& prefix, RuleDraft&& rule, const FeedDefaults& defaults,
+              RuleSet& rules) {
+  if (defaults.allowlist) {
+    rule.allowlist = true;
+    rule.action = Action::kAllow;
+    rule.data.clear();
+  }
+  rules.add_address(prefix, std::move(rule));
+}
+
+bool looks_like_ip_prefix(std::string_view text) noexcept {
+  if (text.empty()) return false;
+  bool colon = false, decimal = true;
+  for (char c : text) {
+    bool digit = c >= '0' && c <= '9';
+    bool hex = digit || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+    if (!hex && c != ':' && c != '.' && c != '/') return false;
+    colon = colon || c == ':';
+    decimal = decimal && (digit || c == '.' || c == '/');
+  }
+  return colon || decimal;
+}
+
+bool parse_feed_prefix(std::string_view text, std::string_view file, std::size_t line,
+                       Diagnostics& diagnostics, IpPrefix& prefix, std::string& error) {
+  if (!parse_ip_prefix(text, prefix, error)) return false;
+  IpPrefix written = prefix;
+  if (mask_host_bits(prefix))
+    diagnostics.warning(file, line,
+                        fmt::format("{} has host bits set: read as {}",
+                                    format_ip_prefix(written), format_ip_prefix(prefix)));
+  return true;
 }
 
 // ---- feed.h ----

@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "feed.h"
+#include "ip_prefix.h"
 
 namespace dnsverdict {
 
@@ -55,5 +56,18 @@ RuleDraft make_rule_template(const FeedDefaults& defaults, std::uint16_t source_
 
 // Adds a rule, applying the source's role: an allowlist source's rules all allow.
 void add_rule(RuleDraft&& rule, const FeedDefaults& defaults, RuleSet& rules);
+// The same for an address rule.
+void add_rule(const IpPrefix& prefix, RuleDraft&& rule, const FeedDefaults& defaults,
+              RuleSet& rules);
+
+// True when `text` looks like an address or CIDR prefix rather than a name: only hex digits,
+// ':', '.' and '/' with a ':' (IPv6), or only decimal digits, '.' and '/' (IPv4; no valid name
+// ends in an all-digit label).
+bool looks_like_ip_prefix(std::string_view text) noexcept;
+// An address or CIDR prefix as a feed gives it (parse_ip_prefix). Host bits past the prefix
+// length are cleared with a warning ("10.1.2.3/8 has host bits set: read as 10.0.0.0/8"):
+// feeds write both forms and mean the network. False with `error` on anything else.
+bool parse_feed_prefix(std::string_view text, std::string_view file, std::size_t line,
+                       Diagnostics& diagnostics, IpPrefix& prefix, std::string& error);
 
 }  // namespace dnsverdict

@@ -1,11 +1,14 @@
 // Indicator feeds: CSV (RFC 4180) with a header row, and JSON Lines. Both carry the same
-// fields per indicator, each optional except the domain:
+// fields per indicator, each optional except the domain or the ip (exactly one of them):
 //   domain      the name; "*.name" is a wildcard on name
+//   ip          an address or CIDR prefix ("47.100.164.28", "10.0.0.0/8", "2001:db8::/32"):
+//               an address rule; host bits past the length are cleared with a warning. The
+//               column may also be called "cidr".
 //   action      nxdomain, nodata, refuse, drop, sinkhole, redirect, log, tag, allow, tcp-only
 //   category, campaign   names (interned)
 //   confidence  integer 0-100
 //   first_seen, expires  unix seconds, 2024-01-02 or 2024-01-02T03:04:05Z
-//   kind        exact, subtree or wildcard (default: the source's list_kind)
+//   kind        exact, subtree or wildcard (default: the source's list_kind); names only
 //   sinkhole    addresses separated by commas, semicolons or blanks (implies action sinkhole)
 //   redirect    a target name (implies action redirect)
 //   data        the sinkhole addresses or redirect target, whichever the action needs
@@ -24,6 +27,7 @@ namespace {
 
 enum class Field {
   kDomain,
+  kIp,
   kAction,
   kCategory,
   kCampaign,
@@ -37,9 +41,9 @@ enum class Field {
   kCount
 };
 
-constexpr std::string_view kFieldNames[] = {"domain",     "action",     "category", "campaign",
-                                            "confidence", "first_seen", "expires",  "kind",
-                                            "data",       "sinkhole",   "redirect"};
+constexpr std::string_view kFieldNames[] = {"domain",   "ip",         "action",     "category",
+                                            "campaign", "confidence", "first_seen", "expires",
+                                            "kind",     "data",       "sinkhole",   "redirect"};
 static_assert(std::size(kFieldNames) == static_cast<std::size_t>(Field::kCount));
 
 // "First-Seen", "first seen" and "first_seen" all name the same column.
@@ -49,6 +53,7 @@ std::optional<Field> field_by_name(std::string_view name) {
     if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + ('a' - 'A'));
     if (c == '-' || c == ' ') c = '_';
   }
+  if (normal == "cidr") return Field::kIp;
   for (std::size_t i = 0; i < std::size(kFieldNames); ++i)
     if (normal == kFieldNames[i]) return static_cast<Field>(i);
   return std::nullopt;
@@ -61,32 +66,35 @@ struct Indicator {
   std::string_view& operator[](Field field) { return fields[static_cast<std::size_t>(field)]; }
 };
 
-// Turns an indicator into a rule on top of the source's template. False with `error`.
-bool indicator_to_rule(const Indicator& indicator, RuleSet& rules, RuleDraft& rule,
+// Turns an indicator into a rule on top of the source's template: a name rule, or only the
+// rule's fields when `address` (the caller keys it by the ip field). False with `error`.
+bool indicator_to_rule(const Indicator& indicator, bool address, RuleSet& rules, RuleDraft& rule,
                        std::string& error) {
-  std::string_view name = trim(indicator[Field::kDomain]);
-  if (name.empty()) {
-    error = "no domain";
-    return false;
-  }
-  bool wildcard = strip_wildcard(name);
-  if (!feed_name_to_key(name, rule.key, error)) {
-    error = fmt::format("\"{}\": {}", indicator[Field::kDomain], error);
-    return false;
-  }
-  if (std::string_view text = trim(indicator[Field::kKind]); !text.empty()) {
-    std::optional<RuleKind> kind = parse_kind(text);
-    if (!kind) {
-      error = fmt::format("unknown kind \"{}\" (exact, subtree or wildcard)", text);
+  if (!address) {
+    std::string_view name = trim(indicator[Field::kDomain]);
+    if (name.empty()) {
+      error = "no domain or ip";
       return false;
     }
-    if (wildcard && *kind != RuleKind::kWildcard) {
-      error = fmt::format("\"*.\" name with kind {}", kind_name(*kind));
+    bool wildcard = strip_wildcard(name);
+    if (!feed_name_to_key(name, rule.key, error)) {
+      error = fmt::format("\"{}\": {}", indicator[Field::kDomain], error);
       return false;
     }
-    rule.kind = *kind;
-  } else if (wildcard) {
-    rule.kind = RuleKind::kWildcard;
+    if (std::string_view text = trim(indicator[Field::kKind]); !text.empty()) {
+      std::optional<RuleKind> kind = parse_kind(text);
+      if (!kind) {
+        error = fmt::format("unknown kind \"{}\" (exact, subtree or wildcard)", text);
+        return false;
+      }
+      if (wildcard && *kind != RuleKind::kWildcard) {
+        error = fmt::format("\"*.\" name with kind {}", kind_name(*kind));
+        return false;
+      }
+      rule.kind = *kind;
+    } else if (wildcard) {
+      rule.kind = RuleKind::kWildcard;
+    }
   }
 
   std::string_view sinkhole = trim(indicator[Field::kSinkhole]);
@@ -446,11 +454,26 @@ std::size_t add_indicator(const Indicator& indicator, const RuleDraft& rule_temp
   RuleDraft rule = rule_template;
   rule.line = static_cast<std::uint32_t>(line_number);
   std::string error;
-  if (!indicator_to_rule(indicator, rules, rule, error)) {
+  std::string_view ip = trim(indicator[Field::kIp]);
+  bool address = !ip.empty();
+  IpPrefix prefix;
+  if (address && !trim(indicator[Field::kDomain]).empty()) {
+    diagnostics.error(file, line_number, "both a domain and an ip: one indicator per line");
+    return 0;
+  }
+  if (address && !parse_feed_prefix(ip, file, line_number, diagnostics, prefix, error)) {
+    diagnostics.error(file, line_number, "ip: " + error);
+    return 0;
+  }
+  if (!indicator_to_rule(indicator, address, rules, rule, error)) {
     diagnostics.error(file, line_number, error);
     return 0;
   }
-  add_rule(std::move(rule), defaults, rules);
+  if (address) {
+    add_rule(prefix, std::move(rule), defaults, rules);
+  } else {
+    add_rule(std::move(rule), defaults, rules);
+  }
   return 1;
 }
 
@@ -474,7 +497,7 @@ std::size_t parse_csv(std::string_view file, std::string_view content, const Fee
       continue;
     }
     if (columns.empty()) {
-      bool has_domain = false;
+      bool has_domain = false;  // or an ip column
       bool ok = true;
       for (std::size_t i = 0; i < fields.size(); ++i) {
         std::optional<Field> field = field_by_name(fields[i]);
@@ -490,13 +513,13 @@ std::size_t parse_csv(std::string_view file, std::string_view content, const Fee
               ok = false;
             }
         }
-        has_domain = has_domain || field == Field::kDomain;
+        has_domain = has_domain || field == Field::kDomain || field == Field::kIp;
         columns.push_back(field);
       }
       if (!has_domain) {
         diagnostics.error(file, line_number,
-                          "the header row has no \"domain\" column (the first line that is not "
-                          "blank or a # comment is the header)");
+                          "the header row has no \"domain\" or \"ip\" column (the first line "
+                          "that is not blank or a # comment is the header)");
         return added;
       }
       if (!ok) return added;

@@ -5,6 +5,11 @@
 // Every entry takes the source's defaults: action (nxdomain when unset), list_kind for a bare
 // name (subtree unless configured), campaign, category, confidence, expiry. "*.name" is a
 // wildcard on name (every name below it, not name itself).
+//
+// A plain domain list may also list addresses and CIDR prefixes ("47.100.164.28",
+// "10.0.0.0/8", "2001:db8::/32"), one per line like names: they become address rules with the
+// same defaults (host bits past the length are cleared with a warning). An entry is read as
+// an address when it looks like one (looks_like_ip_prefix), which no valid name does.
 #include <fmt/format.h>
 
 #include "feed.h"
@@ -129,6 +134,19 @@ std::size_t parse_domain_list(std::string_view file, std::string_view content,
       diagnostics.error(
           file, lines.line_number(),
           fmt::format("expected one name per line, found \"{}\" after \"{}\"", extra, name));
+      continue;
+    }
+    if (looks_like_ip_prefix(name)) {
+      IpPrefix prefix;
+      std::string error;
+      if (!parse_feed_prefix(name, file, lines.line_number(), diagnostics, prefix, error)) {
+        diagnostics.error(file, lines.line_number(), error);
+        continue;
+      }
+      RuleDraft rule = rule_template;
+      rule.line = static_cast<std::uint32_t>(lines.line_number());
+      add_rule(prefix, std::move(rule), defaults, rules);
+      ++added;
       continue;
     }
     added += add_list_entry(name, rule_template, rule_template.action, file, lines.line_number(),

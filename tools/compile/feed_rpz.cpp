@@ -17,15 +17,19 @@
 //   CNAME rpz-tcp-only.    tcp-only
 //   CNAME other.name.      redirect to other.name (a relative target is relative to the origin)
 //   A / AAAA               sinkhole; adjacent A/AAAA records of one owner form one rule
+// IP triggers ("32.28.164.100.47.rpz-ip", "48.zz.1.db8.2001.rpz-ip": the prefix length, then
+// the address reversed; ip_prefix.h) take the same policies and become address rules. Host
+// bits past the prefix length are cleared with a warning.
 // Everything the store cannot hold yet is counted through RuleSet::count_skipped and thus
 // reported in the compile summary and the store's "skipped.*" metadata:
-//   owners ending in rpz-ip, rpz-client-ip, rpz-nsdname or rpz-nsip   -> that label
+//   owners ending in rpz-client-ip, rpz-nsdname or rpz-nsip          -> that label
 //   CNAME *.target (rewrite that prepends the query name)            -> "rpz cname *.target"
 //   other local-data types for a QNAME trigger (TXT, MX, ...)       -> "local-data TXT", ...
 // Local data of other types is skipped rather than rejected: a resolver that honours the zone
 // still applies the A/AAAA/CNAME policy we keep, so the zone as a whole stays usable.
 #include <fmt/format.h>
 
+#include <optional>
 #include <vector>
 
 #include "dns_name.h"
@@ -35,7 +39,8 @@
 namespace dnsverdict {
 namespace {
 
-constexpr std::string_view kTriggerLabels[] = {"rpz-ip", "rpz-client-ip", "rpz-nsdname",
+constexpr std::string_view kIpTrigger = "rpz-ip";
+constexpr std::string_view kTriggerLabels[] = {kIpTrigger, "rpz-client-ip", "rpz-nsdname",
                                                "rpz-nsip"};
 
 bool is_ttl(std::string_view token) noexcept {
@@ -69,6 +74,7 @@ std::string_view top_label(std::string_view key) noexcept {
 struct Owner {
   std::string key;           // relative to the origin; empty: the apex
   std::string_view trigger;  // non-empty: an rpz-ip/nsdname/... trigger label
+  IpPrefix prefix;           // of an rpz-ip trigger
   RuleKind kind = RuleKind::kExact;
   bool valid = false;
 };
@@ -119,6 +125,7 @@ class RpzParser {
   // The rule of the current owner, until it changes. (Not a std::optional: GCC 12 warns
   // falsely that its strings may be used uninitialized.)
   RuleDraft pending_;
+  std::optional<IpPrefix> pending_prefix_;  // set: pending_ is an address rule (rpz-ip)
   bool has_pending_ = false;
   std::size_t added_ = 0;
 };
@@ -290,6 +297,23 @@ bool RpzParser::resolve_owner(std::string_view text, Owner& owner) {
   std::string_view top = top_label(owner.key);
   for (std::string_view trigger : kTriggerLabels)
     if (equal_ignoring_case(top, trigger)) owner.trigger = trigger;
+  if (owner.trigger == kIpTrigger) {
+    if (owner.kind == RuleKind::kWildcard) {
+      error(fmt::format("owner \"{}\": an rpz-ip trigger cannot be a wildcard", text));
+      return false;
+    }
+    std::string labels = key_to_text(owner.key.substr(1 + top.size()));
+    if (!labels.empty() && labels.back() == '.') labels.pop_back();
+    if (!parse_rpz_ip_labels(labels, owner.prefix, reason)) {
+      error(fmt::format("owner \"{}\": {}", text, reason));
+      return false;
+    }
+    IpPrefix written = owner.prefix;
+    if (mask_host_bits(owner.prefix))
+      diagnostics_.warning(file_, line_,
+                           fmt::format("owner \"{}\": {} has host bits set: read as {}", text,
+                                       format_ip_prefix(written), format_ip_prefix(owner.prefix)));
+  }
   owner.valid = true;
   return true;
 }
@@ -334,7 +358,7 @@ void RpzParser::record(bool blank_owner) {
   }
   if (equal_ignoring_case(type, "NS")) return;
   if (!owner_.valid) return;  // already reported
-  if (!owner_.trigger.empty()) {
+  if (!owner_.trigger.empty() && owner_.trigger != kIpTrigger) {
     rules_.count_skipped(owner_.trigger);
     return;
   }
@@ -403,11 +427,17 @@ void RpzParser::start_rule(Action action, std::string data) {
   pending_.data = std::move(data);
   pending_.line = static_cast<std::uint32_t>(line_);
   has_pending_ = true;
+  pending_prefix_ = owner_.trigger == kIpTrigger ? std::optional<IpPrefix>(owner_.prefix)
+                                                 : std::nullopt;
 }
 
 void RpzParser::flush() {
   if (!has_pending_) return;
-  add_rule(std::move(pending_), defaults_, rules_);
+  if (pending_prefix_) {
+    add_rule(*pending_prefix_, std::move(pending_), defaults_, rules_);
+  } else {
+    add_rule(std::move(pending_), defaults_, rules_);
+  }
   pending_ = RuleDraft();
   has_pending_ = false;
   ++added_;

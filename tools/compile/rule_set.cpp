@@ -4,6 +4,8 @@
 #include <stdexcept>
 #include <tuple>
 
+#include "prefix_table.h"
+
 namespace dnsverdict {
 namespace {
 
@@ -40,6 +42,12 @@ bool is_label_prefix(std::string_view ancestor, std::string_view key) {
 }
 
 }  // namespace
+
+RuleSlots RuleSet::slots(const FinalAddressRecord& record) const {
+  RuleSlots slots;
+  if (record.rule != FinalRecord::kNone) slots.self = to_rule(address_drafts_[record.rule]);
+  return slots;
+}
 
 RuleSlots RuleSet::slots(const FinalRecord& record) const {
   RuleSlots slots;
@@ -93,10 +101,60 @@ void RuleSet::add(RuleDraft rule) {
   drafts_.push_back(std::move(rule));
 }
 
+void RuleSet::add_address(const IpPrefix& prefix, RuleDraft rule) {
+  if (finalized_) throw std::logic_error("RuleSet::add_address after finalize");
+  if (rule.allowlist) rule.action = Action::kAllow;
+  rule.key.clear();
+  rule.kind = RuleKind::kSubtree;
+  address_drafts_.push_back(std::move(rule));
+  address_prefixes_.push_back(prefix);
+}
+
 void RuleSet::finalize() {
   if (finalized_) return;
   finalized_ = true;
-  // Sort small (key prefix, index) entries rather than the drafts themselves: the first 16
+  std::vector<std::uint64_t> per_source(sources_.size() + 1, 0);
+  finalize_names(per_source);
+  finalize_addresses(per_source);
+  for (auto& [id, source] : sources_) source.rules = per_source[id];
+}
+
+void RuleSet::finalize_addresses(std::vector<std::uint64_t>& per_source) {
+  if (address_drafts_.size() > 0xffffffffu) throw std::length_error("too many rules for one compile");
+  std::vector<std::uint32_t> order(address_drafts_.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = static_cast<std::uint32_t>(i);
+  std::stable_sort(order.begin(), order.end(), [this](std::uint32_t a, std::uint32_t b) {
+    return prefix_order(address_prefixes_[a], address_prefixes_[b]);
+  });
+  // Allowlisted prefixes enclosing the current one, innermost last.
+  std::vector<IpPrefix> allow_stack;
+  std::size_t begin = 0;
+  while (begin < order.size()) {
+    const IpPrefix& prefix = address_prefixes_[order[begin]];
+    std::size_t end = begin + 1;
+    while (end < order.size() && address_prefixes_[order[end]] == prefix) ++end;
+    std::uint32_t winner = order[begin];
+    for (std::size_t i = begin + 1; i < end; ++i)
+      if (rank(address_drafts_[order[i]], 0) > rank(address_drafts_[winner], 0)) winner = order[i];
+    duplicates_ += end - begin - 1;
+    begin = end;
+
+    const RuleDraft& rule = address_drafts_[winner];
+    while (!allow_stack.empty() && !prefix_encloses(allow_stack.back(), prefix)) allow_stack.pop_back();
+    if (!allow_stack.empty() && is_blocking(rule.action)) {
+      ++shadowed_;
+      continue;
+    }
+    if (rule.allowlist) allow_stack.push_back(prefix);
+    address_records_.push_back({prefix, winner});
+    ++rule_count_;
+    ++by_action_[rule.action];
+    ++per_source[rule.source < per_source.size() ? rule.source : 0];
+    ++(prefix.family == 4 ? address_v4_ : address_v6_);
+  }
+}
+
+void RuleSet::finalize_names(std::vector<std::uint64_t>& per_source) {  // Sort small (key prefix, index) entries rather than the drafts themselves: the first 16
   // key octets, big-endian, decide most comparisons without touching the drafts.
   struct SortEntry {
     std::uint64_t high, low;
@@ -125,7 +183,6 @@ void RuleSet::finalize() {
     return drafts_[order[position].index];
   };
 
-  std::vector<std::uint64_t> per_source(sources_.size() + 1, 0);
   // Allowlisted names whose "below" slot is an allowlist rule, innermost last.
   std::vector<std::string_view> allow_stack;
   records_.reserve(drafts_.size());
@@ -193,7 +250,6 @@ void RuleSet::finalize() {
     }
     begin = end;
   }
-  for (auto& [id, source] : sources_) source.rules = per_source[id];
 }
 
 }  // namespace dnsverdict

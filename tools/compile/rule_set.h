@@ -8,6 +8,8 @@
 //   4. then the earlier source, then the earlier line (deterministic).
 // Allowlist entries (from a source with role "allow") also beat every blocking rule below
 // them: those rules are dropped at finalize() and counted in shadowed_by_allowlist().
+// Address rules (add_address) compete the same way per prefix, and an allowlisted prefix
+// drops the blocking rules of the prefixes inside it.
 // Not thread-safe.
 #pragma once
 
@@ -18,12 +20,13 @@
 #include <unordered_map>
 #include <vector>
 
+#include "ip_prefix.h"
 #include "store_format.h"
 
 namespace dnsverdict {
 
 struct RuleDraft {
-  std::string key;   // store key of the owner name (dns_name.h)
+  std::string key;   // store key of the owner name (dns_name.h); for address rules, set by add_address
   std::string data;  // rule data (store_format.h): sinkhole addresses or redirect target
   std::int64_t first_seen = 0;
   std::int64_t expires = 0;
@@ -46,6 +49,12 @@ struct FinalRecord {
   std::uint32_t below = kNone;
 };
 
+// One prefix's finalized address rule.
+struct FinalAddressRecord {
+  IpPrefix prefix;
+  std::uint32_t rule = FinalRecord::kNone;  // index of the winning draft
+};
+
 class RuleSet {
  public:
   // Registers a source; returns its id (1, 2, ...). `rules` is filled in by finalize().
@@ -57,6 +66,9 @@ class RuleSet {
   void describe_campaign(const CampaignRecord& campaign);
 
   void add(RuleDraft rule);
+  // An address rule for `prefix` (host bits zero). The draft's key and kind are set here
+  // (kind subtree: a prefix covers every address in it).
+  void add_address(const IpPrefix& prefix, RuleDraft rule);
   // Room for `rules` drafts in all (a hint; add() works without it).
   void reserve(std::size_t rules) { drafts_.reserve(rules); }
   // A trigger the store cannot hold yet (rpz-ip, rpz-nsdname, ...): counted, reported.
@@ -66,15 +78,24 @@ class RuleSet {
   void finalize();
 
   const std::vector<FinalRecord>& records() const noexcept { return records_; }
+  // Address rules, in the prefix table's order (prefix_table.h: prefix_order).
+  const std::vector<FinalAddressRecord>& address_records() const noexcept {
+    return address_records_;
+  }
   // A record's rules; their data views point into this rule set.
   RuleSlots slots(const FinalRecord& record) const;
+  RuleSlots slots(const FinalAddressRecord& record) const;
+  std::uint64_t address_rule_count(int family) const noexcept {
+    return family == 4 ? address_v4_ : address_v6_;
+  }
   std::size_t added() const noexcept { return drafts_.size(); }
-  // Rules in the finalized set (a subtree rule counts once).
+  // Rules in the finalized set (a subtree rule counts once), names and addresses.
   std::uint64_t rule_count() const noexcept { return rule_count_; }
   std::uint64_t duplicates() const noexcept { return duplicates_; }
   std::uint64_t shadowed_by_allowlist() const noexcept { return shadowed_; }
   const std::map<std::string, std::uint64_t>& skipped() const noexcept { return skipped_; }
   const std::map<Action, std::uint64_t>& count_by_action() const noexcept { return by_action_; }
+  // Name rules per kind (address rules have no kind of their own).
   const std::map<RuleKind, std::uint64_t>& count_by_kind() const noexcept { return by_kind_; }
 
   const std::map<std::uint32_t, CampaignRecord>& campaigns() const noexcept { return campaigns_; }
@@ -82,8 +103,16 @@ class RuleSet {
   const std::map<std::uint16_t, SourceRecord>& sources() const noexcept { return sources_; }
 
  private:
+  void finalize_names(std::vector<std::uint64_t>& per_source);
+  void finalize_addresses(std::vector<std::uint64_t>& per_source);
+
   std::vector<RuleDraft> drafts_;
   std::vector<FinalRecord> records_;
+  std::vector<RuleDraft> address_drafts_;
+  std::vector<IpPrefix> address_prefixes_;  // one per address draft
+  std::vector<FinalAddressRecord> address_records_;
+  std::uint64_t address_v4_ = 0;
+  std::uint64_t address_v6_ = 0;
   std::map<std::uint32_t, CampaignRecord> campaigns_;
   std::unordered_map<std::string, std::uint32_t> campaign_ids_;
   std::map<std::uint16_t, std::string> categories_;

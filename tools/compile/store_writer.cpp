@@ -18,6 +18,7 @@
 #include "hash_index.h"
 #include "diagnostics.h"
 #include "lmdb_handle.h"
+#include "prefix_table.h"
 #include "verdict_store.h"
 
 namespace dnsverdict {
@@ -164,8 +165,24 @@ PublishResult write_store(const RuleSet& rules, const std::string& target,
   }
   std::string filter_bytes = filter.finish();
   std::string index_bytes = index.finish_index();
-  std::size_t map_size = (filter_bytes.size() + index_bytes.size() + index.heap().size()) * 2 +
-                         (std::size_t{64} << 20);
+
+  // Address rules: their records, then the prefix table over them.
+  const auto& address_records = rules.address_records();
+  std::vector<std::string> address_encoded(address_records.size());
+  std::vector<PrefixTableEntry> address_entries(address_records.size());
+  for (std::size_t i = 0; i < address_records.size(); ++i) {
+    encode_slots(rules.slots(address_records[i]), address_encoded[i]);
+    address_entries[i] = {address_records[i].prefix, address_encoded[i]};
+  }
+  std::string prefix_bytes;
+  try {
+    if (!address_entries.empty()) prefix_bytes = build_prefix_table(address_entries);
+  } catch (const std::length_error& error) {
+    throw ToolError(fmt::format("{}: too many address rules for one store: {}", target, error.what()));
+  }
+  std::size_t map_size =
+      (filter_bytes.size() + index_bytes.size() + index.heap().size() + prefix_bytes.size()) * 2 +
+      (std::size_t{64} << 20);
 
   // A folder that cannot take the temporary file is reported by the target's name (the
   // temporary file's name would mean nothing to the operator).
@@ -193,6 +210,9 @@ PublishResult write_store(const RuleSet& rules, const std::string& target,
     StoreBuilder builder(temp.path, target, map_size);
     // The heap is every rule key and record in key order: it alone identifies the rules.
     XXH3_128bits_update(state, index.heap().data(), index.heap().size());
+    // Likewise the prefix table for the address rules (none: the id of a name-only store is
+    // unchanged).
+    XXH3_128bits_update(state, prefix_bytes.data(), prefix_bytes.size());
     for (const auto& [id, campaign] : rules.campaigns()) {
       std::string value = encode_campaign(campaign);
       builder.put(db::kCampaigns, id_key(id, 4), value);
@@ -212,6 +232,7 @@ PublishResult write_store(const RuleSet& rules, const std::string& target,
     builder.put(db::kFilter, kFilterKey, filter_bytes);
     builder.put(db::kRules, kIndexKey, index_bytes);
     builder.put(db::kRules, kHeapKey, index.heap());
+    if (!prefix_bytes.empty()) builder.put(db::kAddressRules, kPrefixTableKey, prefix_bytes);
 
     std::int64_t build_time = options.build_time != 0 ? options.build_time : std::time(nullptr);
     auto meta = [&](const std::string& key, const std::string& value) {
@@ -232,6 +253,10 @@ PublishResult write_store(const RuleSet& rules, const std::string& target,
       auto it = rules.count_by_kind().find(kind);
       meta(std::string(meta::kCountKindPrefix) + std::string(kind_name(kind)),
            std::to_string(it == rules.count_by_kind().end() ? 0 : it->second));
+    }
+    if (!prefix_bytes.empty()) {
+      meta(meta::kAddressRuleCountV4, std::to_string(rules.address_rule_count(4)));
+      meta(meta::kAddressRuleCountV6, std::to_string(rules.address_rule_count(6)));
     }
     for (const auto& [trigger, count] : rules.skipped())
       meta(std::string(meta::kSkippedPrefix) + trigger, std::to_string(count));

@@ -1,5 +1,6 @@
 // dnsverdict check-config: whether the module starts with a config file, and what it uses.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -190,6 +191,30 @@ int run_check_config(const Arguments& args) {
   print_setting("exempt", exempt.empty() ? "none" : exempt);
   print_setting("confidence-tag", fmt::format("{} (below: only logged)", config.confidence_tag));
   print_setting("confidence-block", fmt::format("{} (below: tagged)", config.confidence_block));
+  std::vector<const ClientGroup*> groups{&config.default_group};
+  for (const ClientGroup& group : config.groups) groups.push_back(&group);
+  for (const ClientGroup* group : groups) {
+    if (group->networks.empty() && group->mode == GroupMode::kEnforce &&
+        group->categories.empty() && group->campaigns.empty() && !group->confidence_tag) {
+      continue;  // the default group as it is without settings of its own
+    }
+    std::string text = group->mode == GroupMode::kMonitor ? "monitor" : "enforce";
+    std::string networks;
+    for (const Network& network : group->networks)
+      networks += (networks.empty() ? "" : ", ") + network.to_text();
+    text += group->networks.empty() ? "; clients in no other group" : "; " + networks;
+    if (!group->categories.empty() || !group->campaigns.empty()) {
+      text += "; only";
+      if (!group->categories.empty())
+        text += fmt::format(" categories {}", fmt::join(group->categories, " "));
+      if (!group->campaigns.empty())
+        text += fmt::format(" campaigns {}", fmt::join(group->campaigns, " "));
+    }
+    if (group->confidence_tag) {
+      text += fmt::format("; confidence {} {}", *group->confidence_tag, *group->confidence_block);
+    }
+    print_setting("group " + group->name, text);
+  }
   print_setting("stats-store", path_or_none(config.stats_store_path));
   print_setting("prometheus-file", path_or_none(config.prometheus_file));
   return 0;

@@ -115,7 +115,7 @@ TEST(FeedCsv, ReportsBadValuesWithTheirLines) {
             "feed.txt:10: data given for action nxdomain, which takes none\n"
             "feed.txt:11: 3 fields, but the header names 6 columns\n"
             "feed.txt:12: text after the closing quote of field 1\n"
-            "feed.txt:13: no domain\n"
+            "feed.txt:13: no domain or ip\n"
             "feed.txt:14: \"*.\" name with kind exact\n");
   EXPECT_NE(feed.self("ok.example"), nullptr);
   EXPECT_NE(feed.self("z.example"), nullptr);
@@ -125,9 +125,48 @@ TEST(FeedCsv, RequiresADomainColumn) {
   ParsedFeed feed(FeedFormat::kCsv, "# exported\nname,action\nbad.example,drop\n");
   EXPECT_EQ(feed.added(), 0u);
   EXPECT_EQ(feed.errors(), 1u);
-  EXPECT_NE(feed.messages().find("feed.txt:2: the header row has no \"domain\" column"),
+  EXPECT_NE(feed.messages().find("feed.txt:2: the header row has no \"domain\" or \"ip\" column"),
             std::string::npos)
       << feed.messages();
+}
+
+TEST(FeedCsv, IpAndCidrColumnsGiveAddressRules) {
+  ParsedFeed feed(FeedFormat::kCsv,
+                  "domain,ip,action,campaign,confidence\n"
+                  ",47.100.164.28,sinkhole,cc,95\n"
+                  ",2001:db8::/32,drop,,\n"
+                  "evil.test,,,,\n"
+                  "both.test,10.0.0.1,,,\n"
+                  ",10.0.0.0/40,,,\n"
+                  ",,,,\n");
+  EXPECT_EQ(feed.added(), 3u);
+  EXPECT_EQ(feed.messages(),
+            "feed.txt:5: both a domain and an ip: one indicator per line\n"
+            "feed.txt:6: ip: bad prefix length \"40\" (0-32 for IPv4)\n"
+            "feed.txt:7: no domain or ip\n");
+  const Rule* cc = feed.address("47.100.164.28/32");
+  ASSERT_NE(cc, nullptr);
+  EXPECT_EQ(cc->action, Action::kSinkhole);
+  EXPECT_EQ(cc->confidence, 95);
+  EXPECT_NE(cc->campaign, 0u);
+  ASSERT_NE(feed.address("2001:db8::/32"), nullptr);
+  EXPECT_EQ(feed.address("2001:db8::/32")->action, Action::kDrop);
+  EXPECT_NE(feed.self("evil.test"), nullptr);
+
+  ParsedFeed cidr(FeedFormat::kCsv, "CIDR,action\n10.9.0.0/16,log\n");
+  ASSERT_NE(cidr.address("10.9.0.0/16"), nullptr);
+  EXPECT_EQ(cidr.address("10.9.0.0/16")->action, Action::kLog);
+  EXPECT_EQ(detect_format("ip,action\n10.9.0.0/16,log\n"), FeedFormat::kCsv);
+}
+
+TEST(FeedJsonl, IpFieldGivesAnAddressRule) {
+  ParsedFeed feed(FeedFormat::kJsonl,
+                  "{\"ip\": \"39.98.228.46\", \"action\": \"drop\", \"expires\": 1900000000}\n"
+                  "{\"cidr\": \"fd00::/8\"}\n");
+  EXPECT_EQ(feed.messages(), "");
+  ASSERT_NE(feed.address("39.98.228.46/32"), nullptr);
+  EXPECT_EQ(feed.address("39.98.228.46/32")->expires, 1900000000);
+  ASSERT_NE(feed.address("fd00::/8"), nullptr);
 }
 
 TEST(FeedCsv, ReportsAnUnterminatedQuote) {

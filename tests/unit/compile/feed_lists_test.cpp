@@ -143,6 +143,40 @@ TEST(FeedDomains, ReportsInvalidNamesWithTheirLines) {
   EXPECT_NE(feed.self("later.example"), nullptr);
 }
 
+TEST(FeedDomains, AddressesAndPrefixesBecomeAddressRules) {
+  FeedDefaults defaults;
+  defaults.action = Action::kDrop;
+  ParsedFeed feed(FeedFormat::kDomains,
+                  "47.100.164.28\n"
+                  "39.98.228.0/24   # the C&C range\n"
+                  "2001:db8::/32\n"
+                  "10.1.2.3/8\n"
+                  "evil.test\n"
+                  "10.0.0.0/33\n"
+                  "1.2.3\n",
+                  defaults);
+  EXPECT_EQ(feed.added(), 5u);
+  EXPECT_EQ(feed.messages(),
+            "feed.txt:4: warning: 10.1.2.3/8 has host bits set: read as 10.0.0.0/8\n"
+            "feed.txt:6: bad prefix length \"33\" (0-32 for IPv4)\n"
+            "feed.txt:7: not an IP address or prefix: \"1.2.3\"\n");
+  EXPECT_EQ(feed.address_count(), 4u);
+  for (const char* prefix : {"47.100.164.28/32", "39.98.228.0/24", "2001:db8::/32", "10.0.0.0/8"}) {
+    ASSERT_NE(feed.address(prefix), nullptr) << prefix;
+    EXPECT_EQ(feed.address(prefix)->action, Action::kDrop) << prefix;
+  }
+  EXPECT_NE(feed.self("evil.test"), nullptr);
+}
+
+TEST(FeedDomains, AllowlistedPrefixesAllow) {
+  FeedDefaults defaults;
+  defaults.allowlist = true;
+  ParsedFeed feed(FeedFormat::kDomains, "192.0.2.0/24\n", defaults);
+  ASSERT_NE(feed.address("192.0.2.0/24"), nullptr);
+  EXPECT_EQ(feed.address("192.0.2.0/24")->action, Action::kAllow);
+  EXPECT_EQ(feed.address("192.0.2.0/24")->flags, kFlagAllowlist);
+}
+
 TEST(FeedDomains, AHugeLineIsOneError) {
   std::string content = "before.example\n" + std::string(100 * 1024, 'a') + "\nafter.example\n";
   ParsedFeed feed(FeedFormat::kDomains, content);

@@ -39,7 +39,7 @@ text.test           TXT   "hello ; not a comment"
 TEST(FeedRpz, MapsEveryPolicyToItsAction) {
   ParsedFeed feed(FeedFormat::kRpz, kZone);
   EXPECT_EQ(feed.messages(), "");
-  EXPECT_EQ(feed.added(), 10u);
+  EXPECT_EQ(feed.added(), 11u);  // with the rpz-ip trigger
   struct Expected {
     const char* name;
     Action action;
@@ -83,13 +83,50 @@ TEST(FeedRpz, WildcardOwnerCoversOnlyNamesBelow) {
 
 TEST(FeedRpz, CountsTriggersTheStoreCannotHold) {
   ParsedFeed feed(FeedFormat::kRpz, kZone);
-  EXPECT_EQ(feed.skipped("rpz-ip"), 1u);
+  EXPECT_EQ(feed.skipped("rpz-ip"), 0u);
   EXPECT_EQ(feed.skipped("rpz-nsdname"), 1u);
   EXPECT_EQ(feed.skipped("rpz-client-ip"), 1u);
   EXPECT_EQ(feed.skipped("rpz-nsip"), 1u);
   EXPECT_EQ(feed.skipped("local-data TXT"), 1u);
   // None of them became a rule under some other name.
   EXPECT_EQ(feed.record_count(), 10u);
+}
+
+TEST(FeedRpz, IpTriggersBecomeAddressRules) {
+  ParsedFeed feed(FeedFormat::kRpz, R"($ORIGIN rpz.example.
+32.28.164.100.47.rpz-ip       CNAME .
+24.0.142.116.47.rpz-ip        CNAME rpz-drop.
+128.1.zz.db8.2001.rpz-ip      CNAME rpz-passthru.
+48.zz.1.db8.2001.RPZ-IP       A     192.0.2.66
+                              AAAA  2001:db8::66
+16.7.7.10.10.rpz-ip           CNAME .
+33.1.2.3.4.rpz-ip             CNAME .
+*.8.0.0.0.10.rpz-ip           CNAME .
+0.zz.rpz-ip                   CNAME *.
+)", {}, "ip.rpz");
+  EXPECT_EQ(feed.added(), 6u);
+  EXPECT_EQ(feed.errors(), 2u);
+  EXPECT_EQ(feed.messages(),
+            "ip.rpz:7: warning: owner \"16.7.7.10.10.rpz-ip\": 10.10.7.7/16 has host bits set: "
+            "read as 10.10.0.0/16\n"
+            "ip.rpz:8: owner \"33.1.2.3.4.rpz-ip\": rpz-ip: bad prefix length \"33\" (0-32 for IPv4)\n"
+            "ip.rpz:9: owner \"*.8.0.0.0.10.rpz-ip\": an rpz-ip trigger cannot be a wildcard\n");
+  EXPECT_EQ(feed.skipped("rpz-ip"), 0u);
+  EXPECT_EQ(feed.record_count(), 0u);
+  EXPECT_EQ(feed.address_count(), 6u);
+  ASSERT_NE(feed.address("47.100.164.28/32"), nullptr);
+  EXPECT_EQ(feed.address("47.100.164.28/32")->action, Action::kNxdomain);
+  ASSERT_NE(feed.address("47.116.142.0/24"), nullptr);
+  EXPECT_EQ(feed.address("47.116.142.0/24")->action, Action::kDrop);
+  ASSERT_NE(feed.address("2001:db8::1/128"), nullptr);
+  EXPECT_EQ(feed.address("2001:db8::1/128")->action, Action::kAllow);
+  const Rule* sinkhole = feed.address("2001:db8:1::/48");
+  ASSERT_NE(sinkhole, nullptr);
+  EXPECT_EQ(sinkhole->action, Action::kSinkhole);
+  EXPECT_EQ(sinkhole->data, addresses({"192.0.2.66", "2001:db8::66"}));
+  ASSERT_NE(feed.address("10.10.0.0/16"), nullptr);
+  ASSERT_NE(feed.address("::/0"), nullptr);
+  EXPECT_EQ(feed.address("::/0")->action, Action::kNodata);
 }
 
 TEST(FeedRpz, ExactAndWildcardOwnersShareOneRecord) {

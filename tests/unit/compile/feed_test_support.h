@@ -58,6 +58,23 @@ class ParsedFeed {
     const RuleSlots* slots = find(name);
     return slots != nullptr && slots->below ? &*slots->below : nullptr;
   }
+  // The address rule of `prefix` ("10.0.0.0/8") after finalize(), or nullptr.
+  const Rule* address(std::string_view prefix_text) {
+    rules_.finalize();
+    IpPrefix prefix;
+    std::string error;
+    EXPECT_TRUE(parse_ip_prefix(prefix_text, prefix, error)) << prefix_text << ": " << error;
+    for (const FinalAddressRecord& record : rules_.address_records()) {
+      if (!(record.prefix == prefix)) continue;
+      found_ = rules_.slots(record);
+      return &*found_.self;
+    }
+    return nullptr;
+  }
+  std::size_t address_count() {
+    rules_.finalize();
+    return rules_.address_records().size();
+  }
   std::size_t record_count() {
     rules_.finalize();
     return rules_.records().size();

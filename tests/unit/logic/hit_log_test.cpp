@@ -263,8 +263,8 @@ TEST(FormatHitJson, WritesEveryField) {
             "{\"time\":\"2026-11-26T07:00:00.123456Z\",\"client\":\"192.0.2.7\","
             "\"client_port\":53124,\"qname\":\"www.example.com\",\"qtype\":\"A\","
             "\"action\":\"nxdomain\",\"rule_action\":\"nxdomain\",\"rule\":\"example.com\","
-            "\"kind\":\"subtree\",\"campaign\":\"phish-2026\",\"category\":\"phishing\","
-            "\"source\":\"urlhaus.rpz\",\"confidence\":90,"
+            "\"kind\":\"subtree\",\"trigger\":\"qname\",\"campaign\":\"phish-2026\","
+            "\"category\":\"phishing\",\"source\":\"urlhaus.rpz\",\"confidence\":90,"
             "\"build_id\":\"0123456789abcdef0123456789abcdef\"}");
 }
 
@@ -528,7 +528,7 @@ TEST(HitLog, ManyThreadsCountsAddUp) {
   std::map<std::string, long> last_qtype;
   for (const std::string& line : lines) {
     auto fields = parse_line(line);
-    ASSERT_EQ(fields.size(), 14u) << line;
+    ASSERT_EQ(fields.size(), 15u) << line;
     std::string qtype = fields["qtype"];
     long number = qtype.rfind("TYPE", 0) == 0 ? std::stol(qtype.substr(4)) : -1;
     if (number < 0) continue;  // a mnemonic

@@ -206,3 +206,64 @@ TEST(ModuleConfig, HitLogRateLimitErrorsNameFileLineAndKey) {
 
 }  // namespace
 }  // namespace dnsverdict
+
+namespace dnsverdict {
+namespace {
+
+const ClientGroup& group_of(const ModuleConfig& config, const char* address) {
+  std::uint8_t bytes[16];
+  if (inet_pton(AF_INET, address, bytes) == 1) return config.group_for(AF_INET, bytes);
+  inet_pton(AF_INET6, address, bytes);
+  return config.group_for(AF_INET6, bytes);
+}
+
+TEST(ModuleConfigGroups, LongestNetworkWinsAndTheRestAreDefault) {
+  ModuleConfig config = parse_config(
+      "client-group: office 10.0.0.0/8\n"
+      "client-group: security 10.1.0.0/16, 2001:db8:5::/48\n"
+      "client-group: office 192.0.2.0/24\n"  // adds a network to office
+      "group-mode: office monitor\n"
+      "group-categories: security malware C2\n"
+      "group-campaigns: security LookAlike\n"
+      "group-confidence: security 10 20\n"
+      "group-categories: default malware\n",
+      "t.conf");
+  ASSERT_EQ(config.groups.size(), 2u);
+  EXPECT_EQ(group_of(config, "10.2.3.4").name, "office");
+  EXPECT_EQ(group_of(config, "10.1.3.4").name, "security");
+  EXPECT_EQ(group_of(config, "192.0.2.9").name, "office");
+  EXPECT_EQ(group_of(config, "::ffff:10.1.0.1").name, "security");  // IPv4-mapped
+  EXPECT_EQ(group_of(config, "2001:db8:5::1").name, "security");
+  EXPECT_EQ(group_of(config, "11.0.0.1").name, "default");
+  EXPECT_EQ(config.group_for(0, nullptr).name, "default");
+  const ClientGroup& office = config.groups[0];
+  EXPECT_EQ(office.mode, GroupMode::kMonitor);
+  EXPECT_TRUE(office.applies("anything", ""));
+  const ClientGroup& security = config.groups[1];
+  EXPECT_TRUE(security.applies("c2", ""));  // names compared without regard to case
+  EXPECT_TRUE(security.applies("", "lookalike"));
+  EXPECT_FALSE(security.applies("adult", "Other"));
+  EXPECT_EQ(security.confidence_tag, 10);
+  EXPECT_EQ(security.confidence_block, 20);
+  EXPECT_EQ(config.default_group.categories, std::vector<std::string>{"malware"});
+}
+
+TEST(ModuleConfigGroups, ErrorsNameFileLineAndKey) {
+  EXPECT_EQ(message("client-group: kids\n"),
+            "t.conf:1: client-group: expected a group name and at least one network");
+  EXPECT_EQ(message("client-group: k!ds 10.0.0.0/8\n"),
+            "t.conf:1: client-group: group name \"k!ds\": expected up to 32 letters, digits, - or _");
+  EXPECT_EQ(message("client-group: default 10.0.0.0/8\n"),
+            "t.conf:1: client-group: \"default\" is every client in no group: it has no networks");
+  EXPECT_EQ(message("client-group: kids 10.0.0.0/33\n").rfind("t.conf:1: client-group: prefix length 33", 0), 0u);
+  EXPECT_EQ(message("\ngroup-mode: kids monitor\n"), "t.conf:2: group-mode: no client-group \"kids\" above");
+  EXPECT_EQ(message("client-group: kids 10.0.0.0/8\ngroup-mode: kids sleep\n"),
+            "t.conf:2: group-mode: expected enforce or monitor, got \"sleep\"");
+  EXPECT_EQ(message("group-confidence: default 90 10\n"),
+            "t.conf:1: group-confidence: the tag threshold must not be above the block threshold");
+  EXPECT_EQ(message("group-confidence: default 90\n"),
+            "t.conf:1: group-confidence: expected a group name, then the tag and block thresholds (0 to 101)");
+}
+
+}  // namespace
+}  // namespace dnsverdict

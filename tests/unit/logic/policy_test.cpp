@@ -51,6 +51,37 @@ TEST_F(PolicyTest, BlocksGradesAndExempts) {
   EXPECT_FALSE(decide_for("other.test", {kTypeA, false, true}).hit);
 }
 
+TEST_F(PolicyTest, ClientGroupsBringTheirOwnPolicy) {
+  config_ = parse_config(
+      "client-group: pilot 10.0.0.0/8\ngroup-mode: pilot monitor\n"
+      "client-group: strict 10.1.0.0/16\ngroup-confidence: strict 10 50\n"
+      "client-group: camp 10.2.0.0/16\ngroup-campaigns: camp camp\n"
+      "group-categories: default nothing-listed\n",
+      "t");
+  const ClientGroup& pilot = config_.groups[0];
+  const ClientGroup& strict = config_.groups[1];
+  const ClientGroup& camp = config_.groups[2];
+  QueryContext context{kTypeA, false, true, &pilot};
+  Decision monitored = decide_for("blocked.test", context);
+  EXPECT_EQ(monitored.response, Response::kPass);
+  EXPECT_EQ(monitored.applied, Action::kLog);
+  EXPECT_STREQ(monitored.note, "monitor-group");
+  EXPECT_TRUE(monitored.blocks_someone);  // the strict group blocks it: never cached
+  context.group = &strict;
+  EXPECT_EQ(decide_for("low.test", context).response, Response::kNxdomain);  // 60 >= 50
+  context.group = &config_.default_group;  // only a category no rule has: nothing applies
+  Decision outside = decide_for("blocked.test", context);
+  EXPECT_FALSE(outside.hit);
+  EXPECT_EQ(outside.response, Response::kPass);
+  context.group = &camp;  // only campaign "Camp" (any case)
+  EXPECT_EQ(decide_for("sink.test", context).response, Response::kSinkhole);
+  EXPECT_FALSE(decide_for("blocked.test", context).hit);
+  lookup_ = {};
+  EXPECT_FALSE(blocks_anyone(store_->lookup(key_, 0).rule, *store_, parse_config(
+      "client-group: pilot 10.0.0.0/8\ngroup-mode: pilot monitor\ngroup-mode: default monitor\n",
+      "t")));
+}
+
 TEST_F(PolicyTest, SinkholeByTypeAndEdeText) {
   Decision a = decide_for("sink.test", {kTypeA, false, true});
   EXPECT_EQ(a.response, Response::kSinkhole);
