@@ -1,6 +1,7 @@
 #include "rule_set.h"
 
 #include <algorithm>
+#include <cctype>
 #include <stdexcept>
 #include <tuple>
 
@@ -61,8 +62,10 @@ std::uint16_t RuleSet::add_source(SourceRecord source) {
 
 std::uint32_t RuleSet::intern_campaign(std::string_view name) {
   if (name.empty()) return 0;
+  std::string folded(name);
+  for (char& c : folded) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   auto [it, inserted] =
-      campaign_ids_.emplace(std::string(name), static_cast<std::uint32_t>(campaign_ids_.size() + 1));
+      campaign_ids_.emplace(std::move(folded), static_cast<std::uint32_t>(campaign_ids_.size() + 1));
   if (inserted) {
     CampaignRecord record;
     record.name = std::string(name);
@@ -85,6 +88,11 @@ std::uint16_t RuleSet::intern_category(std::string_view name) {
 void RuleSet::describe_campaign(const CampaignRecord& campaign) {
   std::uint32_t id = intern_campaign(campaign.name);
   if (id != 0) campaigns_[id] = campaign;
+}
+
+void RuleSet::discard_since(std::size_t mark) {
+  if (finalized_) throw std::logic_error("RuleSet::discard_since after finalize");
+  if (mark < drafts_.size()) drafts_.resize(mark);
 }
 
 void RuleSet::add(RuleDraft rule) {
