@@ -16,12 +16,13 @@ packages=(
   liblmdb-dev libxxhash-dev libfmt-dev libidn2-dev zlib1g-dev
   libfstrm-dev libprotobuf-c-dev protobuf-c-compiler
   libssl-dev libexpat1-dev libevent-dev bison flex
+  libcurl4-openssl-dev libldns-dev
   nsd dnsutils iproute2
 )
 if ((!run_only)); then
   packages+=(
     lmdb-utils libgtest-dev libgmock-dev libbenchmark-dev fstrm-bin
-    bind9-utils knot-dnsutils dnsperf prometheus python3
+    bind9-utils knot-dnsutils dnsperf prometheus python3 knot openssl
   )
 fi
 packages+=("$@")
@@ -48,6 +49,6 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 # shellcheck disable=SC2086
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-# nsd's package starts a system daemon on port 53; tests run their own on loopback ports.
-# (dnsdist too, for make bench.)
-if command -v systemctl >/dev/null 2>&1; then systemctl disable --now nsd dnsdist >/dev/null 2>&1 || true; fi
+# nsd's and knot's packages start a system daemon on port 53; tests run their own on loopback
+# ports. (dnsdist too, for make bench.)
+if command -v systemctl >/dev/null 2>&1; then systemctl disable --now nsd knot dnsdist >/dev/null 2>&1 || true; fi

@@ -227,6 +227,11 @@ std::string encode_source(const SourceRecord& source) {
   put_string(out, source.format);
   put_string(out, source.content_hash);
   put_string(out, source.role);
+  put_string(out, source.origin);
+  put_string(out, source.version);
+  put_string(out, source.status);
+  put<std::uint64_t>(out, source.entries);
+  put<std::uint64_t>(out, source.previous_entries);
   return out;
 }
 
@@ -238,6 +243,13 @@ bool decode_source(std::string_view value, SourceRecord& source) {
   source.format = std::string(reader.get_string());
   source.content_hash = std::string(reader.get_string());
   source.role = std::string(reader.get_string());
+  if (!reader.ok || reader.in.empty()) return reader.ok;  // a store without provenance
+  source.origin = std::string(reader.get_string());
+  source.version = std::string(reader.get_string());
+  source.status = std::string(reader.get_string());
+  source.entries = reader.get<std::uint64_t>();
+  source.previous_entries = reader.get<std::uint64_t>();
+  source.has_provenance = reader.ok;
   return reader.ok;
 }
 

@@ -166,6 +166,14 @@ struct SourceRecord {
   std::string role;
   std::int64_t time = 0;
   std::uint64_t rules = 0;
+  // Provenance (appended fields: a store written before them reads with these empty/0).
+  std::string origin;   // URL, "ZONE PRIMARY", or the absolute path of a local file
+  std::string version;  // "etag \"...\"", "last-modified ...", "serial N", or ""
+  std::string status;   // how it arrived: "file", "fetched", "unchanged", "IXFR", "AXFR", or
+                        // "last good copy: REASON" when the feed as it is now was not used
+  std::uint64_t entries = 0;           // entries the feed compiled to (before conflicts)
+  std::uint64_t previous_entries = 0;  // the same for its previous build (0: none known)
+  bool has_provenance = false;         // false: a store from before these fields
 };
 std::string encode_source(const SourceRecord& source);
 bool decode_source(std::string_view value, SourceRecord& source);

@@ -48,6 +48,14 @@ if(Python3_Interpreter_FOUND AND UNBOUND_EXECUTABLE)
   endif()
 endif()
 
+# Feeds fetched from real servers on loopback: Knot DNS (AXFR, IXFR, TSIG) and HTTPS.
+if(Python3_Interpreter_FOUND)
+  add_test(NAME integration.fetch
+           COMMAND ${Python3_EXECUTABLE} -W ignore ${CMAKE_CURRENT_LIST_DIR}/fetch_test.py)
+  set_tests_properties(integration.fetch PROPERTIES LABELS integration TIMEOUT 120
+    ENVIRONMENT "DNSVERDICT_CLI=$<TARGET_FILE:dnsverdict>")
+endif()
+
 # `make run` checks its ports first and says which is taken (scripts/run.sh).
 if(Python3_Interpreter_FOUND)
   add_test(NAME integration.run_ports

@@ -5,6 +5,7 @@
 #include <xxhash.h>
 
 #include <charconv>
+#include <map>
 #include <cstring>
 #include <chrono>
 #include <ctime>
@@ -16,10 +17,15 @@
 
 #include <fmt/format.h>
 
+#include "cmd_inspect.h"
 #include "commands.h"
 #include "feed.h"
+#include "feed_cache.h"
+#include "feed_content.h"
 #include "feed_fields.h"
+#include "feed_input.h"
 #include "store_writer.h"
+#include "verdict_store.h"
 
 namespace dnsverdict {
 namespace {
@@ -40,9 +46,11 @@ options:
   --max-errors N       give up after N bad input lines (default 100)
   --min-ratio R        refuse to replace a store when the new one has fewer than R times
                        its rules (default 0.5; 0 disables)
-  --force              replace the store even when --min-ratio refuses
+  --force              replace the store even when --min-ratio refuses, and use every feed
+                       as it is now even when its own min-ratio (manifest) refuses it
   --build-time T       record T as the build time (reproducible builds); T as for --expires
-  -q, --quiet          no summary
+  --cache-dir DIR      keep the last good copy of every feed here (default: STORE.feeds)
+  -q, --quiet          no summary (warnings and errors are still printed)
 
 feed options (apply to the FEEDs that follow them, until changed):
   --format F           rpz, hosts, domains, adblock, csv, jsonl, auto (default auto)
@@ -56,36 +64,14 @@ feed options (apply to the FEEDs that follow them, until changed):
                        2027-01-01T00:00Z, or from now: +30d, +12h
   --allow FILE         an allowlist feed: its names always pass, whatever blocks them
 
-exit codes: 0 published, 1 error (nothing replaced), 2 usage error
-)";
+Every feed's last good copy is kept in the cache folder. A fetched feed that fails (network,
+HTTP status, TLS, timeout, size, TSIG) or arrives as something that is not a feed, and any
+feed with fewer entries than min-ratio (manifest, default 0.5) of its last good copy, is
+compiled from its last good copy, with a warning that names it.
 
-std::string read_input(const std::string& path) {
-  if (path == "-") {
-    std::stringstream buffer;
-    buffer << std::cin.rdbuf();
-    return buffer.str();
-  }
-  // One read into a string of the file's size: feeds can be hundreds of megabytes.
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw ToolError(fmt::format("{}: cannot read the feed: {}", path, std::strerror(errno)));
-  struct stat info;
-  std::string content;
-  if (::fstat(fd, &info) == 0 && S_ISREG(info.st_mode)) content.reserve(static_cast<std::size_t>(info.st_size));
-  char chunk[1 << 16];
-  for (;;) {
-    ssize_t got = ::read(fd, chunk, sizeof chunk);
-    if (got == 0) break;
-    if (got < 0) {
-      if (errno == EINTR) continue;
-      int saved = errno;
-      ::close(fd);
-      throw ToolError(fmt::format("{}: read error: {}", path, std::strerror(saved)));
-    }
-    content.append(chunk, static_cast<std::size_t>(got));
-  }
-  ::close(fd);
-  return content;
-}
+exit codes: 0 published, 1 error (nothing replaced), 2 usage error,
+            3 published, but some feeds were compiled from their last good copy
+)";
 
 template <typename Number>
 Number parse_number(const std::string& text, const char* what, Number low, Number high) {
@@ -116,15 +102,6 @@ double parse_ratio(const std::string& text) {
   throw UsageError(fmt::format("--min-ratio must be a number from 0 to 1, not '{}'", text));
 }
 
-std::int64_t file_time(const std::string& path) {
-  std::error_code error;
-  auto time = std::filesystem::last_write_time(path, error);
-  if (error) return 0;
-  auto system = std::chrono::time_point_cast<std::chrono::seconds>(
-      time - std::filesystem::file_time_type::clock::now() + std::chrono::system_clock::now());
-  return system.time_since_epoch().count();
-}
-
 struct SourceSummary {
   std::string file;
   FeedFormat format;
@@ -133,6 +110,115 @@ struct SourceSummary {
   std::uint16_t id = 0;
 };
 
+constexpr int kExitStaleFeeds = 3;
+
+// Entries per feed in the store being replaced, by origin (or by file for a store written
+// before origins were recorded): the valve's fallback when a feed has no cached copy.
+std::map<std::string, std::uint64_t> previous_entries(const std::string& store_path) {
+  std::map<std::string, std::uint64_t> entries;
+  try {
+    if (!std::filesystem::exists(store_path)) return entries;
+    auto store = VerdictStore::open(store_path);
+    for (const auto& [id, source] : store->sources()) {
+      if (source.has_provenance)
+        entries[source.origin] = source.entries;
+      else
+        entries[source.file] = source.rules;
+    }
+  } catch (const StoreError&) {
+  }
+  return entries;
+}
+
+std::string change_text(const SourceRecord& source) {
+  if (source.previous_entries == 0) return "new";
+  auto delta = static_cast<std::int64_t>(source.entries) -
+               static_cast<std::int64_t>(source.previous_entries);
+  return delta == 0 ? "unchanged" : fmt::format("{:+}", delta);
+}
+
+// Compiles one feed into `rules`: as it is now, or from its last good copy when it failed to
+// arrive, is not a feed, or shrank below its valve. Returns the reason it came from its last
+// good copy ("" when it did not).
+std::string compile_one(const FeedSource& feed, FeedArrival& arrival,
+                        const std::map<std::string, std::uint64_t>& previous_by_origin,
+                        bool force, RuleSet& rules, Diagnostics& diagnostics,
+                        SourceSummary& summary) {
+  SourceRecord source;
+  source.file = feed.path;
+  source.role = feed.defaults.allowlist ? "allow" : "block";
+  source.origin = arrival.origin;
+  if (arrival.last_good) {
+    source.previous_entries = arrival.last_good->entries;
+  } else {
+    auto it = previous_by_origin.find(arrival.origin);
+    if (it == previous_by_origin.end()) it = previous_by_origin.find(feed.path);
+    if (it != previous_by_origin.end()) source.previous_entries = it->second;
+  }
+  summary.file = feed.path;
+  summary.id = rules.add_source(source);
+
+  auto parse = [&](const std::string& text) {
+    summary.format = feed.format == FeedFormat::kAuto ? detect_format(text) : feed.format;
+    std::size_t errors_before = diagnostics.errors();
+    summary.added =
+        parse_feed(summary.format, feed.path, text, feed.defaults, summary.id, rules, diagnostics);
+    summary.errors = diagnostics.errors() - errors_before;
+  };
+  std::string reason = arrival.failure;
+  const RuleSet::Mark mark = rules.mark();
+  if (reason.empty()) {
+    parse(arrival.text);
+    try {
+      check_mostly_parsed(feed.path, format_name(summary.format), summary.added, summary.errors);
+    } catch (const NotAFeedError& error) {
+      if (!feed.fetched() || !arrival.last_good) throw;
+      reason = error.what();
+    }
+  }
+  if (reason.empty()) {
+    if (auto refusal = feed_valve_refusal(feed.path, summary.added, source.previous_entries,
+                                          feed.min_ratio)) {
+      if (force) {
+        fmt::print(stderr, "dnsverdict compile: warning: {}: used as it is (--force)\n", *refusal);
+      } else if (arrival.last_good) {
+        reason = *refusal;
+      } else {
+        throw ToolError(*refusal + ", and there is no last good copy to compile instead; "
+                                   "use --force to accept it");
+      }
+    }
+  }
+  SourceRecord& record = rules.source(summary.id);
+  if (!reason.empty()) {
+    rules.discard_since(mark);
+    const CachedFeed& last_good = *arrival.last_good;
+    parse(last_good.text);
+    record.status = "last good copy: " + reason;
+    record.time = last_good.time;
+    record.version = last_good.serial ? fmt::format("serial {}", *last_good.serial)
+                     : !last_good.etag.empty() ? "etag " + last_good.etag
+                     : !last_good.last_modified.empty() ? "last-modified " + last_good.last_modified
+                                                        : "";
+    XXH128_hash_t hash = XXH3_128bits(last_good.text.data(), last_good.text.size());
+    record.content_hash = fmt::format("{:016x}{:016x}", hash.high64, hash.low64);
+    fmt::print(stderr,
+               "dnsverdict compile: warning: {}: compiled from its last good copy of {} ({} "
+               "entries) instead\n",
+               reason, inspect::format_time(last_good.time), summary.added);
+  } else {
+    record.status = arrival.status;
+    record.version = arrival.version;
+    record.time = arrival.time;
+    XXH128_hash_t hash = XXH3_128bits(arrival.text.data(), arrival.text.size());
+    record.content_hash = fmt::format("{:016x}{:016x}", hash.high64, hash.low64);
+    arrival.fresh.entries = summary.added;
+  }
+  record.format = std::string(format_name(summary.format));
+  record.entries = summary.added;
+  return reason;
+}
+
 }  // namespace
 
 int run_compile(const Arguments& args) {
@@ -140,7 +226,7 @@ int run_compile(const Arguments& args) {
     fmt::print("{}", kHelp);
     return 0;
   }
-  std::string output, manifest_path, value;
+  std::string output, manifest_path, value, cache_dir;
   std::size_t max_errors = 100;
   PublishOptions publish;
   bool quiet = false;
@@ -158,6 +244,8 @@ int run_compile(const Arguments& args) {
       publish.force = true;
     } else if (take_option(args, i, "--build-time", value)) {
       publish.build_time = parse_time_option(value, "--build-time");
+    } else if (take_option(args, i, "--cache-dir", value)) {
+      cache_dir = value;
     } else if (arg == "-q" || arg == "--quiet") {
       quiet = true;
     } else if (take_option(args, i, "--format", value)) {
@@ -204,27 +292,28 @@ int run_compile(const Arguments& args) {
 
   const bool progress = !quiet && ::isatty(STDERR_FILENO);
   auto started = std::chrono::steady_clock::now();
+  const std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
+  FeedCache cache(cache_dir.empty() ? output + ".feeds" : cache_dir);
+  const auto previous_by_origin = previous_entries(output);
   Diagnostics diagnostics(max_errors);
   std::vector<SourceSummary> summaries;
+  std::vector<CachedFeed> accepted;      // new last good copies, saved once published
+  std::vector<std::string> stale_feeds;  // compiled from their last good copy
   std::size_t feed_number = 0;
   for (const auto& feed : feeds) {
     ++feed_number;
-    if (progress) fmt::print(stderr, "\r[{}/{}] reading {}\x1b[K", feed_number, feeds.size(), feed.path);
-    std::string content = read_input(feed.path);
-    FeedFormat format = feed.format == FeedFormat::kAuto ? detect_format(content) : feed.format;
-    SourceRecord source;
-    source.file = feed.path;
-    source.format = std::string(format_name(format));
-    XXH128_hash_t hash = XXH3_128bits(content.data(), content.size());
-    source.content_hash = fmt::format("{:016x}{:016x}", hash.high64, hash.low64);
-    source.role = feed.defaults.allowlist ? "allow" : "block";
-    source.time = feed.path == "-" ? 0 : file_time(feed.path);
-    SourceSummary summary{feed.path, format};
-    summary.id = rules.add_source(std::move(source));
-    std::size_t errors_before = diagnostics.errors();
-    summary.added =
-        parse_feed(format, feed.path, content, feed.defaults, summary.id, rules, diagnostics);
-    summary.errors = diagnostics.errors() - errors_before;
+    if (progress)
+      fmt::print(stderr, "\r[{}/{}] {} {}\x1b[K", feed_number, feeds.size(),
+                 feed.fetched() ? "fetching" : "reading", feed.path);
+    FeedArrival arrival = obtain_feed(feed, &cache, now);
+    SourceSummary summary{feed.path, FeedFormat::kAuto};
+    std::string reason = compile_one(feed, arrival, previous_by_origin, publish.force, rules,
+                                     diagnostics, summary);
+    if (!reason.empty()) {
+      stale_feeds.push_back(feed.path);
+    } else if (!arrival.origin.empty() && arrival.status != "unchanged") {
+      accepted.push_back(std::move(arrival.fresh));
+    }
     summaries.push_back(summary);
   }
   if (progress) fmt::print(stderr, "\rresolving {} rules\x1b[K", rules.added());
@@ -247,9 +336,12 @@ int run_compile(const Arguments& args) {
     fmt::print(stderr, "  by action:{}\n  by kind:{}\n", by_action, by_kind);
     for (const auto& summary : summaries) {
       const SourceRecord& source = rules.sources().at(summary.id);
-      fmt::print(stderr, "  source {}: {} ({}), {} entries read, {} rules kept, {} errors\n",
+      fmt::print(stderr, "  source {}: {} ({}), {} entries read ({}), {} rules kept, {} errors\n",
                  summary.id, summary.file, format_name(summary.format), summary.added,
-                 source.rules, summary.errors);
+                 change_text(source), source.rules, summary.errors);
+      std::string from = source.status;
+      if (!source.version.empty()) from += ", " + source.version;
+      fmt::print(stderr, "    {}\n", from);
     }
     for (const auto& [trigger, count] : rules.skipped())
       fmt::print(stderr, "  skipped (not supported yet): {} {}\n", count, trigger);
@@ -261,6 +353,24 @@ int run_compile(const Arguments& args) {
                rules.rule_count() > 0
                    ? static_cast<double>(result.bytes) / static_cast<double>(rules.rule_count())
                    : 0.0);
+  }
+  // The new copies become the last good ones only once the store that uses them is out.
+  for (const CachedFeed& copy : accepted) {
+    try {
+      cache.save(copy);
+    } catch (const ToolError& error) {
+      fmt::print(stderr, "dnsverdict compile: warning: {}: the last good copy is not updated\n",
+                 error.what());
+    }
+  }
+  if (!stale_feeds.empty()) {
+    std::string names;
+    for (const auto& name : stale_feeds) names += (names.empty() ? "" : ", ") + name;
+    fmt::print(stderr,
+               "dnsverdict compile: published {}, but {} of {} feeds from their last good copy: "
+               "{}\n",
+               output, stale_feeds.size(), feeds.size(), names);
+    return kExitStaleFeeds;
   }
   return 0;
 }

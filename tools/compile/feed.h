@@ -39,10 +39,28 @@ struct FeedDefaults {
   std::int64_t expires = 0;
 };
 
+// Where a fetched feed comes from (manifest keys url, primary, zone, tsig, ca-file, timeout,
+// max-size). Neither url nor primary: a local file.
+struct FeedFetch {
+  std::string url;        // https:// or http://
+  std::string primary;    // "ADDRESS@PORT" of the zone's primary
+  std::string zone;       // the zone to transfer
+  std::string tsig;       // "NAME:ALGORITHM:SECRET-FILE", the file's path resolved
+  std::string ca_file;    // HTTPS: trust these CAs instead of the system's
+  long timeout_seconds = 60;
+  std::uint64_t max_bytes = std::uint64_t{256} << 20;
+};
+
 struct FeedSource {
-  std::string path;  // "-" for standard input
+  std::string path;  // "-" for standard input; for a fetched feed its URL or "ZONE from PRIMARY"
   FeedFormat format = FeedFormat::kAuto;
   FeedDefaults defaults;
+  FeedFetch fetch;
+  // The per-feed safety valve: a feed with fewer entries than this fraction of its last good
+  // copy's is not used (0 disables).
+  double min_ratio = 0.5;
+
+  bool fetched() const noexcept { return !fetch.url.empty() || !fetch.primary.empty(); }
 };
 
 // Parses `content` (the whole feed) as `format` (not kAuto) into `rules`, with `source_id`

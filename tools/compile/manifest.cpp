@@ -13,6 +13,16 @@
 //   role = block         block, or allow: every entry is an allowlist entry
 //   kind = subtree       what a bare name in a list means: exact, subtree or wildcard
 //   expires = DATE       unix seconds, 2024-01-02 or 2024-01-02T03:04:05Z
+//   min-ratio = 0.5      the per-feed safety valve (0 disables)
+//
+//   [feed NAME]          a fetched feed: NAME only names it
+//   url = https://...    fetched over HTTPS (or HTTP)
+//   ca-file = PATH       trust these CAs for url instead of the system's
+//   primary = ADDR@PORT  transferred (IXFR, else AXFR) from this primary ...
+//   zone = NAME          ... this zone (default: NAME of the section)
+//   tsig = KEY:ALG:FILE  signed with TSIG key KEY, algorithm ALG, base64 secret in FILE
+//   timeout = 60         seconds for one fetch
+//   max-size = 256M      largest feed accepted (K, M, G suffixes)
 //
 //   [campaign NAME]
 //   description = TEXT
@@ -24,7 +34,12 @@
 // ToolError("file:line: reason"), thrown at the first one.
 #include <fmt/format.h>
 
+#include <arpa/inet.h>
+
+#include <cctype>
 #include <cerrno>
+#include <charconv>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -71,8 +86,34 @@ class ManifestReader {
   Section section_ = Section::kNone;
   std::size_t section_line_ = 0;
   std::set<std::string, std::less<>> section_keys_;
-  std::set<std::string, std::less<>> campaign_names_;
+  std::set<std::string, std::less<>> campaign_names_;  // lowercase: names match without case
+  std::string feed_name_;                               // [feed NAME] as written
 };
+
+std::string lowercase(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::optional<std::uint64_t> parse_size(std::string_view text) {
+  std::uint64_t multiplier = 1;
+  if (!text.empty()) {
+    switch (std::toupper(static_cast<unsigned char>(text.back()))) {
+      case 'K': multiplier = 1ull << 10; break;
+      case 'M': multiplier = 1ull << 20; break;
+      case 'G': multiplier = 1ull << 30; break;
+      default: break;
+    }
+    if (multiplier != 1) text.remove_suffix(1);
+  }
+  std::uint64_t value = 0;
+  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc() || end != text.data() + text.size() || value == 0 ||
+      value > (1ull << 40) / multiplier)
+    return std::nullopt;
+  return value * multiplier;
+}
 
 Manifest ManifestReader::read() {
   std::string content = read_whole_file(path_);
@@ -120,6 +161,7 @@ void ManifestReader::section(std::string_view header) {
   section_keys_.clear();
   if (type == "feed") {
     if (name.empty()) fail("[feed] needs a path: [feed PATH]");
+    feed_name_ = std::string(name);
     FeedSource feed;
     std::filesystem::path path(name);
     feed.path = name == "-" || path.is_absolute() || folder_.empty() ? std::string(name)
@@ -128,7 +170,7 @@ void ManifestReader::section(std::string_view header) {
     section_ = Section::kFeed;
   } else if (type == "campaign") {
     if (name.empty()) fail("[campaign] needs a name: [campaign NAME]");
-    if (!campaign_names_.emplace(name).second)
+    if (!campaign_names_.emplace(lowercase(name)).second)
       fail(fmt::format("campaign \"{}\" described twice", name));
     CampaignRecord campaign;
     campaign.name = std::string(name);
@@ -140,9 +182,60 @@ void ManifestReader::section(std::string_view header) {
 }
 
 void ManifestReader::feed_key(std::string_view key, std::string_view value) {
-  FeedDefaults& defaults = manifest_.feeds.back().defaults;
+  FeedSource& feed = manifest_.feeds.back();
+  FeedDefaults& defaults = feed.defaults;
   std::string error;
-  if (key == "format") {
+  auto relative_path = [this](std::string_view path) {
+    std::filesystem::path file(path);
+    return file.is_absolute() || folder_.empty() ? std::string(path) : (folder_ / file).string();
+  };
+  if (key == "url") {
+    if (value.rfind("https://", 0) != 0 && value.rfind("http://", 0) != 0)
+      fail(fmt::format("url \"{}\" is neither https:// nor http://", value));
+    feed.fetch.url = std::string(value);
+  } else if (key == "primary") {
+    std::string_view address = value.substr(0, value.rfind('@'));
+    unsigned char bytes[16];
+    std::string copy(address);
+    if (inet_pton(AF_INET, copy.c_str(), bytes) != 1 && inet_pton(AF_INET6, copy.c_str(), bytes) != 1)
+      fail(fmt::format("primary \"{}\" is not ADDRESS or ADDRESS@PORT", value));
+    if (address.size() != value.size()) {
+      unsigned port = 0;
+      std::string_view digits = value.substr(address.size() + 1);
+      auto [end, error_code] = std::from_chars(digits.data(), digits.data() + digits.size(), port);
+      if (error_code != std::errc() || end != digits.data() + digits.size() || port == 0 || port > 65535)
+        fail(fmt::format("primary \"{}\": the port is not a number from 1 to 65535", value));
+    }
+    feed.fetch.primary = std::string(value);
+  } else if (key == "zone") {
+    feed.fetch.zone = std::string(value);
+  } else if (key == "tsig") {
+    std::size_t first = value.find(':'), second = value.find(':', first + 1);
+    if (first == std::string_view::npos || second == std::string_view::npos || first == 0 ||
+        second == first + 1 || second + 1 == value.size())
+      fail(fmt::format("tsig \"{}\" is not NAME:ALGORITHM:SECRET-FILE", value));
+    feed.fetch.tsig = std::string(value.substr(0, second + 1)) +
+                      relative_path(value.substr(second + 1));
+  } else if (key == "ca-file") {
+    feed.fetch.ca_file = relative_path(value);
+  } else if (key == "timeout") {
+    long seconds = 0;
+    auto [end, error_code] = std::from_chars(value.data(), value.data() + value.size(), seconds);
+    if (error_code != std::errc() || end != value.data() + value.size() || seconds < 1 || seconds > 3600)
+      fail(fmt::format("timeout \"{}\" is not a number of seconds from 1 to 3600", value));
+    feed.fetch.timeout_seconds = seconds;
+  } else if (key == "max-size") {
+    std::optional<std::uint64_t> size = parse_size(value);
+    if (!size) fail(fmt::format("max-size \"{}\" is not a size (bytes, or with K, M, G)", value));
+    feed.fetch.max_bytes = *size;
+  } else if (key == "min-ratio") {
+    char* end = nullptr;
+    std::string copy(value);
+    double ratio = std::strtod(copy.c_str(), &end);
+    if (end != copy.c_str() + copy.size() || !(ratio >= 0 && ratio <= 1))
+      fail(fmt::format("min-ratio \"{}\" is not a number from 0 to 1", value));
+    feed.min_ratio = ratio;
+  } else if (key == "format") {
     std::optional<FeedFormat> format = parse_format(value);
     if (!format)
       fail(fmt::format("unknown format \"{}\" (auto, rpz, hosts, domains, adblock, csv, jsonl)",
@@ -179,7 +272,8 @@ void ManifestReader::feed_key(std::string_view key, std::string_view value) {
   } else {
     fail(
         fmt::format("unknown feed key \"{}\" (format, action, category, campaign, confidence, "
-                    "role, kind, expires)",
+                    "role, kind, expires, min-ratio, url, ca-file, primary, zone, tsig, timeout, "
+                    "max-size)",
                     key));
   }
 }
@@ -203,12 +297,29 @@ void ManifestReader::campaign_key(std::string_view key, std::string_view value) 
 // Checks that need the whole section.
 void ManifestReader::finish_section() {
   if (section_ == Section::kFeed) {
-    const FeedDefaults& defaults = manifest_.feeds.back().defaults;
+    FeedSource& feed = manifest_.feeds.back();
+    const FeedDefaults& defaults = feed.defaults;
+    FeedFetch& fetch = feed.fetch;
+    const std::size_t current_line = line_;
+    line_ = section_line_;  // errors here are the section's
+    if (!fetch.url.empty() && !fetch.primary.empty())
+      fail("a feed has either a url or a primary, not both");
+    if (fetch.primary.empty() && (!fetch.zone.empty() || !fetch.tsig.empty()))
+      fail(fmt::format("\"{}\" needs a primary to transfer the zone from",
+                       fetch.zone.empty() ? "tsig" : "zone"));
+    if (fetch.url.empty() && !fetch.ca_file.empty()) fail("ca-file needs a url");
+    if (!fetch.url.empty()) {
+      feed.path = fetch.url;
+    } else if (!fetch.primary.empty()) {
+      if (fetch.zone.empty()) fetch.zone = feed_name_;
+      if (fetch.zone.back() != '.') fetch.zone += '.';
+      feed.path = fmt::format("{} from {}", fetch.zone, fetch.primary);
+    }
     if (defaults.allowlist && defaults.action && *defaults.action != Action::kAllow) {
-      line_ = section_line_;
       fail(fmt::format("feed with role allow has action {}: allowlist entries always allow",
                        action_name(*defaults.action)));
     }
+    line_ = current_line;
   }
   section_ = Section::kNone;
 }

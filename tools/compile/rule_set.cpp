@@ -1,6 +1,7 @@
 #include "rule_set.h"
 
 #include <algorithm>
+#include <cctype>
 #include <stdexcept>
 #include <tuple>
 
@@ -69,8 +70,10 @@ std::uint16_t RuleSet::add_source(SourceRecord source) {
 
 std::uint32_t RuleSet::intern_campaign(std::string_view name) {
   if (name.empty()) return 0;
+  std::string folded(name);
+  for (char& c : folded) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   auto [it, inserted] =
-      campaign_ids_.emplace(std::string(name), static_cast<std::uint32_t>(campaign_ids_.size() + 1));
+      campaign_ids_.emplace(std::move(folded), static_cast<std::uint32_t>(campaign_ids_.size() + 1));
   if (inserted) {
     CampaignRecord record;
     record.name = std::string(name);
@@ -93,6 +96,15 @@ std::uint16_t RuleSet::intern_category(std::string_view name) {
 void RuleSet::describe_campaign(const CampaignRecord& campaign) {
   std::uint32_t id = intern_campaign(campaign.name);
   if (id != 0) campaigns_[id] = campaign;
+}
+
+void RuleSet::discard_since(Mark mark) {
+  if (finalized_) throw std::logic_error("RuleSet::discard_since after finalize");
+  if (mark.names < drafts_.size()) drafts_.resize(mark.names);
+  if (mark.addresses < address_drafts_.size()) {
+    address_drafts_.resize(mark.addresses);
+    address_prefixes_.resize(mark.addresses);
+  }
 }
 
 void RuleSet::add(RuleDraft rule) {

@@ -60,6 +60,8 @@ class RuleSet {
   // Registers a source; returns its id (1, 2, ...). `rules` is filled in by finalize().
   std::uint16_t add_source(SourceRecord source);
   // Ids for campaign and category names; the same name always gets the same id. "" is 0.
+  // Campaign names match without regard to case ("Alpha" is "alpha"); the first spelling
+  // (the manifest's, which is described first) is the one stored.
   std::uint32_t intern_campaign(std::string_view name);
   std::uint16_t intern_category(std::string_view name);
   // Campaign details (from a manifest); the campaign is interned if new.
@@ -69,6 +71,16 @@ class RuleSet {
   // An address rule for `prefix` (host bits zero). The draft's key and kind are set here
   // (kind subtree: a prefix covers every address in it).
   void add_address(const IpPrefix& prefix, RuleDraft rule);
+  // Where the drafts end now, names and addresses: discard_since() goes back to it.
+  struct Mark {
+    std::size_t names = 0;
+    std::size_t addresses = 0;
+  };
+  Mark mark() const noexcept { return {drafts_.size(), address_drafts_.size()}; }
+  // Drops the drafts added since `mark` was taken (a feed that is not used after all).
+  void discard_since(Mark mark);
+  // A registered source, to complete once its feed is parsed.
+  SourceRecord& source(std::uint16_t id) { return sources_.at(id); }
   // Room for `rules` drafts in all (a hint; add() works without it).
   void reserve(std::size_t rules) { drafts_.reserve(rules); }
   // A trigger the store cannot hold yet (rpz-ip, rpz-nsdname, ...): counted, reported.

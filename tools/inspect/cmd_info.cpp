@@ -19,7 +19,9 @@ constexpr const char* kInfoUsage =
     "\n"
     "Describes a verdict store: format version, build id, build time and compiler version;\n"
     "rules by action and by kind; the sources it was compiled from (file, format, content\n"
-    "hash, rules, modification time, role); campaigns (name, default action, sinkhole\n"
+    "hash, rules, modification time, role) and where each came from (file, URL and ETag,\n"
+    "zone and serial, or its last good copy and why), its entries and their change since\n"
+    "the build before; campaigns (name, default action, sinkhole\n"
     "addresses, description); categories; triggers the compiler skipped; file size and bytes\n"
     "per rule.\n"
     "\n"
@@ -118,6 +120,23 @@ void print_text(std::FILE* out, const VerdictStore& store) {
                     source.time == 0 ? "-" : inspect::format_time(source.time),
                     source.content_hash.empty() ? "-" : source.content_hash});
   print_table(out, rows);
+  // Where each feed came from (stores compiled before provenance was recorded have none).
+  rows = {{"id", "entries", "since last build", "from"}};
+  for (const auto& [id, source] : store.sources()) {
+    if (!source.has_provenance) continue;
+    std::string change = "new";
+    if (source.previous_entries != 0) {
+      auto delta = static_cast<std::int64_t>(source.entries) -
+                   static_cast<std::int64_t>(source.previous_entries);
+      change = delta == 0 ? "unchanged" : fmt::format("{:+}", delta);
+    }
+    rows.push_back({std::to_string(id), std::to_string(source.entries), change,
+                    source.version.empty() ? source.status : source.status + ", " + source.version});
+  }
+  if (rows.size() > 1) {
+    fmt::print(out, "\nsource provenance\n");
+    print_table(out, rows);
+  }
 
   fmt::print(out, "\ncampaigns ({})\n", store.campaigns().size());
   if (!store.campaigns().empty()) {
@@ -178,11 +197,20 @@ void print_json(std::FILE* out, const VerdictStore& store) {
                     meta_count(info, meta::kCountKindPrefix + std::string(kind_name(kind)))));
   json += fmt::format(",\"kinds\":{{{}}}", join());
 
-  for (const auto& [id, source] : store.sources())
+  for (const auto& [id, source] : store.sources()) {
+    std::string provenance =
+        source.has_provenance
+            ? fmt::format(",\"origin\":{},\"version\":{},\"status\":{},\"entries\":{},"
+                          "\"previous_entries\":{}",
+                          json_string(source.origin), json_string(source.version),
+                          json_string(source.status), source.entries, source.previous_entries)
+            : "";
     items.push_back(fmt::format(
-        "{{\"id\":{},\"file\":{},\"format\":{},\"role\":{},\"rules\":{},\"time\":{},\"hash\":{}}}",
+        "{{\"id\":{},\"file\":{},\"format\":{},\"role\":{},\"rules\":{},\"time\":{},\"hash\":{}{}}}",
         id, json_string(source.file), json_string(source.format), json_string(source.role),
-        source.rules, inspect::json_time(source.time), json_string(source.content_hash)));
+        source.rules, inspect::json_time(source.time), json_string(source.content_hash),
+        provenance));
+  }
   json += fmt::format(",\"sources\":[{}]", join());
 
   for (const auto& [id, campaign] : store.campaigns()) {

@@ -1,7 +1,10 @@
-// `dnsverdict compile` run as the real program: what it says when it cannot write, and the
-// times it takes.
+// `dnsverdict compile` run as the real program: what it says when it cannot write, the times
+// it takes, the per-feed safety valve, and input that is not a feed.
 #include <gtest/gtest.h>
 
+#include <zlib.h>
+
+#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -66,6 +69,123 @@ TEST_F(CompileCommand, ExpiresAndBuildTimeTakeTheTimesOfEveryCommand) {
   EXPECT_NE(result.err.find("--expires: 'soon' is not a time (unix seconds, 2026-01-31"),
             std::string::npos)
       << result.err;
+}
+
+// A manifest of three feeds, the reported case: netlab-lookalike.csv carries a campaign.
+class ManifestCompile : public CompileCommand {
+ protected:
+  void SetUp() override {
+    csv_ = dir_.write("netlab-lookalike.csv",
+                      "domain,kind,action,campaign\n"
+                      "baidugif.com,subtree,sinkhole,Lookalike\n"
+                      "qqjpeg.com,subtree,sinkhole,Lookalike\n"
+                      "163pics.com,subtree,sinkhole,Lookalike\n"
+                      "163image.com,subtree,sinkhole,Lookalike\n");
+    dir_.write("domains.txt", "a.example\nb.example\nc.example\n");
+    dir_.write("hosts.txt", "0.0.0.0 ads.example\n0.0.0.0 track.example\n");
+    manifest_ = dir_.write("feeds.manifest",
+                           "[campaign lookalike]\naction = sinkhole\nsinkhole = 10.66.66.66\n"
+                           "[feed netlab-lookalike.csv]\nformat = csv\n"
+                           "[feed domains.txt]\n[feed hosts.txt]\n");
+    store_ = dir_.file("verdicts.mdb");
+  }
+  CliRun compile(std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = {"--manifest", manifest_, "-o", store_};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return run(args);
+  }
+  CliRun lookup(const std::string& name) {
+    return testing::run_cli(dir_, {"lookup", "--json", store_, name});
+  }
+  std::string csv_, manifest_, store_;
+};
+
+TEST_F(ManifestCompile, AFeedTruncatedToItsHeaderKeepsItsLastGoodRulesAndIsNamed) {
+  CliRun first = compile();
+  ASSERT_EQ(first.status, 0) << first.err;
+  dir_.write("netlab-lookalike.csv", "domain,kind,action,campaign\n");
+  CliRun second = compile();
+  EXPECT_EQ(second.status, 3) << second.err;
+  EXPECT_NE(second.err.find(csv_ + ": 0 entries, fewer than 50% of the 4 of its last good copy"),
+            std::string::npos)
+      << second.err;
+  EXPECT_NE(lookup("baidugif.com").out.find("\"match\":true"), std::string::npos);
+  EXPECT_NE(lookup("x.163image.com").out.find("\"campaign\":\"lookalike\""), std::string::npos)
+      << lookup("x.163image.com").out;
+
+  // --force takes the feed as it is now.
+  CliRun forced = compile({"--force"});
+  EXPECT_EQ(forced.status, 0) << forced.err;
+  EXPECT_NE(lookup("baidugif.com").out.find("\"match\":false"), std::string::npos);
+}
+
+TEST_F(ManifestCompile, AFeedThatShrinksBelowItsOwnRatioIsNotUsed) {
+  ASSERT_EQ(compile().status, 0);
+  dir_.write("domains.txt", "a.example\n");  // 1 of 3: below 0.5
+  CliRun second = compile();
+  EXPECT_EQ(second.status, 3) << second.err;
+  EXPECT_NE(second.err.find(dir_.file("domains.txt") + ": 1 entries, fewer than 50% of the 3"),
+            std::string::npos)
+      << second.err;
+  EXPECT_NE(lookup("c.example").out.find("\"match\":true"), std::string::npos);
+}
+
+TEST_F(ManifestCompile, CampaignNamesMatchWithoutRegardToCase) {
+  CliRun result = compile();
+  ASSERT_EQ(result.status, 0) << result.err;
+  CliRun info = testing::run_cli(dir_, {"info", "--json", store_});
+  EXPECT_NE(info.out.find("\"campaigns\":[{\"id\":1,\"name\":\"lookalike\",\"default_action\":"
+                          "\"sinkhole\",\"sinkhole\":[\"10.66.66.66\"]"),
+            std::string::npos)
+      << info.out;
+  EXPECT_EQ(info.out.find("Lookalike"), std::string::npos) << info.out;
+}
+
+std::string gzip(const std::string& text) {
+  z_stream stream{};
+  deflateInit2(&stream, Z_BEST_SPEED, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY);
+  std::string out(text.size() + 128, '\0');
+  stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(text.data()));
+  stream.avail_in = static_cast<uInt>(text.size());
+  stream.next_out = reinterpret_cast<Bytef*>(out.data());
+  stream.avail_out = static_cast<uInt>(out.size());
+  deflate(&stream, Z_FINISH);
+  out.resize(stream.total_out);
+  deflateEnd(&stream);
+  return out;
+}
+
+TEST_F(CompileCommand, InputThatIsNotAFeedIsAnErrorThatSaysWhatItLooksLike) {
+  std::string store = dir_.file("s.mdb");
+  std::string binary = dir_.write("feed.bin", std::string("\x7f" "ELF\x02\x01\x01\0\0\0\0", 12) +
+                                                  std::string(200, '\0'));
+  CliRun result = run({"-o", store, binary});
+  EXPECT_EQ(result.status, 1);
+  EXPECT_EQ(result.err, "dnsverdict compile: " + binary +
+                            ": binary content (an executable), not a feed\n");
+
+  std::string html = dir_.write("feed.html",
+                                "<!DOCTYPE html>\n<html><head><title>502 Bad Gateway</title></head>\n"
+                                "<body>nginx</body></html>\n");
+  result = run({"-o", store, html});
+  EXPECT_EQ(result.status, 1);
+  EXPECT_NE(result.err.find(html + ": an HTML page (\"502 Bad Gateway\"), not a feed"),
+            std::string::npos)
+      << result.err;
+
+  std::string junk = dir_.write("junk.txt", "this is not\na feed at all\nnope nope\nok.example\n");
+  result = run({"-o", store, junk});
+  EXPECT_EQ(result.status, 1);
+  EXPECT_NE(result.err.find(junk + ": 3 of 4 entries are errors: not a domains feed"),
+            std::string::npos)
+      << result.err;
+  EXPECT_FALSE(std::ifstream(store).good()) << "nothing is published";
+
+  // gzip is read as what it holds.
+  std::string compressed = dir_.write("feed.txt.gz", gzip("evil.example\nworse.example\n"));
+  result = run({"-o", store, compressed});
+  EXPECT_EQ(result.status, 0) << result.err;
+  EXPECT_NE(result.err.find("2 entries read"), std::string::npos) << result.err;
 }
 
 }  // namespace

@@ -114,7 +114,7 @@ TEST(Manifest, ReportsTheFileAndLineOfEachMistake) {
        "2024-01-02T03:04:05Z)"},
       {"[feed a.txt]\ncolour = red\n",
        "test.manifest:2: unknown feed key \"colour\" (format, action, category, campaign, "
-       "confidence, role, kind, expires)"},
+       "confidence, role, kind, expires, min-ratio, url, ca-file, primary, zone, tsig, timeout, max-size)"},
       {"\n[feed a.txt]\nrole = allow\naction = drop\n[feed b.txt]\n",
        "test.manifest:2: feed with role allow has action drop: allowlist entries always allow"},
       {"[campaign x]\n[campaign x]\n", "test.manifest:2: campaign \"x\" described twice"},
@@ -125,6 +125,69 @@ TEST(Manifest, ReportsTheFileAndLineOfEachMistake) {
   };
   for (const Case& test : cases)
     EXPECT_EQ(manifest_error(folder, test.content), test.message) << test.content;
+}
+
+TEST(Manifest, ReadsTheKeysOfFetchedFeeds) {
+  TempDir folder;
+  std::string path = folder.write("feeds.manifest",
+                                  "[feed blocklist]\n"
+                                  "url = https://feeds.example/list.txt\n"
+                                  "ca-file = ca.pem\n"
+                                  "timeout = 20\n"
+                                  "max-size = 64M\n"
+                                  "min-ratio = 0.8\n"
+                                  "[feed rpz.example]\n"
+                                  "primary = 192.0.2.1@5353\n"
+                                  "tsig = xfr-key:hmac-sha256:/etc/keys/xfr.secret\n"
+                                  "[feed other]\n"
+                                  "primary = 2001:db8::1\n"
+                                  "zone = rpz.other.\n"
+                                  "[feed local.txt]\n");
+  Manifest manifest = read_manifest(path);
+  ASSERT_EQ(manifest.feeds.size(), 4u);
+  const FeedSource& list = manifest.feeds[0];
+  EXPECT_EQ(list.path, "https://feeds.example/list.txt");
+  EXPECT_EQ(list.fetch.url, "https://feeds.example/list.txt");
+  EXPECT_EQ(list.fetch.ca_file, folder.path() + "/ca.pem");
+  EXPECT_EQ(list.fetch.timeout_seconds, 20);
+  EXPECT_EQ(list.fetch.max_bytes, 64u << 20);
+  EXPECT_DOUBLE_EQ(list.min_ratio, 0.8);
+  EXPECT_TRUE(list.fetched());
+  const FeedSource& zone = manifest.feeds[1];
+  EXPECT_EQ(zone.fetch.zone, "rpz.example.");  // the section's name
+  EXPECT_EQ(zone.fetch.primary, "192.0.2.1@5353");
+  EXPECT_EQ(zone.fetch.tsig, "xfr-key:hmac-sha256:/etc/keys/xfr.secret");
+  EXPECT_EQ(zone.path, "rpz.example. from 192.0.2.1@5353");
+  EXPECT_EQ(manifest.feeds[2].fetch.zone, "rpz.other.");
+  EXPECT_EQ(manifest.feeds[2].path, "rpz.other. from 2001:db8::1");
+  EXPECT_FALSE(manifest.feeds[3].fetched());
+  EXPECT_DOUBLE_EQ(manifest.feeds[3].min_ratio, 0.5);
+}
+
+TEST(Manifest, ReportsMistakesInTheKeysOfFetchedFeeds) {
+  TempDir folder;
+  EXPECT_EQ(manifest_error(folder, "[feed x]\nurl = ftp://x/y\n"),
+            "test.manifest:2: url \"ftp://x/y\" is neither https:// nor http://");
+  EXPECT_EQ(manifest_error(folder, "[feed x]\nprimary = ns.example\n"),
+            "test.manifest:2: primary \"ns.example\" is not ADDRESS or ADDRESS@PORT");
+  EXPECT_EQ(manifest_error(folder, "[feed x]\nprimary = 192.0.2.1@0\n"),
+            "test.manifest:2: primary \"192.0.2.1@0\": the port is not a number from 1 to 65535");
+  EXPECT_EQ(manifest_error(folder, "[feed x]\nprimary = 192.0.2.1\ntsig = key:hmac-sha256\n"),
+            "test.manifest:3: tsig \"key:hmac-sha256\" is not NAME:ALGORITHM:SECRET-FILE");
+  EXPECT_EQ(manifest_error(folder, "[feed x]\nurl = https://x/\nprimary = 192.0.2.1\n"),
+            "test.manifest:1: a feed has either a url or a primary, not both");
+  EXPECT_EQ(manifest_error(folder, "[feed x]\ntsig = k:hmac-sha256:f\n[feed y]\n"),
+            "test.manifest:1: \"tsig\" needs a primary to transfer the zone from");
+  EXPECT_EQ(manifest_error(folder, "[feed x]\nca-file = ca.pem\n"),
+            "test.manifest:1: ca-file needs a url");
+  EXPECT_EQ(manifest_error(folder, "[feed x]\nmin-ratio = 2\n"),
+            "test.manifest:2: min-ratio \"2\" is not a number from 0 to 1");
+  EXPECT_EQ(manifest_error(folder, "[feed x]\nmax-size = lots\n"),
+            "test.manifest:2: max-size \"lots\" is not a size (bytes, or with K, M, G)");
+  EXPECT_EQ(manifest_error(folder, "[feed x]\ntimeout = 0\n"),
+            "test.manifest:2: timeout \"0\" is not a number of seconds from 1 to 3600");
+  EXPECT_EQ(manifest_error(folder, "[campaign Alpha]\n[campaign alpha]\n"),
+            "test.manifest:2: campaign \"alpha\" described twice");
 }
 
 TEST(Manifest, ReportsAMissingFile) {

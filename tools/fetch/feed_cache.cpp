@@ -1,0 +1,109 @@
+#include "feed_cache.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "diagnostics.h"
+
+namespace dnsverdict {
+namespace {
+
+std::optional<std::string> read_file_if_any(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    if (errno == ENOENT || errno == ENOTDIR) return std::nullopt;
+    throw ToolError(fmt::format("{}: cannot read: {}", path, std::strerror(errno)));
+  }
+  std::ostringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+void write_atomically(const std::string& path, std::string_view content) {
+  std::string temp = fmt::format("{}.tmp.{}", path, ::getpid());
+  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+  if (fd < 0) throw ToolError(fmt::format("{}: cannot write: {}", temp, std::strerror(errno)));
+  std::size_t done = 0;
+  while (done < content.size()) {
+    ssize_t wrote = ::write(fd, content.data() + done, content.size() - done);
+    if (wrote < 0 && errno == EINTR) continue;
+    if (wrote < 0) {
+      int saved = errno;
+      ::close(fd);
+      ::unlink(temp.c_str());
+      throw ToolError(fmt::format("{}: cannot write: {}", temp, std::strerror(saved)));
+    }
+    done += static_cast<std::size_t>(wrote);
+  }
+  int synced = ::fsync(fd);
+  ::close(fd);
+  if (synced != 0 || ::rename(temp.c_str(), path.c_str()) != 0) {
+    int saved = errno;
+    ::unlink(temp.c_str());
+    throw ToolError(fmt::format("{}: cannot replace: {}", path, std::strerror(saved)));
+  }
+}
+
+}  // namespace
+
+std::string FeedCache::base_path(std::string_view origin) const {
+  std::string readable;
+  for (char c : origin.substr(origin.size() > 60 ? origin.size() - 60 : 0)) {
+    bool keep = std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_';
+    readable.push_back(keep ? c : '_');
+  }
+  return fmt::format("{}/{}-{:016x}", folder_, readable, XXH3_64bits(origin.data(), origin.size()));
+}
+
+std::optional<CachedFeed> FeedCache::load(std::string_view origin) const {
+  std::string base = base_path(origin);
+  std::optional<std::string> meta = read_file_if_any(base + ".meta");
+  if (!meta) return std::nullopt;
+  std::optional<std::string> text = read_file_if_any(base + ".feed");
+  if (!text) return std::nullopt;
+  CachedFeed feed;
+  feed.text = std::move(*text);
+  std::istringstream lines(*meta);
+  std::string line;
+  while (std::getline(lines, line)) {
+    std::size_t space = line.find(' ');
+    if (space == std::string::npos) continue;
+    std::string key = line.substr(0, space), value = line.substr(space + 1);
+    try {
+      if (key == "origin") feed.origin = value;
+      else if (key == "etag") feed.etag = value;
+      else if (key == "last-modified") feed.last_modified = value;
+      else if (key == "serial") feed.serial = static_cast<std::uint32_t>(std::stoul(value));
+      else if (key == "entries") feed.entries = std::stoull(value);
+      else if (key == "time") feed.time = std::stoll(value);
+    } catch (const std::exception&) {
+      throw ToolError(fmt::format("{}.meta: bad value for {}: \"{}\"", base, key, value));
+    }
+  }
+  if (feed.origin != origin) return std::nullopt;  // a hash collision: not our copy
+  return feed;
+}
+
+void FeedCache::save(const CachedFeed& feed) const {
+  std::error_code error;
+  std::filesystem::create_directories(folder_, error);
+  if (error) throw ToolError(fmt::format("{}: cannot create the feed cache: {}", folder_, error.message()));
+  std::string base = base_path(feed.origin);
+  std::string meta = fmt::format("origin {}\nentries {}\ntime {}\n", feed.origin, feed.entries, feed.time);
+  if (!feed.etag.empty()) meta += fmt::format("etag {}\n", feed.etag);
+  if (!feed.last_modified.empty()) meta += fmt::format("last-modified {}\n", feed.last_modified);
+  if (feed.serial) meta += fmt::format("serial {}\n", *feed.serial);
+  write_atomically(base + ".feed", feed.text);
+  write_atomically(base + ".meta", meta);
+}
+
+}  // namespace dnsverdict
