@@ -46,6 +46,8 @@ struct DeviceScenario {
   double offline_share = 0;    // switched off for 1 to days-1 whole days
   double repeat_share = 0;     // behind a forwarder that repeats each query 2-3 times
   int clean_clients = 200;
+  // Why the estimate cannot hold this scenario, when it cannot (docs/estimation.md).
+  std::string limitation;
 };
 
 struct DeviceSimResult {
@@ -84,6 +86,9 @@ inline std::vector<DeviceScenario> device_scenarios() {
     DeviceScenario& s = add("cgnat-only", "every device behind CGNAT (20-200): no single-device address");
     s.devices = 3000;
     s.cgnat_share = 1.0;
+    s.limitation =
+        "no address carries one device alone, so nothing shows one device's rate: the quietest "
+        "address (about 20 devices) is taken as one device";
   }
   add("enterprise", "40% behind 100-300-device egress addresses, office hours").enterprise_share = 0.4;
   add("ipv6-privacy", "IPv6 homes of 1-3 devices, temporary addresses rotating every 2-24 h")
