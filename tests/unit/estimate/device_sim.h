@@ -11,7 +11,8 @@
 //   nat          one IPv4 address shared by a group (home NAT, CGNAT, enterprise egress)
 //   ipv6         a /64 per home shared by 1-3 devices, each with a temporary (privacy)
 //                address that rotates every 2-24 hours (RFC 8981)
-// and devices behind a repeating forwarder have each query logged 2-3 times within 2 s.
+// and devices behind a repeating forwarder have each query logged 2-3 times within 2 s; a
+// home router that caches answers (negative TTL one hour) forwards each name once an hour.
 // Clean clients browse popular names so the logs are not only the campaign. Deterministic
 // for a given seed; nothing here knows how the estimator works.
 #pragma once
@@ -19,6 +20,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
+#include <map>
 #include <ostream>
 #include <random>
 #include <string>
@@ -45,6 +47,7 @@ struct DeviceScenario {
   double ipv6_share = 0;       // IPv6 homes of 1-3 devices, rotating temporary addresses
   double offline_share = 0;    // switched off for 1 to days-1 whole days
   double repeat_share = 0;     // behind a forwarder that repeats each query 2-3 times
+  bool caching_homes = false;  // home NATs forward through a cache: a name once an hour
   int clean_clients = 200;
   // Why the estimate cannot hold this scenario, when it cannot (docs/estimation.md).
   std::string limitation;
@@ -101,7 +104,9 @@ inline std::vector<DeviceScenario> device_scenarios() {
   for (auto [name, seconds] : {std::pair<const char*, int>{"beacon-2min", 120},
                                {"beacon-1h", 3600}, {"beacon-6h", 6 * 3600}}) {
     DeviceScenario& s = add(name, "");
-    s.description = std::string("beacon every ") + (name + 7) + "; 30% home NAT, 30% DHCP";
+    s.description = std::string("beacon every ") + (seconds < 3600 ? std::to_string(seconds / 60) + " min"
+                                                                   : std::to_string(seconds / 3600) + " h") +
+                    "; 30% home NAT, 30% DHCP";
     s.beacon_seconds = seconds;
     s.home_nat_share = 0.3;
     s.dhcp_share = 0.3;
@@ -110,6 +115,14 @@ inline std::vector<DeviceScenario> device_scenarios() {
     DeviceScenario& s = add("repeating-resolvers", "30% behind forwarders that repeat each query 2-3 times; 30% home NAT");
     s.repeat_share = 0.3;
     s.home_nat_share = 0.3;
+  }
+  {
+    DeviceScenario& s = add("caching-forwarders", "half in homes of 1-5 devices whose router caches answers for an hour");
+    s.home_nat_share = 0.5;
+    s.caching_homes = true;
+    s.limitation =
+        "a home router that caches answers asks the resolver once per name and TTL however many "
+        "devices ask it: the devices behind it cannot be seen in the resolver's log";
   }
   {
     DeviceScenario& s = add("mixed-isp", "DHCP, home NAT, CGNAT, IPv6, offline days and repeats together");
@@ -138,6 +151,7 @@ inline DeviceSimResult simulate_devices(const DeviceScenario& scenario) {
   const std::int64_t end = start + scenario.days * 86400LL;
   DeviceSimResult result;
   std::vector<std::string> used;
+  std::vector<std::string> caching;  // addresses of home routers that cache
 
   std::uint32_t next_static = (192u << 24) | (168u << 16) | 1;
   std::uint32_t next_dhcp = (10u << 24) | (1u << 16);
@@ -172,8 +186,10 @@ inline DeviceSimResult simulate_devices(const DeviceScenario& scenario) {
       return group.address;
     };
     std::string fixed;
-    if (in_home_nat)
+    if (in_home_nat) {
       fixed = join(home_nat, 1, 5, [&] { return sim_ipv4(next_shared++); });
+      if (scenario.caching_homes) caching.push_back(fixed);
+    }
     else if (in_cgnat)
       fixed = join(cgnat, scenario.cgnat_min, scenario.cgnat_max, [&] { return sim_ipv4(next_shared++); });
     else if (in_enterprise)
@@ -240,6 +256,23 @@ inline DeviceSimResult simulate_devices(const DeviceScenario& scenario) {
       seen = true;
     }
     result.devices += seen ? 1 : 0;
+  }
+  if (!caching.empty()) {
+    // What the caching routers forward: a name at most once an hour.
+    std::sort(caching.begin(), caching.end());
+    std::sort(result.queries.begin(), result.queries.end(),
+              [](const SimQuery& a, const SimQuery& b) { return a.time < b.time; });
+    std::map<std::pair<std::string, const std::string*>, std::int64_t> forwarded;
+    std::vector<SimQuery> kept;
+    for (const SimQuery& query : result.queries) {
+      if (std::binary_search(caching.begin(), caching.end(), query.client)) {
+        auto [at, fresh] = forwarded.try_emplace({query.client, query.name}, query.time);
+        if (!fresh && query.time - at->second < 3600) continue;
+        at->second = query.time;
+      }
+      kept.push_back(query);
+    }
+    result.queries = std::move(kept);
   }
   std::sort(used.begin(), used.end());
   result.addresses = static_cast<int>(std::unique(used.begin(), used.end()) - used.begin());
