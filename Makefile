@@ -13,7 +13,7 @@ PORT ?= 5353
 UPSTREAM_PORT ?= 5300
 CONFIGURE = JOBS=$(JOBS) cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(CMAKE_ARGS) >/dev/null
 
-.PHONY: all deps configure build run test test-compat test-asan test-package package bench clean
+.PHONY: all deps configure build run test test-compat test-asan test-package package bench estimation-table clean
 
 all: build
 
@@ -55,6 +55,12 @@ test-asan: build
 # (once; later runs reuse it) and dnsverdict built against it (docs/operations.md).
 package: deps
 	@JOBS=$(JOBS) scripts/package.sh build-package
+
+# The scenario table of docs/estimation.md: simulated populations with known truth written as
+# Unbound logs and estimated by the CLI (scripts/estimation-scenarios.py); about a minute.
+estimation-table: configure
+	@cmake --build $(BUILD) -j$(JOBS) --target dnsverdict device_scenarios
+	@scripts/estimation-scenarios.py --build $(BUILD) --update docs/estimation.md
 
 # make package, then the packages installed on this machine, run (Unbound on loopback) and
 # purged (scripts/test-package.sh). Needs root and a machine without unbound installed.

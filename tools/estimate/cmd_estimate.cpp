@@ -30,9 +30,10 @@ constexpr const char* kEstimateUsage = R"(usage: dnsverdict estimate (--store ST
 Reads DNS query logs (files, or - for standard input; plain or gzip) and reports, per campaign
 and per rule of the store: queries, distinct clients (exact within --memory-budget, HyperLogLog
 beyond, with its error), per hour and per day, the hourly peak, distinct /24 and /56 networks,
-first and last seen, a beacon summary (queries per active hour per client), and a device
-estimate as a range with its method (docs/estimation.md). Queries are matched with the
-module's own lookup; a rule's expiry is judged at the query's time.
+first and last seen, a beacon summary (queries per active hour per site: an IPv4 address or
+an IPv6 /64), and a device estimate as a range with its method and its IPv6, churn and NAT
+factors, learned from the campaign's own beacons (docs/estimation.md). Queries are matched
+with the module's own lookup; a rule's expiry is judged at the query's time.
 
 Log formats, recognised by content: Unbound log-queries/log-replies (every time prefix and
 syslog), BIND 9 query log, Zeek dns.log (TSV and JSON), dnstap (Frame Streams), and CSV with a

@@ -85,6 +85,15 @@ std::vector<std::pair<std::uint32_t, std::uint64_t>> hourly_curve(const EntitySt
   return curve;
 }
 
+std::string one_device_text(const BeaconSummary& beacons) {
+  if (!beacons.periodic_reference)
+    return fmt::format("from the {} quietest sites (no regular beacon)", grouped(beacons.reference_sites));
+  double minutes = beacons.beacon_period / 60;
+  return fmt::format("a query every {} ({} of {} periodic sites)",
+                     minutes < 90 ? fmt::format("{:.1f} min", minutes) : fmt::format("{:.1f} h", minutes / 60),
+                     grouped(beacons.reference_sites), grouped(beacons.periodic_sites));
+}
+
 }  // namespace
 
 std::vector<Suspect> campaign_suspects(const EstimateState& state, const EntityStats& campaign,
@@ -136,18 +145,37 @@ void print_estimate_table(std::FILE* out, const EstimateState& state, const Repo
     fmt::print(out, "  (clients/queries)\n");
     fmt::print(out,
                "  beacon        median {:.1f} queries per active hour (p90 {:.1f}, max {:.1f}); "
-               "median {:.0f} active hours; {} of {} sampled clients at >= 2x the median{}\n",
+               "median {:.0f} active hours; {} of {} sampled sites carry several devices{}\n",
                beacons.median_rate, beacons.p90_rate, beacons.max_rate, beacons.median_active_hours,
                grouped(beacons.multi_device_clients), grouped(beacons.sampled_clients),
                beacons.sample_fraction < 1
                    ? fmt::format(" (a {:.2f}% sample)", beacons.sample_fraction * 100)
                    : std::string());
-    fmt::print(out, "  devices       {} .. {}, middle {}\n", grouped(devices.low),
+    if (beacons.corrected)
+      fmt::print(out, "  one device    {}; {:.1f} distinct queries per active hour, {:.1f} active "
+                      "hours a day (p25 {:.1f}, p75 {:.1f}); queries repeated {:.2f}x\n",
+                 one_device_text(beacons), beacons.device_rate, beacons.device_hours,
+                 beacons.device_hours_p25, beacons.device_hours_p75, beacons.repeat_factor);
+    fmt::print(out, "  devices       {} .. {}, middle {}", grouped(devices.low),
                grouped(devices.high), grouped(devices.middle));
-    fmt::print(out, "    low    = {}\n", kDeviceMethodLow);
-    fmt::print(out, "    middle = {} ({:.2f} devices per address)\n", kDeviceMethodMiddle,
-               devices.nat_factor);
-    fmt::print(out, "    high   = {}\n", kDeviceMethodHigh);
+    if (devices.corrected && (devices.middle_low != devices.middle || devices.middle_high != devices.middle))
+      fmt::print(out, " ({} .. {} for one device's daily hours at p75 .. p25)",
+                 grouped(devices.middle_low), grouped(devices.middle_high));
+    fmt::print(out, "\n    low    = {}\n", kDeviceMethodLow);
+    if (devices.corrected) {
+      fmt::print(out, "    middle = {}\n", kDeviceMethodMiddle);
+      fmt::print(out, "             {} addresses x {:.3f} IPv6 x {:.3f} churn x {:.3f} NAT = {}\n",
+                 grouped(devices.addresses), devices.ipv6_factor, devices.churn_factor,
+                 devices.nat_factor, grouped(devices.middle));
+      fmt::print(out, "    high   = {}\n", kDeviceMethodHigh);
+      if (!beacons.periodic_reference) fmt::print(out, "    caveat: {}\n", kDeviceCaveatNoPeriodic);
+      if (beacons.capped_sites > 0)
+        fmt::print(out, "    caveat: {} sampled sites counted at the cap of {:.0f} devices\n",
+                   grouped(beacons.capped_sites), kMaxDevicesPerSite);
+    } else {
+      fmt::print(out, "    middle = {}\n", kDeviceMethodMiddleUncorrected);
+      fmt::print(out, "    high   = {}\n", kDeviceMethodHighUncorrected);
+    }
     if (!campaign->clients.exact())
       fmt::print(out, "    client counts are HyperLogLog estimates (±{:.1f}% at 95%)\n",
                  HyperLogLog::kStandardError * 200);
@@ -217,6 +245,19 @@ std::string json_entity_core(const EntityStats& entity) {
   return out;
 }
 
+std::string json_one_device(const BeaconSummary& beacons) {
+  if (!beacons.corrected) return "null";
+  return fmt::format(
+      "{{\"reference\":{},\"reference_sites\":{},\"periodic_sites\":{},"
+      "\"beacon_period_seconds\":{},\"distinct_queries_per_active_hour\":{},"
+      "\"active_hours_per_day\":{},\"active_hours_per_day_p25\":{},"
+      "\"active_hours_per_day_p75\":{},\"bin_hours\":{}}}",
+      beacons.periodic_reference ? "\"periodic\"" : "\"quietest\"", beacons.reference_sites,
+      beacons.periodic_sites, beacons.periodic_reference ? fmt::format("{}", beacons.beacon_period) : "null",
+      beacons.device_rate, beacons.device_hours, beacons.device_hours_p25, beacons.device_hours_p75,
+      beacons.bin_hours);
+}
+
 }  // namespace
 
 void print_estimate_json(std::FILE* out, const EstimateState& state, const ReportOptions& options) {
@@ -242,16 +283,28 @@ void print_estimate_json(std::FILE* out, const EstimateState& state, const Repor
                "\"day\":{}}},\"beacon\":{{\"sampled_clients\":{},\"sample_fraction\":{},"
                "\"median_queries_per_active_hour\":{},\"p90_queries_per_active_hour\":{},"
                "\"max_queries_per_active_hour\":{},\"median_active_hours\":{},"
-               "\"multi_device_clients\":{},\"devices_per_client\":{}}},"
-               "\"devices\":{{\"low\":{},\"middle\":{},\"high\":{},\"method\":{{\"low\":{},"
-               "\"middle\":{},\"high\":{}}}}}",
+               "\"multi_device_clients\":{},\"devices_per_client\":{},\"repeat_factor\":{},"
+               "\"stable_sites\":{},\"capped_sites\":{},\"one_device\":{}}}",
                devices.low, inspect::json_string(time_text(devices.peak_hour)),
                devices.peak_daily_clients, inspect::json_string(day_text(devices.peak_day)),
                beacons.sampled_clients, beacons.sample_fraction, beacons.median_rate,
                beacons.p90_rate, beacons.max_rate, beacons.median_active_hours,
-               beacons.multi_device_clients, beacons.devices_per_client, devices.low,
-               devices.middle, devices.high, inspect::json_string(kDeviceMethodLow),
-               inspect::json_string(kDeviceMethodMiddle), inspect::json_string(kDeviceMethodHigh));
+               beacons.multi_device_clients, beacons.devices_per_client, beacons.repeat_factor,
+               beacons.stable_sites, beacons.capped_sites, json_one_device(beacons));
+    fmt::print(out,
+               ",\"devices\":{{\"low\":{},\"middle\":{},\"high\":{},\"middle_range\":{{\"low\":{},"
+               "\"high\":{}}},\"corrected\":{},\"factors\":{{\"addresses\":{},\"sites\":{},"
+               "\"ipv6\":{},\"churn\":{},\"nat\":{}}},\"method\":{{\"low\":{},\"middle\":{},"
+               "\"high\":{}}},\"caveats\":[{}]}}",
+               devices.low, devices.middle, devices.high, devices.middle_low, devices.middle_high,
+               devices.corrected ? "true" : "false", devices.addresses, devices.sites,
+               devices.ipv6_factor, devices.churn_factor, devices.nat_factor,
+               inspect::json_string(kDeviceMethodLow),
+               inspect::json_string(devices.corrected ? kDeviceMethodMiddle : kDeviceMethodMiddleUncorrected),
+               inspect::json_string(devices.corrected ? kDeviceMethodHigh : kDeviceMethodHighUncorrected),
+               devices.corrected && !beacons.periodic_reference
+                   ? inspect::json_string(kDeviceCaveatNoPeriodic)
+                   : std::string());
     fmt::print(out, ",\"rules\":[");
     bool first_rule = true;
     for (const EntityStats* rule : rules_of(state, *campaign)) {
@@ -282,7 +335,8 @@ void print_estimate_csv(std::FILE* out, const EstimateState& state) {
   fmt::print(out,
              "kind,name,campaign,action,queries,clients,clients_exact,networks_24,networks_56,"
              "first_seen,last_seen,peak_hour,peak_hour_clients,peak_day,peak_day_clients,"
-             "devices_low,devices_middle,devices_high,devices_per_client\n");
+             "devices_low,devices_middle,devices_high,devices_per_client,sites,ipv6_factor,"
+             "churn_factor\n");
   for (const EntityStats* campaign : campaigns_by_size(state)) {
     std::vector<const EntityStats*> rows{campaign};
     for (const EntityStats* rule : rules_of(state, *campaign)) rows.push_back(rule);
@@ -290,7 +344,7 @@ void print_estimate_csv(std::FILE* out, const EstimateState& state) {
       BeaconSummary beacons = summarize_beacons(entity->beacon);
       DeviceEstimate devices = estimate_devices(*entity, beacons);
       bool is_campaign = entity->kind == EntityKind::kCampaign;
-      fmt::print(out, "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{:.3f}\n",
+      fmt::print(out, "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{:.3f},{},{:.3f},{:.3f}\n",
                  is_campaign ? "campaign" : "rule", csv_field(entity->name),
                  csv_field(is_campaign ? entity->name : entity->campaign), entity->action,
                  entity->queries, entity->clients.count(), entity->clients.exact() ? 1 : 0,
@@ -298,7 +352,7 @@ void print_estimate_csv(std::FILE* out, const EstimateState& state) {
                  time_text(entity->first_seen), time_text(entity->last_seen),
                  time_text(devices.peak_hour), devices.low, day_text(devices.peak_day),
                  devices.peak_daily_clients, devices.low, devices.middle, devices.high,
-                 devices.nat_factor);
+                 devices.nat_factor, devices.sites, devices.ipv6_factor, devices.churn_factor);
     }
   }
 }

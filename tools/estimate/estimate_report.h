@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <string>
 
+#include "device_estimate.h"
 #include "estimator.h"
 #include "suspects.h"
 
@@ -21,10 +22,22 @@ struct ReportOptions {
 inline constexpr const char* kDeviceMethodLow =
     "peak hourly distinct clients: at least this many addresses were live in one hour";
 inline constexpr const char* kDeviceMethodMiddle =
-    "peak daily distinct clients x devices per address (beacon rates): one day limits address churn";
+    "devices over the window from the sites' beacon behaviour: addresses x IPv6 factor (/64 "
+    "sites per address) x churn factor (device identities per site; short-lived addresses "
+    "counted as device-hours) x NAT factor (devices per identity)";
 inline constexpr const char* kDeviceMethodHigh =
-    "distinct clients over the window x devices per address: the footprint, inflated by address "
-    "churn (DHCP), so an upper figure";
+    "distinct clients over the window + the devices hidden behind shared sites: the footprint, "
+    "inflated by address churn and IPv6 address rotation, so an upper figure";
+// Too few sites to learn what one device looks like: no correction.
+inline constexpr const char* kDeviceMethodMiddleUncorrected =
+    "peak daily distinct clients: too few sites to learn one device's behaviour, no correction";
+inline constexpr const char* kDeviceMethodHighUncorrected =
+    "distinct clients over the window: the footprint, inflated by address churn (DHCP), so an "
+    "upper figure";
+// When no site beacons at a regular interval (docs/estimation.md, where it is not good).
+inline constexpr const char* kDeviceCaveatNoPeriodic =
+    "no site beacons at a regular interval: one device is taken from the quietest sites, so if "
+    "every address is shared, devices per site are too few";
 
 void print_estimate_table(std::FILE* out, const EstimateState& state, const ReportOptions& options);
 void print_estimate_json(std::FILE* out, const EstimateState& state, const ReportOptions& options);

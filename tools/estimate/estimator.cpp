@@ -21,28 +21,55 @@ EstimateLimits EstimateLimits::from_budget(std::uint64_t budget) {
   limits.clients = clamp(budget / 32 / 64, 256, 1u << 30);
   // Hour and day bins are many: each may use 1/1024 of the budget before it is sketched.
   limits.clients_per_bin = clamp(budget / 32 / 1024, 64, 1u << 24);
-  // A sampled client costs ~256 bytes (its active hours); 256 entities' samples fit.
-  limits.beacon_sample = clamp(budget / 256 / 256, 256, 1u << 20);
+  // A sampled site costs ~16 bytes per active hour (~1 KiB for a few days); 256 entities'
+  // samples fit. A few thousand sites measure one device's behaviour well enough.
+  limits.beacon_sample = clamp(budget / 1024 / 256, 256, 1u << 18);
   // A name profile costs up to ~2.5 KiB (a full bottom-k) and typically far less; half the budget.
   limits.suspect_names = clamp(budget / 2 / 1024, 1024, 1u << 26);
   return limits;
 }
 
-void ClientActivity::add_hour(std::uint32_t hour) {
-  if (!hours.empty() && hours.back() == hour) return;  // the usual case: logs run in time order
-  if (hours.empty() || hours.back() < hour) {
-    hours.push_back(hour);
+void ClientActivity::add(std::uint32_t hour, std::uint32_t count, std::uint64_t slots) {
+  queries += count;
+  // The usual case: logs run in time order.
+  if (hours.empty() || hours.back().hour < hour) {
+    hours.push_back({hour, count, slots});
     return;
   }
-  auto at = std::lower_bound(hours.begin(), hours.end(), hour);
-  if (*at != hour) hours.insert(at, hour);
+  auto at = hours.end() - 1;
+  if (at->hour != hour)
+    at = std::lower_bound(hours.begin(), hours.end(), hour,
+                          [](const HourActivity& a, std::uint32_t h) { return a.hour < h; });
+  if (at != hours.end() && at->hour == hour) {
+    at->queries += count;
+    at->slots |= slots;
+  } else {
+    hours.insert(at, {hour, count, slots});
+  }
 }
 
-void ClientSample::add(std::uint64_t client, std::uint32_t hour) {
-  if (client > threshold_) return;
-  ClientActivity& activity = clients_[client];
-  ++activity.queries;
-  activity.add_hour(hour);
+void ClientActivity::add_address(std::uint64_t address, std::uint32_t first_hour,
+                                 std::uint32_t last_hour) {
+  auto at = std::lower_bound(addresses.begin(), addresses.end(), address,
+                             [](const AddressSpan& a, std::uint64_t h) { return a.address < h; });
+  if (at != addresses.end() && at->address == address) {
+    at->first_hour = std::min(at->first_hour, first_hour);
+    at->last_hour = std::max(at->last_hour, last_hour);
+    return;
+  }
+  if (addresses.size() == kAddressesPerSite && at == addresses.end()) return;
+  addresses.insert(at, {address, first_hour, last_hour});
+  if (addresses.size() > kAddressesPerSite) addresses.pop_back();
+}
+
+void ClientSample::add(std::uint64_t site, std::int64_t time, std::uint64_t address) {
+  if (site > threshold_) return;
+  std::int64_t clamped = std::max<std::int64_t>(time, 0);
+  auto hour = static_cast<std::uint32_t>(clamped / 3600);
+  auto slot = static_cast<std::uint32_t>(clamped % 3600 * kSlotsPerHour / 3600);
+  ClientActivity& activity = clients_[site];
+  activity.add(hour, 1, std::uint64_t{1} << slot);
+  if (address != 0) activity.add_address(address, hour, hour);
   if (clients_.size() > limit_) shrink();
 }
 
@@ -61,8 +88,9 @@ void ClientSample::merge(const ClientSample& other) {
   for (const auto& [client, activity] : other.clients_) {
     if (client > threshold_) continue;
     ClientActivity& mine = clients_[client];
-    mine.queries += activity.queries;
-    for (std::uint32_t hour : activity.hours) mine.add_hour(hour);
+    for (const HourActivity& hour : activity.hours) mine.add(hour.hour, hour.queries, hour.slots);
+    for (const AddressSpan& span : activity.addresses)
+      mine.add_address(span.address, span.first_hour, span.last_hour);
   }
   shrink();
 }
@@ -82,12 +110,19 @@ void ClientSample::serialize(std::string& out) const {
   for (std::uint64_t client : order) {
     const ClientActivity& activity = clients_.at(client);
     codec::put_u64(out, client);
-    codec::put_varint(out, activity.queries);
     codec::put_varint(out, activity.hours.size());
     std::uint32_t previous = 0;
-    for (std::uint32_t hour : activity.hours) {
-      codec::put_varint(out, hour - previous);
-      previous = hour;
+    for (const HourActivity& hour : activity.hours) {
+      codec::put_varint(out, hour.hour - previous);
+      codec::put_varint(out, hour.queries);
+      codec::put_u64(out, hour.slots);
+      previous = hour.hour;
+    }
+    codec::put_varint(out, activity.addresses.size());
+    for (const AddressSpan& span : activity.addresses) {
+      codec::put_u64(out, span.address);
+      codec::put_varint(out, span.first_hour);
+      codec::put_varint(out, span.last_hour - span.first_hour);
     }
   }
 }
@@ -100,17 +135,30 @@ bool ClientSample::deserialize(std::string_view& in) {
   limit_ = static_cast<std::uint32_t>(limit);
   clients_.clear();
   for (std::uint64_t i = 0; i < count; ++i) {
-    std::uint64_t client, hours;
+    std::uint64_t client, hours, addresses;
     ClientActivity activity;
-    if (!codec::get_u64(in, client) || !codec::get_varint(in, activity.queries) ||
-        !codec::get_varint(in, hours) || hours > in.size())
+    if (!codec::get_u64(in, client) || !codec::get_varint(in, hours) || hours > in.size())
       return false;
     std::uint64_t hour = 0;
     for (std::uint64_t h = 0; h < hours; ++h) {
-      std::uint64_t delta;
-      if (!codec::get_varint(in, delta)) return false;
+      std::uint64_t delta, queries, slots;
+      if (!codec::get_varint(in, delta) || !codec::get_varint(in, queries) ||
+          !codec::get_u64(in, slots) || queries > UINT32_MAX)
+        return false;
       hour += delta;
-      activity.hours.push_back(static_cast<std::uint32_t>(hour));
+      if (hour > UINT32_MAX) return false;
+      activity.hours.push_back(
+          {static_cast<std::uint32_t>(hour), static_cast<std::uint32_t>(queries), slots});
+      activity.queries += queries;
+    }
+    if (!codec::get_varint(in, addresses) || addresses > kAddressesPerSite) return false;
+    for (std::uint64_t a = 0; a < addresses; ++a) {
+      std::uint64_t address, first, length;
+      if (!codec::get_u64(in, address) || !codec::get_varint(in, first) ||
+          !codec::get_varint(in, length) || first + length > UINT32_MAX)
+        return false;
+      activity.addresses.push_back({address, static_cast<std::uint32_t>(first),
+                                    static_cast<std::uint32_t>(first + length)});
     }
     clients_.emplace(client, std::move(activity));
   }
@@ -119,6 +167,7 @@ bool ClientSample::deserialize(std::string_view& in) {
 
 EntityStats::EntityStats(const EstimateLimits& limits)
     : clients(limits.clients),
+      sites(limits.clients),
       networks_v4(limits.clients),
       networks_v6(limits.clients),
       beacon(limits.beacon_sample),
@@ -140,10 +189,11 @@ std::int64_t floor_divide(std::int64_t value, std::int64_t divisor) {
 }
 }  // namespace
 
-void EntityStats::add(std::int64_t time, std::uint64_t client, std::uint64_t network_v4,
-                      std::uint64_t network_v6, bool track_sketch) {
+void EntityStats::add(std::int64_t time, std::uint64_t client, std::uint64_t site, bool ipv6,
+                      std::uint64_t network_v4, std::uint64_t network_v6, bool track_sketch) {
   ++queries;
   clients.add(client);
+  sites.add(site);
   if (network_v4 != 0) networks_v4.add(network_v4);
   if (network_v6 != 0) networks_v6.add(network_v6);
   first_seen = std::min(first_seen, time);
@@ -155,13 +205,14 @@ void EntityStats::add(std::int64_t time, std::uint64_t client, std::uint64_t net
   TimeBin& day_bin = bin(days, floor_divide(time, 86400), bin_limit_);
   ++day_bin.queries;
   day_bin.clients.add(client);
-  beacon.add(client, static_cast<std::uint32_t>(std::max<std::int64_t>(hour, 0)));
+  beacon.add(site, time, ipv6 ? client : 0);
   if (track_sketch) client_sketch.add(client);
 }
 
 void EntityStats::merge(const EntityStats& other) {
   queries += other.queries;
   clients.merge(other.clients);
+  sites.merge(other.sites);
   networks_v4.merge(other.networks_v4);
   networks_v6.merge(other.networks_v6);
   first_seen = std::min(first_seen, other.first_seen);
@@ -309,7 +360,7 @@ bool Estimator::add(const QueryRecord& record) {
     return true;
   }
   ++state_.counters.matched;
-  std::uint64_t network_v4 = 0, network_v6 = 0;
+  std::uint64_t network_v4 = 0, network_v6 = 0, site = client;
   if (record.client.family == 4) {
     std::uint8_t prefix[4] = {4, record.client.bytes[0], record.client.bytes[1], record.client.bytes[2]};
     network_v4 = XXH3_64bits(prefix, sizeof prefix);
@@ -317,9 +368,13 @@ bool Estimator::add(const QueryRecord& record) {
     std::uint8_t prefix[8] = {6};
     std::memcpy(prefix + 1, record.client.bytes, 7);
     network_v6 = XXH3_64bits(prefix, sizeof prefix);
+    std::uint8_t slash64[9] = {'S'};  // a tag of its own: never equal to an address's hash input
+    std::memcpy(slash64 + 1, record.client.bytes, 8);
+    site = XXH3_64bits(slash64, sizeof slash64);
   }
+  bool ipv6 = record.client.family == 6;
   campaign_entity(result.rule.campaign)
-      .add(record.time, client, network_v4, network_v6, state_.suspects_enabled);
+      .add(record.time, client, site, ipv6, network_v4, network_v6, state_.suspects_enabled);
 
   key_buffer_.assign(result.owner_key);
   auto found = rule_by_key_.find(key_buffer_);
@@ -331,69 +386,8 @@ bool Estimator::add(const QueryRecord& record) {
     rule.action = std::string(action_name(result.rule.action));
     found = rule_by_key_.emplace(key_buffer_, &rule).first;
   }
-  found->second->add(record.time, client, network_v4, network_v6, false);
+  found->second->add(record.time, client, site, ipv6, network_v4, network_v6, false);
   return true;
-}
-
-BeaconSummary summarize_beacons(const ClientSample& sample) {
-  BeaconSummary summary;
-  summary.sample_fraction = sample.fraction();
-  std::vector<double> rates, active_hours;
-  for (const auto& [client, activity] : sample.clients()) {
-    if (activity.hours.empty()) continue;
-    rates.push_back(static_cast<double>(activity.queries) / static_cast<double>(activity.hours.size()));
-    active_hours.push_back(static_cast<double>(activity.hours.size()));
-  }
-  summary.sampled_clients = rates.size();
-  if (rates.empty()) return summary;
-  std::sort(rates.begin(), rates.end());
-  std::sort(active_hours.begin(), active_hours.end());
-  auto quantile = [](const std::vector<double>& sorted, double q) {
-    double position = q * static_cast<double>(sorted.size() - 1);
-    auto below = static_cast<std::size_t>(position);
-    std::size_t above = std::min(below + 1, sorted.size() - 1);
-    double weight = position - static_cast<double>(below);
-    return sorted[below] * (1 - weight) + sorted[above] * weight;
-  };
-  summary.median_rate = quantile(rates, 0.5);
-  summary.p90_rate = quantile(rates, 0.9);
-  summary.max_rate = rates.back();
-  summary.median_active_hours = quantile(active_hours, 0.5);
-  // Too few clients make a noisy median: no NAT correction below kMinBeaconClients.
-  if (rates.size() < kMinBeaconClients) return summary;
-  double devices = 0;
-  for (double rate : rates) {
-    double behind = std::max(1.0, std::round(rate / summary.median_rate));
-    if (behind >= 2) ++summary.multi_device_clients;
-    devices += behind;
-  }
-  summary.devices_per_client = devices / static_cast<double>(rates.size());
-  return summary;
-}
-
-DeviceEstimate estimate_devices(const EntityStats& entity, const BeaconSummary& beacons) {
-  DeviceEstimate estimate;
-  estimate.nat_factor = beacons.devices_per_client;
-  for (const auto& [hour, bin] : entity.hours) {
-    std::uint64_t clients = bin.clients.count();
-    if (clients > estimate.low) {
-      estimate.low = clients;
-      estimate.peak_hour = hour * 3600;
-    }
-  }
-  for (const auto& [day, bin] : entity.days) {
-    std::uint64_t clients = bin.clients.count();
-    if (clients > estimate.peak_daily_clients) {
-      estimate.peak_daily_clients = clients;
-      estimate.peak_day = day * 86400;
-    }
-  }
-  auto scale = [&](std::uint64_t value) {
-    return static_cast<std::uint64_t>(std::llround(static_cast<double>(value) * estimate.nat_factor));
-  };
-  estimate.middle = std::max(estimate.low, scale(estimate.peak_daily_clients));
-  estimate.high = std::max(estimate.middle, scale(entity.clients.count()));
-  return estimate;
 }
 
 }  // namespace dnsverdict

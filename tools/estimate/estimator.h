@@ -37,7 +37,7 @@ namespace dnsverdict {
 struct EstimateLimits {
   std::uint32_t clients = 1u << 20;        // exact clients per window-wide set
   std::uint32_t clients_per_bin = 1u << 16;  // exact clients per hour or day
-  std::uint32_t beacon_sample = 1u << 14;  // clients sampled per entity for the beacon summary
+  std::uint32_t beacon_sample = 1u << 12;  // sites sampled per entity for the beacon summary
   std::uint32_t suspect_names = 1u << 19;  // names kept for --suspects
   static EstimateLimits from_budget(std::uint64_t memory_budget_bytes);
 };
@@ -48,24 +48,47 @@ struct TimeBin {
   ClientSet clients;
 };
 
-// What one sampled client did: its queries and the distinct hours it was active in.
+// What one sampled site did in one hour: its queries, and which of the hour's 64 slots
+// (56.25 s each) they fell in. The slots tell a device that repeats a query within seconds
+// from several devices, and a periodic beacon from a crowd (device_estimate.h).
+struct HourActivity {
+  std::uint32_t hour = 0;     // hours since 1970
+  std::uint32_t queries = 0;
+  std::uint64_t slots = 0;    // bit i: a query in slot i
+};
+inline constexpr std::uint32_t kSlotsPerHour = 64;
+
+// An address seen at a sampled IPv6 site (its /64), and the first and last hour it was seen:
+// temporary addresses of one device follow each other, several devices' overlap.
+struct AddressSpan {
+  std::uint64_t address = 0;  // the client hash
+  std::uint32_t first_hour = 0;
+  std::uint32_t last_hour = 0;
+};
+// Addresses kept per IPv6 site: the ones with the smallest hashes (order-free, mergeable).
+inline constexpr std::size_t kAddressesPerSite = 16;
+
+// What one sampled site (an IPv4 address, or an IPv6 /64) did.
 struct ClientActivity {
   std::uint64_t queries = 0;
-  std::vector<std::uint32_t> hours;  // sorted, distinct; hours since 1970
-  void add_hour(std::uint32_t hour);
+  std::vector<HourActivity> hours;     // sorted by hour, distinct
+  std::vector<AddressSpan> addresses;  // IPv6 sites only; sorted by address
+  void add(std::uint32_t hour, std::uint32_t queries, std::uint64_t slots);
+  void add_address(std::uint64_t address, std::uint32_t first_hour, std::uint32_t last_hour);
 };
 
-// Clients whose hash is at most `threshold`: a uniform sample of the entity's clients that
+// Sites whose hash is at most `threshold`: a uniform sample of the entity's sites that
 // halves its threshold whenever it outgrows its limit. The final threshold is the largest
 // power-of-two fraction that keeps the sample within the limit over all the data, whatever
 // the order: shards merge into the same sample.
 class ClientSample {
  public:
-  explicit ClientSample(std::uint32_t limit = 1u << 14) : limit_(limit) {}
-  void add(std::uint64_t client, std::uint32_t hour);
+  explicit ClientSample(std::uint32_t limit = 1u << 12) : limit_(limit) {}
+  // One query of `site` at `time`; `address` is the client hash for IPv6 sites, else 0.
+  void add(std::uint64_t site, std::int64_t time, std::uint64_t address);
   void merge(const ClientSample& other);
   const std::unordered_map<std::uint64_t, ClientActivity>& clients() const noexcept { return clients_; }
-  // The fraction of all clients the sample keeps (1: every client).
+  // The fraction of all sites the sample keeps (1: every site).
   double fraction() const noexcept;
   void serialize(std::string& out) const;
   bool deserialize(std::string_view& in);
@@ -85,19 +108,21 @@ struct EntityStats {
   std::string campaign;  // rules: their campaign's name ("" when none)
   std::string action;    // rules: the action's name
   std::uint64_t queries = 0;
-  ClientSet clients;
+  ClientSet clients;      // addresses
+  ClientSet sites;        // IPv4 addresses and IPv6 /64s: what the device estimate counts from
   ClientSet networks_v4;  // /24
   ClientSet networks_v6;  // /56
   std::int64_t first_seen = INT64_MAX;
   std::int64_t last_seen = INT64_MIN;
   std::map<std::int64_t, TimeBin> hours;  // hour index (unix seconds / 3600)
   std::map<std::int64_t, TimeBin> days;   // day index (unix seconds / 86400), UTC
-  ClientSample beacon;
+  ClientSample beacon;    // keyed by site
   BottomK client_sketch;  // campaigns only, with --suspects: for Jaccard against suspects
 
   explicit EntityStats(const EstimateLimits& limits = {});
-  void add(std::int64_t time, std::uint64_t client, std::uint64_t network_v4,
-           std::uint64_t network_v6, bool track_sketch);
+  // One matched query. `site` is the client hash for IPv4, the hash of its /64 for IPv6.
+  void add(std::int64_t time, std::uint64_t client, std::uint64_t site, bool ipv6,
+           std::uint64_t network_v4, std::uint64_t network_v6, bool track_sketch);
   void merge(const EntityStats& other);
 
  private:
@@ -163,33 +188,6 @@ class Estimator {
   std::string name_buffer_;
   std::string parse_error_;
 };
-
-// The figures the report prints for one entity.
-struct DeviceEstimate {
-  std::uint64_t low = 0;     // peak hourly distinct clients
-  std::uint64_t middle = 0;  // peak daily distinct clients x NAT factor
-  std::uint64_t high = 0;    // footprint (window distinct clients) x NAT factor
-  double nat_factor = 1;     // devices per address, from the beacon summary
-  std::int64_t peak_hour = 0;  // unix seconds of the peak hour's start
-  std::int64_t peak_day = 0;
-  std::uint64_t peak_daily_clients = 0;
-};
-
-struct BeaconSummary {
-  std::uint64_t sampled_clients = 0;
-  double sample_fraction = 1;
-  double median_rate = 0;  // queries per active hour, median over sampled clients
-  double p90_rate = 0;
-  double max_rate = 0;
-  double median_active_hours = 0;
-  std::uint64_t multi_device_clients = 0;  // sampled clients at >= 2x the median rate
-  double devices_per_client = 1;           // mean of max(1, round(rate / median))
-};
-
-// Clients a beacon summary needs before it corrects for NAT (devices_per_client stays 1).
-inline constexpr std::size_t kMinBeaconClients = 20;
-BeaconSummary summarize_beacons(const ClientSample& sample);
-DeviceEstimate estimate_devices(const EntityStats& entity, const BeaconSummary& beacons);
 
 // Key of a query name given as presentation text: fast for plain names, RFC 1035 escapes
 // through parse_name. False for an invalid name.

@@ -81,7 +81,7 @@ bool decode_payload(std::string_view in, EstimateState& state) {
     if (!codec::get_u8(in, kind) || (kind != 1 && kind != 2) || !codec::get_string(in, name) ||
         !codec::get_string(in, campaign) || !codec::get_string(in, action) ||
         !codec::get_varint(in, entity.queries) || !entity.clients.deserialize(in) ||
-        !entity.networks_v4.deserialize(in) || !entity.networks_v6.deserialize(in) ||
+        !entity.sites.deserialize(in) || !entity.networks_v4.deserialize(in) || !entity.networks_v6.deserialize(in) ||
         !codec::get_signed(in, entity.first_seen) || !codec::get_signed(in, entity.last_seen) ||
         !get_bins(in, entity.hours) || !get_bins(in, entity.days) || !entity.beacon.deserialize(in) ||
         !entity.client_sketch.deserialize(in))
@@ -118,6 +118,7 @@ std::string encode_sketch(const EstimateState& state) {
     codec::put_string(payload, entity.action);
     codec::put_varint(payload, entity.queries);
     entity.clients.serialize(payload);
+    entity.sites.serialize(payload);
     entity.networks_v4.serialize(payload);
     entity.networks_v6.serialize(payload);
     codec::put_signed(payload, entity.first_seen);

@@ -7,7 +7,7 @@
 //   "DVSKETCH" magic (8 bytes), u8 format version (kSketchFormatVersion),
 //   u64 payload length, payload, u64 XXH3-64 of the payload.
 // Payload: limits, flags, store build id, input counters, all-clients set, time window,
-// entities (kind, name, campaign, action, counters, client sets, hour and day bins, beacon
+// entities (kind, name, campaign, action, counters, client and site sets, hour and day bins, beacon
 // sample, client sketch), suspect table. A reader refuses another version rather than guess.
 #pragma once
 
@@ -18,7 +18,9 @@
 
 namespace dnsverdict {
 
-inline constexpr std::uint8_t kSketchFormatVersion = 1;
+// Version 2: sites (IPv6 /64s) per entity; the beacon sample keeps per-hour query slots and
+// IPv6 address spans.
+inline constexpr std::uint8_t kSketchFormatVersion = 2;
 
 std::string encode_sketch(const EstimateState& state);
 // Throws ToolError("NAME: reason") for a file that is not a sketch, another version, or damaged.

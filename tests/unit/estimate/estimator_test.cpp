@@ -7,6 +7,7 @@
 #include <string>
 
 #include "estimate_report.h"
+#include "device_estimate.h"
 #include "estimator.h"
 #include "log_formats.h"
 #include "population_sim.h"
