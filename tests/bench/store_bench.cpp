@@ -1,11 +1,14 @@
 // Micro-benchmarks of the verdict store: compile throughput from a plain domain list, and
-// lookup cost for misses and hits at several store sizes. Prints numbers; asserts nothing.
+// lookup cost for misses and hits at several store sizes, of names and of addresses
+// (lookup_address over stores of that many prefixes). Prints numbers; asserts nothing.
 //
-//   store_bench [--sizes=1000000,10000000] [--dir=/tmp/dnsverdict-bench] [benchmark flags]
+//   store_bench [--sizes=1000000,10000000] [--address-sizes=10000,1000000]
+//               [--dir=/tmp/dnsverdict-bench] [benchmark flags]
 //
 // Stores are built once per size into --dir and reused by later runs.
 #include <benchmark/benchmark.h>
 
+#include <array>
 #include <chrono>
 #include <ctime>
 #include <cstdio>
@@ -179,26 +182,142 @@ void register_size(const std::string& dir, std::uint64_t size) {
                                });
 }
 
+// ---- address rules ----
+
+// A prefix as address feeds hold them: mostly single IPv4 addresses, some /24 and shorter
+// ranges, a few IPv6 prefixes.
+IpPrefix listed_prefix(Random& random) {
+  IpPrefix prefix;
+  std::uint64_t bits = random.next();
+  std::uint64_t pick = random.next() % 100;
+  if (pick < 90) {
+    prefix.family = 4;
+    prefix.length = pick < 70 ? 32 : pick < 85 ? 24 : static_cast<std::uint8_t>(12 + pick % 12);
+    for (int i = 0; i < 4; ++i) prefix.bytes[i] = static_cast<std::uint8_t>(bits >> (8 * i));
+  } else {
+    prefix.family = 6;
+    prefix.length = pick < 95 ? 128 : pick < 98 ? 64 : 48;
+    prefix.bytes[0] = 0x20;
+    prefix.bytes[1] = 0x01;
+    for (int i = 2; i < 16; ++i)
+      prefix.bytes[i] = static_cast<std::uint8_t>((i < 10 ? bits : random.next()) >> (8 * (i % 8)));
+  }
+  mask_host_bits(prefix);
+  return prefix;
+}
+
+std::shared_ptr<const VerdictStore> address_store_of_size(const std::string& dir,
+                                                          std::uint64_t size,
+                                                          std::vector<IpPrefix>& listed) {
+  Random random{size * 31 + 3};
+  listed.clear();
+  for (std::uint64_t i = 0; i < size; ++i) listed.push_back(listed_prefix(random));
+  std::string path = dir + "/bench-addresses-" + std::to_string(size) + ".mdb";
+  try {
+    auto store = VerdictStore::open(path);
+    if (store->has_address_rules()) return store;
+  } catch (const StoreError&) {
+  }
+  std::fprintf(stderr, "building %s ...\n", path.c_str());
+  RuleSet rules;
+  SourceRecord source;
+  source.file = "addresses.txt";
+  std::uint16_t id = rules.add_source(source);
+  for (const IpPrefix& prefix : listed) {
+    RuleDraft rule;
+    rule.source = id;
+    rules.add_address(prefix, std::move(rule));
+  }
+  rules.finalize();
+  PublishOptions options;
+  options.force = true;
+  write_store(rules, path, options);
+  return VerdictStore::open(path);
+}
+
+// Query addresses and their sizes: 4 octets (IPv4) or 16 (IPv6).
+struct Addresses {
+  std::vector<std::uint8_t> sizes;
+  std::vector<std::array<std::uint8_t, 16>> bytes;
+};
+
+void run_address_lookups(benchmark::State& state, const VerdictStore& store,
+                         const Addresses& addresses) {
+  std::size_t i = 0, hits = 0;
+  const std::size_t count = addresses.sizes.size();
+  for (auto _ : state) {
+    AddressLookupResult result = store.lookup_address(addresses.bytes[i].data(), addresses.sizes[i], kNow);
+    if (++i == count) i = 0;
+    hits += result.hit();
+    benchmark::DoNotOptimize(result);
+  }
+  state.counters["hit_ratio"] = static_cast<double>(hits) / static_cast<double>(state.iterations());
+}
+
+void register_address_size(const std::string& dir, std::uint64_t size) {
+  std::vector<IpPrefix> listed;
+  auto store = address_store_of_size(dir, size, listed);
+  Random random{size + 11};
+  constexpr std::size_t kQueries = 1 << 18;
+  auto misses = std::make_shared<Addresses>();
+  auto hits = std::make_shared<Addresses>();
+  for (std::size_t i = 0; i < kQueries; ++i) {
+    // Answers: random addresses, one in ten IPv6. At 1M prefixes most IPv4 ones fall in one
+    // of the short (/12-/23) listed ranges: this is "random", not "miss".
+    std::array<std::uint8_t, 16> address{};
+    std::uint64_t bits = random.next(), more = random.next();
+    for (int j = 0; j < 8; ++j) {
+      address[j] = static_cast<std::uint8_t>(bits >> (8 * j));
+      address[8 + j] = static_cast<std::uint8_t>(more >> (8 * j));
+    }
+    bool v6 = random.next() % 10 == 0;
+    if (v6) address[0] = 0x20, address[1] = 0x01;
+    misses->sizes.push_back(v6 ? 16 : 4);
+    misses->bytes.push_back(address);
+    // Hits: an address inside a listed prefix.
+    IpPrefix prefix = listed[random.next() % listed.size()];
+    std::array<std::uint8_t, 16> inside = prefix.bytes;
+    for (std::size_t bit = prefix.length; bit < prefix.max_length(); ++bit)
+      if (random.next() & 1) inside[bit / 8] |= static_cast<std::uint8_t>(0x80 >> (bit % 8));
+    hits->sizes.push_back(static_cast<std::uint8_t>(prefix.address_size()));
+    hits->bytes.push_back(inside);
+  }
+  benchmark::RegisterBenchmark(("lookup_address_random/" + std::to_string(size)).c_str(),
+                               [store, misses](benchmark::State& state) {
+                                 run_address_lookups(state, *store, *misses);
+                               });
+  benchmark::RegisterBenchmark(("lookup_address_hit/" + std::to_string(size)).c_str(),
+                               [store, hits](benchmark::State& state) {
+                                 run_address_lookups(state, *store, *hits);
+                               });
+}
+
 }  // namespace
 }  // namespace dnsverdict
 
 int main(int argc, char** argv) {
   using namespace dnsverdict;
   std::vector<std::uint64_t> sizes = {1000000, 10000000};
+  std::vector<std::uint64_t> address_sizes = {10000, 1000000};
   std::string dir = "/tmp/dnsverdict-bench";
   std::uint64_t compile_size = 1000000;
   std::vector<char*> rest = {argv[0]};
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
-    if (arg.rfind("--sizes=", 0) == 0) {
-      sizes.clear();
-      std::string list = arg.substr(8);
+    auto parse_sizes = [](const std::string& list) {
+      std::vector<std::uint64_t> parsed;
       std::size_t start = 0;
       while (start < list.size()) {
         std::size_t comma = list.find(',', start);
-        sizes.push_back(std::stoull(list.substr(start, comma - start)));
+        parsed.push_back(std::stoull(list.substr(start, comma - start)));
         start = comma == std::string::npos ? list.size() : comma + 1;
       }
+      return parsed;
+    };
+    if (arg.rfind("--sizes=", 0) == 0) {
+      sizes = parse_sizes(arg.substr(8));
+    } else if (arg.rfind("--address-sizes=", 0) == 0) {
+      address_sizes = parse_sizes(arg.substr(16));
     } else if (arg.rfind("--dir=", 0) == 0) {
       dir = arg.substr(6);
     } else if (arg.rfind("--compile=", 0) == 0) {
@@ -223,6 +342,7 @@ int main(int argc, char** argv) {
     std::filesystem::remove(dir + "/compile-bench.mdb");
   }
   for (std::uint64_t size : sizes) register_size(dir, size);
+  for (std::uint64_t size : address_sizes) register_address_size(dir, size);
   int rest_argc = static_cast<int>(rest.size());
   benchmark::Initialize(&rest_argc, rest.data());
   benchmark::RunSpecifiedBenchmarks();

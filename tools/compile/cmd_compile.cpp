@@ -326,8 +326,11 @@ int run_compile(const Arguments& args) {
 
   if (!quiet) {
     fmt::print(stderr, "published {} (build {})\n", output, result.build_id);
-    fmt::print(stderr, "  rules: {} in {} names ({} duplicates merged, {} shadowed by allowlists)\n",
-               rules.rule_count(), result.keys, rules.duplicates(), rules.shadowed_by_allowlist());
+    fmt::print(stderr,
+               "  rules: {} in {} names and {} IPv4, {} IPv6 prefixes ({} duplicates merged, {} "
+               "shadowed by allowlists)\n",
+               rules.rule_count(), result.keys, rules.address_rule_count(4),
+               rules.address_rule_count(6), rules.duplicates(), rules.shadowed_by_allowlist());
     std::string by_action, by_kind;
     for (const auto& [action, count] : rules.count_by_action())
       by_action += fmt::format(" {}={}", action_name(action), count);

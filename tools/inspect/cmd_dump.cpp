@@ -28,14 +28,16 @@ constexpr const char* kDumpUsage =
     "  rpz  an RPZ zone (the default) that Unbound's rpz: clause loads: a name's rule as\n"
     "       `name CNAME .` (nxdomain), `CNAME *.` (nodata), `CNAME rpz-drop.` (drop),\n"
     "       `CNAME rpz-tcp-only.` (tcp-only), `CNAME rpz-passthru.` (allow), A/AAAA records\n"
-    "       (sinkhole), `CNAME target.` (redirect); the rule for names below it as `*.name`.\n"
+    "       (sinkhole), `CNAME target.` (redirect); the rule for names below it as `*.name`;\n"
+    "       an address rule as the IP trigger `32.28.164.100.47.rpz-ip` (47.100.164.28/32).\n"
     "       RPZ cannot say everything a store holds: log and tag rules, and blocking rules\n"
     "       the module only tags or logs (confidence below its confidence-block), become\n"
     "       passthru; refuse becomes nxdomain (each with a comment, and a count on standard\n"
     "       error); a sinkhole without addresses in the store is a comment only; campaign,\n"
     "       category, confidence and dates are lost; rules already expired are left out.\n"
-    "  csv  the indicator CSV, header domain,kind,action,category,campaign,confidence,\n"
-    "       first_seen,expires,data: every rule with everything the store keeps about it.\n"
+    "  csv  the indicator CSV, header domain,ip,kind,action,category,campaign,confidence,\n"
+    "       first_seen,expires,data: every rule with everything the store keeps about it;\n"
+    "       address rules (after the names) fill ip instead of domain.\n"
     "\n"
     "options:\n"
     "  --format rpz|csv   output format (default rpz)\n"
@@ -107,6 +109,15 @@ class RpzWriter {
         records(name, rule);
     }
     if (coverage != Coverage::kName) records(name.empty() ? "*" : "*." + name, rule);
+  }
+
+  // An address rule, as an IP trigger.
+  void address(const IpPrefix& prefix, const Rule& rule) {
+    if (rule.expired(now_)) {
+      ++expired_;
+      return;
+    }
+    records(rpz_ip_labels(prefix) + ".rpz-ip", rule);
   }
 
   std::uint64_t expired() const noexcept { return expired_; }
@@ -216,23 +227,32 @@ std::string csv_field(std::string_view text) {
 }
 
 void write_csv(std::FILE* out, const VerdictStore& store) {
-  fmt::print(out, "domain,kind,action,category,campaign,confidence,first_seen,expires,data\n");
-  // Each rule with its own kind, even one that covers less than its kind says because a more
-  // specific rule took a slot (an exact rule on a subtree's name): compiled again, it loses
-  // that slot again by the same conflict rules, so the store comes back the same.
-  for_each_rule(store, [&](std::string_view key, const Rule& rule, Coverage) {
+  fmt::print(out, "domain,ip,kind,action,category,campaign,confidence,first_seen,expires,data\n");
+  auto fields = [&](const Rule& rule) {
     const CampaignRecord* campaign = store.campaign(rule.campaign);
     std::string data;
     if (rule.action == Action::kSinkhole)
       data = addresses_to_text(rule.data, " ");  // the campaign's addresses stay the campaign's
     else if (rule.action == Action::kRedirect)
       data = inspect::redirect_target_text(rule.data);
-    fmt::print(out, "{},{},{},{},{},{},{},{},{}\n", csv_field(key.empty() ? "." : key_to_text(key)),
-               kind_name(rule.kind), action_name(rule.action),
-               csv_field(store.category(rule.category)),
-               csv_field(campaign != nullptr ? std::string_view(campaign->name) : ""),
-               rule.confidence, rule.first_seen == 0 ? "" : inspect::format_time(rule.first_seen),
-               rule.expires == 0 ? "" : inspect::format_time(rule.expires), csv_field(data));
+    return fmt::format("{},{},{},{},{},{},{}", action_name(rule.action),
+                       csv_field(store.category(rule.category)),
+                       csv_field(campaign != nullptr ? std::string_view(campaign->name) : ""),
+                       rule.confidence,
+                       rule.first_seen == 0 ? "" : inspect::format_time(rule.first_seen),
+                       rule.expires == 0 ? "" : inspect::format_time(rule.expires),
+                       csv_field(data));
+  };
+  // Each rule with its own kind, even one that covers less than its kind says because a more
+  // specific rule took a slot (an exact rule on a subtree's name): compiled again, it loses
+  // that slot again by the same conflict rules, so the store comes back the same.
+  for_each_rule(store, [&](std::string_view key, const Rule& rule, Coverage) {
+    fmt::print(out, "{},,{},{}\n", csv_field(key.empty() ? "." : key_to_text(key)),
+               kind_name(rule.kind), fields(rule));
+  });
+  store.for_each_address([&](const IpPrefix& prefix, const Rule& rule) {
+    fmt::print(out, ",{},,{}\n", format_ip_prefix(prefix, false), fields(rule));
+    return true;
   });
 }
 
@@ -324,6 +344,11 @@ int run_dump(const Arguments& args) {
     for_each_rule(*store, [&](std::string_view key, const Rule& rule, Coverage coverage) {
       writer.count(rule);
       writer.rule(key, rule, coverage);
+    });
+    store->for_each_address([&](const IpPrefix& prefix, const Rule& rule) {
+      writer.count(rule);
+      writer.address(prefix, rule);
+      return true;
     });
     // What RPZ cannot say, counted where an operator loading the zone will see it.
     if (writer.monitored() != 0)

@@ -18,10 +18,10 @@ constexpr const char* kInfoUsage =
     "usage: dnsverdict info [--json] STORE\n"
     "\n"
     "Describes a verdict store: format version, build id, build time and compiler version;\n"
-    "rules by action and by kind; the sources it was compiled from (file, format, content\n"
-    "hash, rules, modification time, role) and where each came from (file, URL and ETag,\n"
-    "zone and serial, or its last good copy and why), its entries and their change since\n"
-    "the build before; campaigns (name, default action, sinkhole\n"
+    "rules by action and by kind; address rules (IPv4, IPv6); the sources it was compiled\n"
+    "from (file, format, content hash, rules, modification time, role) and where each came\n"
+    "from (file, URL and ETag, zone and serial, or its last good copy and why), its entries\n"
+    "and their change since the build before; campaigns (name, default action, sinkhole\n"
     "addresses, description); categories; triggers the compiler skipped; file size and bytes\n"
     "per rule.\n"
     "\n"
@@ -94,6 +94,8 @@ void print_text(std::FILE* out, const VerdictStore& store) {
              human_size(static_cast<std::uint64_t>(store.identity().size)), store.identity().size,
              bytes_per_rule(store));
   fmt::print(out, "rules             {} under {} names\n", info.rule_count, info.key_count);
+  fmt::print(out, "address rules     {} IPv4, {} IPv6 prefixes\n", store.address_rule_count(4),
+             store.address_rule_count(6));
 
   std::vector<std::vector<std::string>> rows;
   for (Action action : kAllActions) {
@@ -109,7 +111,7 @@ void print_text(std::FILE* out, const VerdictStore& store) {
     rows.push_back(
         {std::string(kind_name(kind)),
          std::to_string(meta_count(info, meta::kCountKindPrefix + std::string(kind_name(kind))))});
-  fmt::print(out, "\nrules by kind\n");
+  fmt::print(out, "\nname rules by kind\n");
   print_table(out, rows);
 
   fmt::print(out, "\nsources ({})\n", store.sources().size());
@@ -173,10 +175,11 @@ void print_json(std::FILE* out, const VerdictStore& store) {
   std::string json = fmt::format(
       "{{\"path\":{},\"format_version\":{},\"build_id\":{},\"build_time\":{},"
       "\"build_time_unix\":{},\"compiler_version\":{},\"rules\":{},\"keys\":{},"
-      "\"file_size\":{},\"bytes_per_rule\":{:.1f}",
+      "\"address_rules\":{{\"ipv4\":{},\"ipv6\":{}}},\"file_size\":{},\"bytes_per_rule\":{:.1f}",
       json_string(store.path()), info.format_version, json_string(info.build_id),
       json_string(inspect::format_time(info.build_time)), info.build_time,
-      json_string(info.compiler_version), info.rule_count, info.key_count, store.identity().size,
+      json_string(info.compiler_version), info.rule_count, info.key_count,
+      store.address_rule_count(4), store.address_rule_count(6), store.identity().size,
       bytes_per_rule(store));
 
   std::vector<std::string> items;

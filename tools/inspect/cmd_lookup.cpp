@@ -24,7 +24,7 @@ namespace dnsverdict {
 namespace {
 
 constexpr const char* kLookupUsage =
-    "usage: dnsverdict lookup [--json] [--at TIME] [--config FILE] STORE NAME...\n"
+    "usage: dnsverdict lookup [--json] [--at TIME] [--config FILE] STORE NAME|ADDRESS...\n"
     "\n"
     "The verdict a resolver using STORE would apply to each NAME, and why: the action the\n"
     "resolver applies, the matching rule's owner name and kind, action, campaign, category,\n"
@@ -33,6 +33,11 @@ constexpr const char* kLookupUsage =
     "confidence-block is only tagged, below confidence-tag only logged (a line gives the\n"
     "rule's own action and why). Names are normalised as in feeds: case, trailing dot,\n"
     "RFC 1035 escapes, IDN U-labels to A-labels.\n"
+    "\n"
+    "An IPv4 or IPv6 ADDRESS (47.100.164.28, 2001:db8::1) gets the address rule an answer\n"
+    "holding it meets: the longest listed prefix of its family that holds it. A prefix\n"
+    "(10.0.0.0/8) gets the longest rule holding all of it, and a count of the longer rules\n"
+    "inside it.\n"
     "\n"
     "options:\n"
     "  --json         one JSON object per name, one per line (JSON Lines)\n"
@@ -90,16 +95,94 @@ struct Verdict {
   // The resolver's decision on a hit: the action it applies (the rule's own unless the
   // confidence thresholds grade it down) and the hit log's note saying why.
   Decision decision;
-  std::string owner;     // presentation form of the matched rule's owner name
+  std::string owner;     // presentation form of the matched rule's owner name or prefix
   LookupResult skipped;  // the most specific rule, when it was skipped as expired
   std::string skipped_owner;
+  bool address = false;           // an address or prefix was looked up: address rules
+  std::uint64_t rules_inside = 0;  // a prefix: longer rules inside it
 };
+
+// The kind a text line or JSON shows: the rule's kind for names, "address" for prefixes.
+std::string_view rule_kind_text(const Verdict& verdict, const Rule& rule) {
+  return verdict.address ? std::string_view("address") : kind_name(rule.kind);
+}
 
 // A query from a client that is not exempt: the decision every other client gets too.
 constexpr QueryContext kOrdinaryQuery{kTypeA, false, true};
 
+// An address rule as the name lookup reports one, so that one policy grades both.
+LookupResult as_lookup(const AddressLookupResult& address) {
+  LookupResult result;
+  result.status = address.status;
+  result.rule = address.rule;
+  return result;
+}
+
+// The address rule for an address (the longest prefix holding it), or for a prefix (the
+// longest holding all of it: found by a scan, this is a command, not the query path).
+Verdict look_up_address(const VerdictStore& store, const ModuleConfig& config,
+                        const std::string& input, std::int64_t at) {
+  Verdict verdict;
+  verdict.input = input;
+  verdict.address = true;
+  IpPrefix query;
+  if (!parse_ip_prefix(input, query, verdict.error)) return verdict;
+  if (mask_host_bits(query)) {
+    verdict.error = fmt::format("host bits set (the network is {})", format_ip_prefix(query));
+    return verdict;
+  }
+  verdict.name = format_ip_prefix(query, false);
+  auto find = [&](std::int64_t now, IpPrefix& found) {
+    AddressLookupResult result;
+    if (query.length == query.max_length()) {
+      result = store.lookup_address(query.bytes.data(), query.address_size(), now);
+      found = query;
+      found.length = result.prefix_length;
+      mask_host_bits(found);
+      return result;
+    }
+    store.for_each_address([&](const IpPrefix& prefix, const Rule& rule) {
+      if (prefix_encloses(prefix, query) && !rule.expired(now) &&
+          (!result.hit() || prefix.length > found.length)) {
+        result.status = LookupStatus::kHit;
+        result.rule = rule;
+        result.prefix_length = prefix.length;
+        found = prefix;
+      }
+      return true;
+    });
+    return result;
+  };
+  if (query.length != query.max_length()) {
+    store.for_each_address([&](const IpPrefix& prefix, const Rule&) {
+      verdict.rules_inside += prefix.length > query.length && prefix_encloses(query, prefix);
+      return true;
+    });
+  }
+  IpPrefix found;
+  AddressLookupResult result = find(at, found);
+  verdict.result = as_lookup(result);
+  if (result.status == LookupStatus::kError) {
+    verdict.error = "the store could not be read for this address (damaged record?)";
+    return verdict;
+  }
+  if (result.hit()) {
+    verdict.owner = format_ip_prefix(found);
+    verdict.decision = decide(verdict.result, store, config, kOrdinaryQuery);
+    if (!verdict.decision.hit) verdict.decision.applied = verdict.result.rule.action;
+  }
+  IpPrefix longest;
+  AddressLookupResult everything = find(INT64_MIN, longest);
+  if (everything.hit() && everything.rule.expired(at)) {
+    verdict.skipped = as_lookup(everything);
+    verdict.skipped_owner = format_ip_prefix(longest);
+  }
+  return verdict;
+}
+
 Verdict look_up(const VerdictStore& store, const ModuleConfig& config, const std::string& input,
                 std::int64_t at) {
+  if (looks_like_ip_prefix(input)) return look_up_address(store, config, input, at);
   Verdict verdict;
   verdict.input = input;
   std::string key;
@@ -164,8 +247,8 @@ void print_text(std::FILE* out, const VerdictStore& store, const ModuleConfig& c
     if (applied != rule.action)
       fmt::print(out, "  {:<11} {} (not applied: {})\n", "rule action", action_name(rule.action),
                  grading_reason(rule, config));
-    fmt::print(out, "  {:<11} {} ({} rule{})\n", "matched", verdict.owner, kind_name(rule.kind),
-               allowlisted ? ", allowlist" : "");
+    fmt::print(out, "  {:<11} {} ({} rule{})\n", "matched", verdict.owner,
+               rule_kind_text(verdict, rule), allowlisted ? ", allowlist" : "");
     if (applied == Action::kRedirect) {
       std::string target = inspect::redirect_target_text(rule.data);
       fmt::print(out, "  {:<11} CNAME {}.\n", "answer", target.empty() ? "?" : target);
@@ -190,10 +273,14 @@ void print_text(std::FILE* out, const VerdictStore& store, const ModuleConfig& c
     fmt::print(out, "  {:<11} {}\n", "expires",
                rule.expires == 0 ? "never" : inspect::format_time(rule.expires));
   }
+  if (verdict.rules_inside != 0)
+    fmt::print(out, "  {:<11} {} longer prefix{} inside {} (dnsverdict dump lists them)\n",
+               "inside", verdict.rules_inside, verdict.rules_inside == 1 ? "" : "es",
+               verdict.name);
   if (verdict.skipped.hit()) {
     const Rule& rule = verdict.skipped.rule;
     fmt::print(out, "  {:<11} not applied: the {} {} rule on {} expired {}\n", "expired",
-               kind_name(rule.kind), action_name(rule.action), verdict.skipped_owner,
+               rule_kind_text(verdict, rule), action_name(rule.action), verdict.skipped_owner,
                inspect::format_time(rule.expires));
   }
 }
@@ -224,7 +311,7 @@ void print_json(std::FILE* out, const VerdictStore& store, const Verdict& verdic
     if (verdict.decision.note[0] != '\0')
       line += fmt::format(",\"note\":{}", json_string(verdict.decision.note));
     line += fmt::format(",\"owner\":{},\"kind\":{}", json_string(verdict.owner),
-                        json_string(kind_name(rule.kind)));
+                        json_string(rule_kind_text(verdict, rule)));
     line += fmt::format(",\"campaign\":{},\"category\":{},\"source\":{}",
                         campaign != nullptr ? json_string(campaign->name) : "null",
                         category.empty() ? "null" : json_string(category),
@@ -242,11 +329,13 @@ void print_json(std::FILE* out, const VerdictStore& store, const Verdict& verdic
                           json_string(sinkhole_origin(store, rule)));
     }
   }
+  if (verdict.address && verdict.rules_inside != 0)
+    line += fmt::format(",\"rules_inside\":{}", verdict.rules_inside);
   if (verdict.skipped.hit()) {
     const Rule& rule = verdict.skipped.rule;
     line +=
         fmt::format(",\"expired_rule\":{{\"owner\":{},\"kind\":{},\"action\":{},\"expires\":{}}}",
-                    json_string(verdict.skipped_owner), json_string(kind_name(rule.kind)),
+                    json_string(verdict.skipped_owner), json_string(rule_kind_text(verdict, rule)),
                     json_string(action_name(rule.action)), inspect::json_time(rule.expires));
   }
   fmt::print(out, "{}}}\n", line);
@@ -297,7 +386,7 @@ int run_lookup(const Arguments& args) {
       throw UsageError(fmt::format("unknown option '{}'", arg));
     }
   }
-  if (operands.size() < 2) throw UsageError("expected a store and at least one name");
+  if (operands.size() < 2) throw UsageError("expected a store and at least one name or address");
 
   std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
   std::int64_t at = at_text.empty() ? now : parse_time(at_text, now);

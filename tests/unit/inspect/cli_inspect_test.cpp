@@ -444,12 +444,88 @@ TEST_F(CliInspect, InfoListsSkippedTriggers) {
                               "@ SOA localhost. h.localhost. 1 1 1 1 1\n"
                               "24.1.2.0.192.rpz-ip CNAME .\n"
                               "ns.evil.rpz-nsdname CNAME .\n"
+                              "32.zz.1.rpz-client-ip CNAME .\n"
                               "a.example CNAME .\n"}});
   CliRun result = run({"info", store});
   ASSERT_EQ(result.status, 0) << result.err;
   EXPECT_NE(result.out.find("skipped triggers"), std::string::npos) << result.out;
-  EXPECT_TRUE(has_line(result.out, "  rpz-ip       1")) << result.out;
-  EXPECT_TRUE(has_line(result.out, "  rpz-nsdname  1")) << result.out;
+  EXPECT_TRUE(has_line(result.out, "  rpz-client-ip  1")) << result.out;
+  EXPECT_TRUE(has_line(result.out, "  rpz-nsdname    1")) << result.out;
+  EXPECT_TRUE(has_line(result.out, "address rules     1 IPv4, 0 IPv6 prefixes")) << result.out;
+  CliRun json = run({"info", "--json", store});
+  EXPECT_NE(json.out.find("\"address_rules\":{\"ipv4\":1,\"ipv6\":0}"), std::string::npos)
+      << json.out;
+}
+
+// ---- address rules ------------------------------------------------------------------------
+
+constexpr const char* kAddressFeed =
+    "domain,ip,action,campaign,confidence,expires\n"
+    ",47.100.164.28,sinkhole,lookalike,95,\n"
+    ",47.100.0.0/16,log,,100,\n"
+    ",10.0.0.0/8,drop,,40,\n"
+    ",10.1.0.0/16,refuse,,100,2020-01-01\n"
+    ",2001:db8::/32,nxdomain,,100,\n"
+    "evil.example,,nxdomain,,100,\n";
+
+TEST_F(CliInspect, LookupFindsTheLongestAddressRule) {
+  std::string store = build({{FeedFormat::kCsv, kAddressFeed, {}, "addresses.csv"}});
+  CliRun result = run({"lookup", store, "47.100.164.28", "47.100.1.1", "2001:db8::1", "192.0.2.1",
+                       "::ffff:47.100.164.28"});
+  ASSERT_EQ(result.status, 0) << result.err;
+  EXPECT_TRUE(has_line(result.out, "47.100.164.28: sinkhole (answers with sinkhole addresses)"))
+      << result.out;
+  EXPECT_TRUE(has_line(result.out, "  matched     47.100.164.28/32 (address rule)")) << result.out;
+  EXPECT_TRUE(has_line(result.out, "  campaign    lookalike")) << result.out;
+  EXPECT_TRUE(has_line(result.out, "47.100.1.1: log (resolves normally, the query is logged)"))
+      << result.out;
+  EXPECT_TRUE(has_line(result.out, "  matched     47.100.0.0/16 (address rule)")) << result.out;
+  EXPECT_TRUE(has_line(result.out, "2001:db8::1: nxdomain (answers NXDOMAIN)")) << result.out;
+  EXPECT_TRUE(has_line(result.out, "  matched     2001:db8::/32 (address rule)")) << result.out;
+  EXPECT_TRUE(has_line(result.out, "192.0.2.1: no rule")) << result.out;
+  EXPECT_TRUE(has_line(result.out, "::ffff:47.100.164.28: no rule")) << result.out;
+}
+
+TEST_F(CliInspect, LookupGradesAddressRulesAndReportsExpiredOnes) {
+  std::string store = build({{FeedFormat::kCsv, kAddressFeed, {}, "addresses.csv"}});
+  CliRun result = run({"lookup", store, "10.1.2.3", "10.0.0.0/8", "10.1.0.0/16", "--json"});
+  ASSERT_EQ(result.status, 0) << result.err;
+  std::vector<std::string> lines = lines_of(result.out);
+  ASSERT_EQ(lines.size(), 3u) << result.out;
+  // Confidence 40 is below the default confidence-tag: the module only logs.
+  EXPECT_NE(lines[0].find("\"action\":\"log\""), std::string::npos) << lines[0];
+  EXPECT_NE(lines[0].find("\"rule_action\":\"drop\""), std::string::npos) << lines[0];
+  EXPECT_NE(lines[0].find("\"owner\":\"10.0.0.0/8\",\"kind\":\"address\""), std::string::npos)
+      << lines[0];
+  EXPECT_NE(lines[0].find("\"expired_rule\":{\"owner\":\"10.1.0.0/16\""), std::string::npos)
+      << lines[0];
+  EXPECT_NE(lines[1].find("\"rules_inside\":1"), std::string::npos) << lines[1];
+  EXPECT_NE(lines[2].find("\"owner\":\"10.0.0.0/8\""), std::string::npos) << lines[2];
+  CliRun bad = run({"lookup", store, "10.1.2.3/8", "300.1.1.1"});
+  EXPECT_EQ(bad.status, 1);
+  EXPECT_TRUE(has_line(bad.out, "10.1.2.3/8: error: host bits set (the network is 10.0.0.0/8)"))
+      << bad.out;
+}
+
+TEST_F(CliInspect, DumpExportsAddressRules) {
+  std::string store = build({{FeedFormat::kCsv, kAddressFeed, {}, "addresses.csv"}});
+  CliRun rpz = run({"dump", store});
+  ASSERT_EQ(rpz.status, 0) << rpz.err;
+  EXPECT_TRUE(has_line(rpz.out, "; 32.28.164.100.47.rpz-ip: sinkhole to the module's default "
+                                "addresses (none in the store), left out"))
+      << rpz.out;
+  EXPECT_TRUE(has_line(rpz.out, "32.zz.db8.2001.rpz-ip CNAME .")) << rpz.out;
+  EXPECT_TRUE(has_line(rpz.out, "16.0.0.100.47.rpz-ip CNAME rpz-passthru. ; log: no RPZ "
+                                "equivalent, exported as passthru"))
+      << rpz.out;
+  CliRun csv = run({"dump", "--format", "csv", store});
+  ASSERT_EQ(csv.status, 0) << csv.err;
+  EXPECT_TRUE(has_line(csv.out, ",47.100.164.28,,sinkhole,,lookalike,95,,,")) << csv.out;
+  EXPECT_TRUE(has_line(csv.out, ",2001:db8::/32,,nxdomain,,,100,,,")) << csv.out;
+  // The CSV compiles back into the same store.
+  std::string again = build({{FeedFormat::kCsv, csv.out, {}, "addresses.csv"}}, "again.mdb");
+  CliRun first = run({"dump", "--format", "csv", again});
+  EXPECT_EQ(first.out, csv.out);
 }
 
 // ---- dump ---------------------------------------------------------------------------------
@@ -577,11 +653,11 @@ TEST_F(CliInspect, DumpCsvWritesEveryFieldTheParserReads) {
   CliRun result = run({"dump", "--format", "csv", store});
   ASSERT_EQ(result.status, 0) << result.err;
   EXPECT_EQ(result.out,
-            "domain,kind,action,category,campaign,confidence,first_seen,expires,data\n"
-            "a.example,subtree,drop,\"c2, botnet\",Fancy,80,2024-01-02T00:00:00Z,"
+            "domain,ip,kind,action,category,campaign,confidence,first_seen,expires,data\n"
+            "a.example,,subtree,drop,\"c2, botnet\",Fancy,80,2024-01-02T00:00:00Z,"
             "2030-01-01T00:00:00Z,\n"
-            "b.example,wildcard,sinkhole,,,90,,,192.0.2.7 2001:db8::7\n"
-            "c.example,subtree,redirect,,,100,,,walled.garden.example\n");
+            "b.example,,wildcard,sinkhole,,,90,,,192.0.2.7 2001:db8::7\n"
+            "c.example,,subtree,redirect,,,100,,,walled.garden.example\n");
 }
 
 TEST_F(CliInspect, DumpCsvRoundTripsThroughTheCsvParser) {
@@ -600,9 +676,9 @@ TEST_F(CliInspect, DumpCsvRoundTripsThroughTheCsvParser) {
   std::string csv = testing::read_file(dir_.file("first.csv"));
   // exact.example holds the RPZ's exact rule for the name (nxdomain is stricter than nodata)
   // and the list's subtree rule below it.
-  EXPECT_TRUE(has_line(csv, "exact.example,exact,nxdomain,,,100,,,")) << csv;
-  EXPECT_TRUE(has_line(csv, "exact.example,subtree,nodata,malware,fancy,100,,,")) << csv;
-  EXPECT_TRUE(has_line(csv, "old.example,subtree,nodata,old,,100,,2023-11-14T22:13:20Z,")) << csv;
+  EXPECT_TRUE(has_line(csv, "exact.example,,exact,nxdomain,,,100,,,")) << csv;
+  EXPECT_TRUE(has_line(csv, "exact.example,,subtree,nodata,malware,fancy,100,,,")) << csv;
+  EXPECT_TRUE(has_line(csv, "old.example,,subtree,nodata,old,,100,,2023-11-14T22:13:20Z,")) << csv;
 
   Diagnostics diagnostics(0, nullptr);
   testing::parse_feeds({{FeedFormat::kCsv, csv, {}, "first.csv"}}, &diagnostics);
