@@ -68,7 +68,7 @@ bool is_soa(const ldns_rr* rr) { return ldns_rr_get_type(rr) == LDNS_RR_TYPE_SOA
 class Transfer {
  public:
   explicit Transfer(const ZoneRequest& request)
-      : request_(request), label_(fmt::format("{}@{}", request.zone, request.primary)) {}
+      : request_(request), label_(fmt::format("{} from {}", request.zone, request.primary)) {}
 
   // The answer records of the whole transfer, in order. `ixfr_from`: ask for an IXFR.
   std::vector<Record> run(std::optional<std::uint32_t> ixfr_from, ldns_pkt_rcode& rcode);

@@ -40,7 +40,7 @@ std::string_view method_name(ZoneResponse::Method method) noexcept;
 // Transfers request.zone. `held` is the zone text of the copy we hold (as returned before) or
 // empty; `held_serial` its serial. With a copy, asks for an IXFR and applies the differences
 // to it (an AXFR-style answer replaces it); a primary that refuses IXFR is asked for an AXFR.
-// Throws FetchError("zone@primary: reason") for a network error, a timeout, an error rcode,
+// Throws FetchError("ZONE from PRIMARY: reason") for a network error, a timeout, an error rcode,
 // a TSIG that does not verify, a malformed or oversized transfer.
 ZoneResponse transfer_zone(const ZoneRequest& request, std::string_view held,
                            std::uint32_t held_serial);
