@@ -66,7 +66,9 @@ def main():
                 out.write("pass%d.lab A\n" % i)
         with open(os.path.join(bed.dir, "dnsverdict.conf"), "w") as out:
             out.write("store: %s\n" % bed.store)
-        variants = [("plain Unbound (+1 idle thread)", None)] + [(m, m) for m in options.modules]
+        # Absolute paths: Unbound resolves dynlib-file from its own directory.
+        variants = [("plain Unbound (+1 idle thread)", None)] + [
+            (m, os.path.abspath(m)) for m in options.modules]
         for label, module in variants:
             conf = write_conf(bed, module)
             env = dict(os.environ, DNSVERDICT_CONFIG=os.path.join(bed.dir, "dnsverdict.conf"),
