@@ -48,7 +48,8 @@ def main():
         if options.address_rules:
             # Outside 10.0.0.0/8, where the lab zone's addresses are: pass traffic stays pass.
             with open(os.path.join(bed.dir, "addresses.rpz"), "w") as out:
-                out.write("$TTL 60\n@ SOA localhost. root.localhost. 1 3600 600 86400 60\n"
+                out.write("$ORIGIN rpz.test.\n$TTL 60\n"
+                          "@ SOA localhost. root.localhost. 1 3600 600 86400 60\n"
                           "@ NS localhost.\n")
                 for i in range(options.address_rules):
                     address = rng.randrange(11 << 24, 224 << 24)
