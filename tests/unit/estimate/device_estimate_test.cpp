@@ -49,6 +49,7 @@ TEST_P(DeviceEstimateTest, RangeHoldsTheTruthAndMiddleIsWithin25Percent) {
   EXPECT_LE(devices.low, truth) << scenario.name;
   if (!scenario.limitation.empty()) {
     // The known failure, as documented: the middle falls short of the truth.
+    if (scenario.name == "cgnat-only") EXPECT_FALSE(beacons.periodic_reference);
     EXPECT_LT(static_cast<double>(devices.middle), 0.75 * truth);
     return;
   }
