@@ -163,8 +163,8 @@ BeaconSummary summarize_beacons(const ClientSample& sample) {
   }
 
   // The reference: periodic sites at the longest interval that enough sites share (a few
-  // devices behind one address can look periodic too, at a fraction of the interval), else
-  // the quietest sites.
+  // devices behind one address can look periodic too, at a fraction of the interval). With
+  // none, one device's behaviour is unknown and nothing is corrected.
   std::vector<double> periods;
   for (const SiteFigures& site : sites)
     if (site.periodic) periods.push_back(site.gap);
@@ -173,46 +173,25 @@ BeaconSummary summarize_beacons(const ClientSample& sample) {
   std::size_t support_needed = std::max(kMinReferenceSites, periods.size() / 10);
   double common_gap = 0;
   for (std::size_t i = 0; i < periods.size() && common_gap == 0; ++i) {
-    // Sites within [0.8, 1.25] x this interval.
-    auto within = std::count_if(periods.begin(), periods.end(), [&](double gap) {
-      return gap >= 0.8 * periods[i] && gap <= 1.25 * periods[i];
-    });
-    if (static_cast<std::size_t>(within) >= support_needed) {
-      // The cluster's median interval.
-      std::vector<double> cluster;
-      for (double gap : periods)
-        if (gap >= 0.8 * periods[i] && gap <= 1.25 * periods[i]) cluster.push_back(gap);
-      common_gap = quantile(cluster, 0.5);
-    }
+    std::vector<double> cluster;  // sites within [0.8, 1.25] x this interval
+    for (double gap : periods)
+      if (gap >= 0.8 * periods[i] && gap <= 1.25 * periods[i]) cluster.push_back(gap);
+    if (cluster.size() >= support_needed) common_gap = quantile(cluster, 0.5);
   }
   std::vector<const SiteFigures*> reference;
   for (const SiteFigures& site : sites)
     if (site.periodic && site.gap >= 0.8 * common_gap && site.gap <= 1.25 * common_gap)
       reference.push_back(&site);
-  summary.periodic_reference = reference.size() >= kMinReferenceSites;
-  if (summary.periodic_reference) {
-    summary.beacon_period = common_gap * 3600.0 / kSlotsPerHour;
-    summary.bin_hours = 24;
-    for (std::uint32_t hours : kBinChoices)
-      if (hours * 3600.0 / summary.beacon_period >= 3) {
-        summary.bin_hours = hours;
-        break;
-      }
-    for (SiteFigures& site : sites) site.peak = peak_in_bins(site, summary.bin_hours);
-  } else {
-    reference.clear();
-    for (std::uint32_t hours : kBinChoices) {
+  summary.periodic_reference = common_gap > 0 && reference.size() >= kMinReferenceSites;
+  if (!summary.periodic_reference) return summary;
+  summary.beacon_period = common_gap * 3600.0 / kSlotsPerHour;
+  summary.bin_hours = 24;
+  for (std::uint32_t hours : kBinChoices)
+    if (hours * 3600.0 / summary.beacon_period >= 3) {
       summary.bin_hours = hours;
-      std::vector<double> peaks;
-      for (SiteFigures& site : sites) peaks.push_back(site.peak = peak_in_bins(site, hours));
-      if (quantile(peaks, 0.1) >= 3) break;
+      break;
     }
-    std::vector<double> peaks;
-    for (const SiteFigures& site : sites) peaks.push_back(site.peak);
-    double quietest = quantile(peaks, 0.1);
-    for (const SiteFigures& site : sites)
-      if (site.peak <= 1.5 * quietest) reference.push_back(&site);
-  }
+  for (SiteFigures& site : sites) site.peak = peak_in_bins(site, summary.bin_hours);
   summary.reference_sites = reference.size();
   std::vector<double> reference_rates, reference_peaks, daily_hours, stable_daily_hours;
   for (const SiteFigures* site : reference) {

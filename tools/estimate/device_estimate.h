@@ -2,9 +2,10 @@
 // device range"). A site is an IPv4 address or an IPv6 /64: the temporary addresses a device
 // rotates through (RFC 8981) stay in its /64, so grouping by /64 undoes the rotation.
 //
-// From the beacon sample (estimator.h) the estimate learns what one device looks like — from
-// the sites whose queries come at one regular interval (a beacon), or, when none do, from the
-// quietest sites — its distinct queries per active hour and its active hours per day. Then:
+// From the beacon sample (estimator.h) the estimate learns what one device looks like from
+// the sites whose queries come at one regular interval (a beacon): its distinct queries per
+// active hour and its active hours per day. When no site beacons alone, nothing is corrected
+// (one device's behaviour is unknown). Then:
 //   - a site whose busiest hours carry 1.5x or more of one device's queries, or whose IPv6
 //     addresses are in use at the same time, carries several devices (NAT, CGNAT, an egress
 //     address, a household's /64): its device-hours (distinct queries / one device's rate)
@@ -40,10 +41,10 @@ struct BeaconSummary {
   double max_rate = 0;
   double median_active_hours = 0;
 
-  // One device, learned from the reference sites: periodic ones when at least 10 sites beacon
-  // at a common interval, else the quietest.
-  bool corrected = false;             // false: too few sites, no correction
-  bool periodic_reference = false;
+  // One device, learned from the reference sites: at least 10 sites that beacon alone at a
+  // common interval.
+  bool corrected = false;             // false: too few sites, or no reference; no correction
+  bool periodic_reference = false;    // the reference was found
   std::uint64_t periodic_sites = 0;   // sites whose queries come at one regular interval
   std::uint64_t reference_sites = 0;
   double beacon_period = 0;           // seconds between one device's queries (0: unknown)

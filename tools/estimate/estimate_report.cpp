@@ -86,8 +86,6 @@ std::vector<std::pair<std::uint32_t, std::uint64_t>> hourly_curve(const EntitySt
 }
 
 std::string one_device_text(const BeaconSummary& beacons) {
-  if (!beacons.periodic_reference)
-    return fmt::format("from the {} quietest sites (no regular beacon)", grouped(beacons.reference_sites));
   double minutes = beacons.beacon_period / 60;
   return fmt::format("a query every {} ({} of {} periodic sites)",
                      minutes < 90 ? fmt::format("{:.1f} min", minutes) : fmt::format("{:.1f} h", minutes / 60),
@@ -145,9 +143,12 @@ void print_estimate_table(std::FILE* out, const EstimateState& state, const Repo
     fmt::print(out, "  (clients/queries)\n");
     fmt::print(out,
                "  beacon        median {:.1f} queries per active hour (p90 {:.1f}, max {:.1f}); "
-               "median {:.0f} active hours; {} of {} sampled sites carry several devices{}\n",
+               "median {:.0f} active hours; {}{}\n",
                beacons.median_rate, beacons.p90_rate, beacons.max_rate, beacons.median_active_hours,
-               grouped(beacons.multi_device_clients), grouped(beacons.sampled_clients),
+               beacons.corrected ? fmt::format("{} of {} sampled sites carry several devices",
+                                               grouped(beacons.multi_device_clients),
+                                               grouped(beacons.sampled_clients))
+                                 : fmt::format("{} sampled sites", grouped(beacons.sampled_clients)),
                beacons.sample_fraction < 1
                    ? fmt::format(" (a {:.2f}% sample)", beacons.sample_fraction * 100)
                    : std::string());
@@ -168,13 +169,14 @@ void print_estimate_table(std::FILE* out, const EstimateState& state, const Repo
                  grouped(devices.addresses), devices.ipv6_factor, devices.churn_factor,
                  devices.nat_factor, grouped(devices.middle));
       fmt::print(out, "    high   = {}\n", kDeviceMethodHigh);
-      if (!beacons.periodic_reference) fmt::print(out, "    caveat: {}\n", kDeviceCaveatNoPeriodic);
       if (beacons.capped_sites > 0)
         fmt::print(out, "    caveat: {} sampled sites counted at the cap of {:.0f} devices\n",
                    grouped(beacons.capped_sites), kMaxDevicesPerSite);
     } else {
       fmt::print(out, "    middle = {}\n", kDeviceMethodMiddleUncorrected);
       fmt::print(out, "    high   = {}\n", kDeviceMethodHighUncorrected);
+      if (beacons.sampled_clients >= kMinBeaconClients && !beacons.periodic_reference)
+        fmt::print(out, "    caveat: {}\n", kDeviceCaveatNoPeriodic);
     }
     if (!campaign->clients.exact())
       fmt::print(out, "    client counts are HyperLogLog estimates (±{:.1f}% at 95%)\n",
@@ -248,12 +250,11 @@ std::string json_entity_core(const EntityStats& entity) {
 std::string json_one_device(const BeaconSummary& beacons) {
   if (!beacons.corrected) return "null";
   return fmt::format(
-      "{{\"reference\":{},\"reference_sites\":{},\"periodic_sites\":{},"
+      "{{\"reference_sites\":{},\"periodic_sites\":{},"
       "\"beacon_period_seconds\":{},\"distinct_queries_per_active_hour\":{},"
       "\"active_hours_per_day\":{},\"active_hours_per_day_p25\":{},"
       "\"active_hours_per_day_p75\":{},\"bin_hours\":{}}}",
-      beacons.periodic_reference ? "\"periodic\"" : "\"quietest\"", beacons.reference_sites,
-      beacons.periodic_sites, beacons.periodic_reference ? fmt::format("{}", beacons.beacon_period) : "null",
+      beacons.reference_sites, beacons.periodic_sites, beacons.beacon_period,
       beacons.device_rate, beacons.device_hours, beacons.device_hours_p25, beacons.device_hours_p75,
       beacons.bin_hours);
 }
@@ -302,7 +303,7 @@ void print_estimate_json(std::FILE* out, const EstimateState& state, const Repor
                inspect::json_string(kDeviceMethodLow),
                inspect::json_string(devices.corrected ? kDeviceMethodMiddle : kDeviceMethodMiddleUncorrected),
                inspect::json_string(devices.corrected ? kDeviceMethodHigh : kDeviceMethodHighUncorrected),
-               devices.corrected && !beacons.periodic_reference
+               beacons.sampled_clients >= kMinBeaconClients && !beacons.periodic_reference
                    ? inspect::json_string(kDeviceCaveatNoPeriodic)
                    : std::string());
     fmt::print(out, ",\"rules\":[");

@@ -28,16 +28,17 @@ inline constexpr const char* kDeviceMethodMiddle =
 inline constexpr const char* kDeviceMethodHigh =
     "distinct clients over the window + the devices hidden behind shared sites: the footprint, "
     "inflated by address churn and IPv6 address rotation, so an upper figure";
-// Too few sites to learn what one device looks like: no correction.
+// Too few sites, or none that beacons alone: one device's behaviour is unknown, no correction.
 inline constexpr const char* kDeviceMethodMiddleUncorrected =
-    "peak daily distinct clients: too few sites to learn one device's behaviour, no correction";
+    "peak daily distinct clients: one device's behaviour is unknown (too few sites, or none "
+    "beacons alone), no correction";
 inline constexpr const char* kDeviceMethodHighUncorrected =
     "distinct clients over the window: the footprint, inflated by address churn (DHCP), so an "
     "upper figure";
-// When no site beacons at a regular interval (docs/estimation.md, where it is not good).
+// When there are sites enough but none beacons alone (docs/estimation.md, where it is not good).
 inline constexpr const char* kDeviceCaveatNoPeriodic =
-    "no site beacons at a regular interval: one device is taken from the quietest sites, so if "
-    "every address is shared, devices per site are too few";
+    "no site beacons alone at a regular interval, so NAT, churn and IPv6 are not corrected: if "
+    "every address is shared, devices are many more";
 
 void print_estimate_table(std::FILE* out, const EstimateState& state, const ReportOptions& options);
 void print_estimate_json(std::FILE* out, const EstimateState& state, const ReportOptions& options);

@@ -2,9 +2,10 @@
 //
 // An Estimator matches each logged query against a verdict store with the module's own
 // lookup (VerdictStore::lookup, expiry judged at the query's time) and accumulates, per
-// campaign and per rule, an EntityStats: queries, distinct clients, distinct /24 and /56
-// networks, first/last seen, per-hour and per-day bins, and a sample of clients with their
-// active hours (the beacon summary). EstimateState holds everything a run accumulates; it is
+// campaign and per rule, an EntityStats: queries, distinct clients and sites (IPv6 /64s),
+// distinct /24 and /56 networks, first/last seen, per-hour and per-day bins, and a sample of
+// sites with what they did each active hour (the beacon sample, from which
+// device_estimate.h derives the device range). EstimateState holds everything a run accumulates; it is
 // mergeable (EstimateState::merge) and serializable (sketch_file.h), and every part of it
 // depends only on the multiset of queries, never on their order, so shards merged give the
 // figures of one run. The exceptions, documented: the suspect table's eviction under memory
