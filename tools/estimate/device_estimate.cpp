@@ -125,7 +125,8 @@ BeaconSummary summarize_beacons(const ClientSample& sample) {
       }
       ++hours_per_day.back();
       int slots = __builtin_popcountll(hour.slots);
-      if (slots <= kSaturatedSlots) quiet_repeats.push_back(static_cast<double>(hour.queries) / slots);
+      if (slots > 0 && slots <= kSaturatedSlots)
+        quiet_repeats.push_back(static_cast<double>(hour.queries) / slots);
     }
     // The median day, not the mean: a log that starts or ends mid-day cuts days short.
     site.daily_hours = quantile(hours_per_day, 0.5);
@@ -151,8 +152,8 @@ BeaconSummary summarize_beacons(const ClientSample& sample) {
   // Too few sites make a noisy reference: no correction below kMinBeaconClients.
   if (sites.size() < kMinBeaconClients) return summary;
 
-  // Distinct queries per hour: the queries less the site's repetition, measured by the slots
-  // of its quiet hours (the usual repetition when it has none).
+  // Distinct queries per hour: the queries less the repetition, the site's own where it
+  // beacons alone, else the usual one (the median over those sites).
   for (SiteFigures& site : sites) {
     double repeat = site.repeat_factor > 0 ? site.repeat_factor : summary.repeat_factor;
     for (const HourActivity& hour : site.activity->hours) {
