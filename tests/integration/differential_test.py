@@ -15,7 +15,8 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 
-ZONE = """$TTL 60
+ZONE = """$ORIGIN rpz.lab.
+$TTL 60
 @ SOA localhost. root.localhost. 1 3600 600 86400 60
 @ NS localhost.
 nx.lab CNAME .
@@ -89,7 +90,7 @@ class DifferentialTest(unittest.TestCase):
             cls.native_port = harness.free_port()
             zone = os.path.join(cls.bed.dir, "native.rpz")
             with open(zone, "w") as out:
-                out.write("$ORIGIN rpz.lab.\n" + ZONE)
+                out.write(ZONE)
             conf = open(cls.bed.write_unbound_conf()).read()
             conf = conf.replace("port: %d" % cls.bed.port, "port: %d" % cls.native_port)
             conf = conf.replace('module-config: "dynlib validator iterator"',

@@ -10,7 +10,8 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 
-RPZ_HEADER = """$TTL 60
+RPZ_HEADER = """$ORIGIN rpz.lab.
+$TTL 60
 @ SOA localhost. root.localhost. 1 3600 600 86400 60
 @ NS localhost.
 """
