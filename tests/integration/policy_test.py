@@ -25,7 +25,7 @@ c2ok.lab CNAME rpz-passthru.
 """
 FEEDS = [
     (ADDRESS_RPZ, ["--format", "rpz", "--campaign", "LookAlike"]),
-    ("nx.lab\n", ["--action", "nxdomain"]),
+    ("nx.lab\n", ["--format", "domains", "--action", "nxdomain"]),
 ]
 
 
