@@ -1,6 +1,7 @@
 // dnsverdict lookup: the verdict a resolver would apply to names, and why.
 #include <fmt/format.h>
 
+#include <arpa/inet.h>
 #include <sys/stat.h>
 
 #include <cerrno>
@@ -24,7 +25,8 @@ namespace dnsverdict {
 namespace {
 
 constexpr const char* kLookupUsage =
-    "usage: dnsverdict lookup [--json] [--at TIME] [--config FILE] STORE NAME|ADDRESS...\n"
+    "usage: dnsverdict lookup [--json] [--at TIME] [--config FILE] [--client ADDRESS]\n"
+    "                         STORE NAME|ADDRESS...\n"
     "\n"
     "The verdict a resolver using STORE would apply to each NAME, and why: the action the\n"
     "resolver applies, the matching rule's owner name and kind, action, campaign, category,\n"
@@ -47,6 +49,8 @@ constexpr const char* kLookupUsage =
     "  --config FILE  the module config whose thresholds apply (default: $DNSVERDICT_CONFIG,\n"
     "                 else /etc/dnsverdict/dnsverdict.conf; when that file does not exist,\n"
     "                 the built-in thresholds, and a note on standard error)\n"
+    "  --client ADDRESS  grade as for a client at ADDRESS: its client group's policy and\n"
+    "                 thresholds, exempt or not (default: a client in no group, not exempt)\n"
     "  -h, --help     this help\n"
     "\n"
     "exit codes: 0 every lookup ran (hit or miss), 1 error (unreadable store or config,\n"
@@ -100,6 +104,8 @@ struct Verdict {
   std::string skipped_owner;
   bool address = false;           // an address or prefix was looked up: address rules
   std::uint64_t rules_inside = 0;  // a prefix: longer rules inside it
+  bool outside_group = false;      // the rule is not the client group's business: it passes
+  std::string group;               // the client group graded for (when groups or --client)
 };
 
 // The kind a text line or JSON shows: the rule's kind for names, "address" for prefixes.
@@ -107,8 +113,26 @@ std::string_view rule_kind_text(const Verdict& verdict, const Rule& rule) {
   return verdict.address ? std::string_view("address") : kind_name(rule.kind);
 }
 
-// A query from a client that is not exempt: the decision every other client gets too.
-constexpr QueryContext kOrdinaryQuery{kTypeA, false, true};
+// Who asks: a client (--client) or, by default, a client in no group and not exempt.
+struct Asker {
+  QueryContext context;
+  std::string client;  // as given; empty: the default
+  bool show_group = false;  // --client given or the config has groups
+};
+
+// The decision for a hit, as the module takes it for this client.
+void grade(Verdict& verdict, const VerdictStore& store, const ModuleConfig& config,
+           const Asker& asker) {
+  verdict.decision = decide(verdict.result, store, config, asker.context);
+  if (asker.show_group) verdict.group = asker.context.group->name;
+  if (verdict.decision.hit) return;
+  // decide() leaves allow rules out (no verdict, no hit line): they apply as they are; any
+  // other rule it leaves out is outside the client group's categories and campaigns.
+  const Rule& rule = verdict.result.rule;
+  verdict.outside_group = rule.action != Action::kAllow;
+  verdict.decision.applied = verdict.outside_group ? Action::kAllow : rule.action;
+  if (verdict.outside_group) verdict.decision.note = "outside-group-policy";
+}
 
 // An address rule as the name lookup reports one, so that one policy grades both.
 LookupResult as_lookup(const AddressLookupResult& address) {
@@ -121,7 +145,7 @@ LookupResult as_lookup(const AddressLookupResult& address) {
 // The address rule for an address (the longest prefix holding it), or for a prefix (the
 // longest holding all of it: found by a scan, this is a command, not the query path).
 Verdict look_up_address(const VerdictStore& store, const ModuleConfig& config,
-                        const std::string& input, std::int64_t at) {
+                        const Asker& asker, const std::string& input, std::int64_t at) {
   Verdict verdict;
   verdict.input = input;
   verdict.address = true;
@@ -168,8 +192,7 @@ Verdict look_up_address(const VerdictStore& store, const ModuleConfig& config,
   }
   if (result.hit()) {
     verdict.owner = format_ip_prefix(found);
-    verdict.decision = decide(verdict.result, store, config, kOrdinaryQuery);
-    if (!verdict.decision.hit) verdict.decision.applied = verdict.result.rule.action;
+    grade(verdict, store, config, asker);
   }
   IpPrefix longest;
   AddressLookupResult everything = find(INT64_MIN, longest);
@@ -180,9 +203,9 @@ Verdict look_up_address(const VerdictStore& store, const ModuleConfig& config,
   return verdict;
 }
 
-Verdict look_up(const VerdictStore& store, const ModuleConfig& config, const std::string& input,
-                std::int64_t at) {
-  if (looks_like_ip_prefix(input)) return look_up_address(store, config, input, at);
+Verdict look_up(const VerdictStore& store, const ModuleConfig& config, const Asker& asker,
+                const std::string& input, std::int64_t at) {
+  if (looks_like_ip_prefix(input)) return look_up_address(store, config, asker, input, at);
   Verdict verdict;
   verdict.input = input;
   std::string key;
@@ -201,9 +224,7 @@ Verdict look_up(const VerdictStore& store, const ModuleConfig& config, const std
   }
   if (verdict.result.hit()) {
     verdict.owner = key_to_text(verdict.result.owner_key);
-    verdict.decision = decide(verdict.result, store, config, kOrdinaryQuery);
-    // decide() leaves allow rules out (no verdict, no hit line): they apply as they are.
-    if (!verdict.decision.hit) verdict.decision.applied = verdict.result.rule.action;
+    grade(verdict, store, config, asker);
   }
   // Ask again with nothing expired: a more specific rule found then was skipped for expiry.
   LookupResult everything = store.lookup(name_key, INT64_MIN);
@@ -221,16 +242,26 @@ std::string_view sinkhole_origin(const VerdictStore& store, const Rule& rule) {
   return inspect::sinkhole_data(store, rule).empty() ? "default" : "campaign";
 }
 
-// Why the resolver applies another action than the rule's: the threshold the rule is below.
-std::string grading_reason(const Rule& rule, const ModuleConfig& config) {
-  bool below_tag = rule.confidence < config.confidence_tag;
+// Why the resolver applies another action than the rule's: the client is exempt, its group
+// only monitors, the rule is outside the group's policy, or the threshold the rule is below.
+std::string grading_reason(const Rule& rule, const ModuleConfig& config, const Asker& asker,
+                           const Verdict& verdict) {
+  const ClientGroup& group =
+      asker.context.group != nullptr ? *asker.context.group : config.default_group;
+  std::string_view note = verdict.decision.note;
+  if (note == "exempt-client") return "the client is exempt";
+  if (note == "monitor-group") return fmt::format("client group {} only monitors", group.name);
+  if (verdict.outside_group)
+    return fmt::format("not among client group {}'s categories and campaigns", group.name);
+  std::uint8_t tag = group.confidence_tag.value_or(config.confidence_tag);
+  std::uint8_t block = group.confidence_block.value_or(config.confidence_block);
+  bool below_tag = rule.confidence < tag;
   return fmt::format("confidence {} is below {} {}", rule.confidence,
-                     below_tag ? "confidence-tag" : "confidence-block",
-                     below_tag ? config.confidence_tag : config.confidence_block);
+                     below_tag ? "confidence-tag" : "confidence-block", below_tag ? tag : block);
 }
 
 void print_text(std::FILE* out, const VerdictStore& store, const ModuleConfig& config,
-                const Verdict& verdict) {
+                const Asker& asker, const Verdict& verdict) {
   if (!verdict.error.empty()) {
     fmt::print(out, "{}: error: {}\n", verdict.input, verdict.error);
     return;
@@ -243,10 +274,14 @@ void print_text(std::FILE* out, const VerdictStore& store, const ModuleConfig& c
     const Action applied = verdict.decision.applied;
     bool allowlisted = (rule.flags & kFlagAllowlist) != 0;
     fmt::print(out, "{}: {} ({})\n", verdict.name, action_name(applied),
-               effect(applied, allowlisted));
+               verdict.outside_group ? "resolves normally: the rule does not apply to this client"
+                                     : effect(applied, allowlisted));
     if (applied != rule.action)
       fmt::print(out, "  {:<11} {} (not applied: {})\n", "rule action", action_name(rule.action),
-                 grading_reason(rule, config));
+                 grading_reason(rule, config, asker, verdict));
+    if (!verdict.group.empty())
+      fmt::print(out, "  {:<11} {} ({})\n", "group", verdict.group,
+                 asker.client.empty() ? "a client in no group" : "client " + asker.client);
     fmt::print(out, "  {:<11} {} ({} rule{})\n", "matched", verdict.owner,
                rule_kind_text(verdict, rule), allowlisted ? ", allowlist" : "");
     if (applied == Action::kRedirect) {
@@ -310,6 +345,7 @@ void print_json(std::FILE* out, const VerdictStore& store, const Verdict& verdic
                         json_string(action_name(rule.action)));
     if (verdict.decision.note[0] != '\0')
       line += fmt::format(",\"note\":{}", json_string(verdict.decision.note));
+    if (!verdict.group.empty()) line += fmt::format(",\"group\":{}", json_string(verdict.group));
     line += fmt::format(",\"owner\":{},\"kind\":{}", json_string(verdict.owner),
                         json_string(rule_kind_text(verdict, rule)));
     line += fmt::format(",\"campaign\":{},\"category\":{},\"source\":{}",
@@ -371,6 +407,7 @@ int run_lookup(const Arguments& args) {
   bool json = false;
   std::string at_text;
   std::string config_path;
+  std::string client;
   std::vector<std::string> operands;
   bool options_done = false;
   for (std::size_t i = 0; i < args.size(); ++i) {
@@ -382,7 +419,8 @@ int run_lookup(const Arguments& args) {
     } else if (arg == "--json") {
       json = true;
     } else if (!take_option(args, i, "--at", at_text) &&
-               !take_option(args, i, "--config", config_path)) {
+               !take_option(args, i, "--config", config_path) &&
+               !take_option(args, i, "--client", client)) {
       throw UsageError(fmt::format("unknown option '{}'", arg));
     }
   }
@@ -392,15 +430,28 @@ int run_lookup(const Arguments& args) {
   std::int64_t at = at_text.empty() ? now : parse_time(at_text, now);
   auto store = VerdictStore::open(operands[0]);
   ModuleConfig config = inspect::grading_config(config_path, "lookup");
+  Asker asker;
+  asker.context = QueryContext{kTypeA, false, true, &config.default_group};
+  if (!client.empty()) {
+    std::uint8_t address[16];
+    int family = inet_pton(AF_INET, client.c_str(), address) == 1    ? AF_INET
+                 : inet_pton(AF_INET6, client.c_str(), address) == 1 ? AF_INET6
+                                                                      : 0;
+    if (family == 0) throw UsageError("--client: not an IPv4 or IPv6 address: '" + client + "'");
+    asker.client = client;
+    asker.context.client_exempt = config.is_exempt(family, address);
+    asker.context.group = &config.group_for(family, address);
+  }
+  asker.show_group = !client.empty() || config.has_groups();
 
   int status = 0;
   for (std::size_t i = 1; i < operands.size(); ++i) {
-    Verdict verdict = look_up(*store, config, operands[i], at);
+    Verdict verdict = look_up(*store, config, asker, operands[i], at);
     if (!verdict.error.empty()) status = 1;
     if (json)
       print_json(stdout, *store, verdict, at);
     else
-      print_text(stdout, *store, config, verdict);
+      print_text(stdout, *store, config, asker, verdict);
   }
   return status;
 }

@@ -341,6 +341,47 @@ TEST_F(CliLookupGrading, JsonGivesTheAppliedAndTheRuleAction) {
       << lines[2];
 }
 
+TEST_F(CliLookupGrading, ClientGroupsGradeAsTheModuleDoesForThatClient) {
+  FeedDefaults adult = list_defaults(Action::kNxdomain);
+  adult.category = "Adult";
+  FeedDefaults malware = list_defaults(Action::kNxdomain);
+  malware.category = "malware";
+  std::string store = build({{FeedFormat::kDomains, "adult.example\n", adult},
+                             {FeedFormat::kDomains, "malware.example\n", malware}});
+  std::string conf = dir_.write("groups.conf",
+                                "client-group: kids 10.4.0.0/16\n"
+                                "client-group: pilot 10.3.0.0/16\ngroup-mode: pilot monitor\n"
+                                "group-categories: default malware\n"
+                                "group-categories: kids malware adult\nexempt: 10.2.0.1\n");
+  CliRun ungrouped = run({"lookup", "--config", conf, store, "adult.example"});
+  ASSERT_EQ(ungrouped.status, 0) << ungrouped.err;
+  EXPECT_TRUE(has_line(ungrouped.out, "adult.example: allow (resolves normally: the rule does "
+                                      "not apply to this client)"))
+      << ungrouped.out;
+  EXPECT_TRUE(has_line(ungrouped.out, "  rule action nxdomain (not applied: not among client "
+                                      "group default's categories and campaigns)"))
+      << ungrouped.out;
+  EXPECT_TRUE(has_line(ungrouped.out, "  group       default (a client in no group)"))
+      << ungrouped.out;
+  CliRun kids = run({"lookup", "--config", conf, "--client", "10.4.1.1", store, "adult.example"});
+  EXPECT_TRUE(has_line(kids.out, "adult.example: nxdomain (answers NXDOMAIN)")) << kids.out;
+  EXPECT_TRUE(has_line(kids.out, "  group       kids (client 10.4.1.1)")) << kids.out;
+  CliRun pilot = run({"lookup", "--config", conf, "--client", "10.3.0.9", "--json", store,
+                      "malware.example"});
+  EXPECT_NE(pilot.out.find("\"action\":\"log\",\"blocking\":false,\"allowlist\":false,"
+                           "\"rule_action\":\"nxdomain\",\"note\":\"monitor-group\","
+                           "\"group\":\"pilot\""),
+            std::string::npos)
+      << pilot.out;
+  CliRun exempt = run({"lookup", "--config", conf, "--client", "10.2.0.1", store,
+                       "malware.example"});
+  EXPECT_TRUE(has_line(exempt.out, "  rule action nxdomain (not applied: the client is exempt)"))
+      << exempt.out;
+  CliRun bad = run({"lookup", "--config", conf, "--client", "ten", store, "adult.example"});
+  EXPECT_EQ(bad.status, 2);
+  EXPECT_NE(bad.err.find("--client: not an IPv4 or IPv6 address: 'ten'"), std::string::npos);
+}
+
 TEST_F(CliLookupGrading, AnUnusableConfigIsAnError) {
   std::string store = build_graded();
   std::string bad = dir_.write("bad.conf", "\nconfidence-block: 120\n");
