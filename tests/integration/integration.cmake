@@ -2,6 +2,16 @@
 # when the module is built. Each starts NSD and Unbound (2 threads) with the module on free
 # loopback ports and always stops them.
 find_package(Python3 COMPONENTS Interpreter)
+
+# One Python test program of tests/integration/ (harness.py), with the paths it reads from its
+# environment: the CLI, the module, the Unbound to load it into, the sanitizer runtime.
+function(dnsverdict_integration_test name script timeout)
+  add_test(NAME ${name} COMMAND ${Python3_EXECUTABLE} -W ignore ${CMAKE_CURRENT_FUNCTION_LIST_DIR}/${script})
+  set_tests_properties(${name} PROPERTIES
+    LABELS integration SKIP_RETURN_CODE 77 TIMEOUT ${timeout}
+    ENVIRONMENT "DNSVERDICT_CLI=$<TARGET_FILE:dnsverdict>;DNSVERDICT_MODULE=$<TARGET_FILE:dnsverdict_module>;UNBOUND_EXECUTABLE=${UNBOUND_EXECUTABLE};DNSVERDICT_UNBOUND_PRELOAD=${DNSVERDICT_UNBOUND_PRELOAD}")
+endfunction()
+
 if(Python3_Interpreter_FOUND AND UNBOUND_EXECUTABLE)
   # A sanitizer build's module needs the ASan runtime loaded first into the (plain) Unbound
   # process: the harness preloads it there only, and fails a test whose Unbound reported.
@@ -16,35 +26,16 @@ if(Python3_Interpreter_FOUND AND UNBOUND_EXECUTABLE)
     set(DNSVERDICT_UNBOUND_PRELOAD "${asan_runtime}:${cxx_runtime}")
   endif()
   if(TARGET dnsverdict_module)
-    add_test(NAME integration.module
-             COMMAND ${Python3_EXECUTABLE} -W ignore ${CMAKE_CURRENT_LIST_DIR}/module_test.py)
-    set_tests_properties(integration.module PROPERTIES
-      LABELS integration SKIP_RETURN_CODE 77 TIMEOUT 300
-      ENVIRONMENT "DNSVERDICT_CLI=$<TARGET_FILE:dnsverdict>;DNSVERDICT_MODULE=$<TARGET_FILE:dnsverdict_module>;UNBOUND_EXECUTABLE=${UNBOUND_EXECUTABLE};DNSVERDICT_UNBOUND_PRELOAD=${DNSVERDICT_UNBOUND_PRELOAD}")
+    # Every query path and action, the hit log, hot swaps and reloads.
+    dnsverdict_integration_test(integration.module module_test.py 300)
     # Do no harm: reloads, module chains, super-queries, stores rewritten in place.
-    add_test(NAME integration.safety
-             COMMAND ${Python3_EXECUTABLE} -W ignore ${CMAKE_CURRENT_LIST_DIR}/safety_test.py)
-    set_tests_properties(integration.safety PROPERTIES
-      LABELS integration SKIP_RETURN_CODE 77 TIMEOUT 300
-      ENVIRONMENT "DNSVERDICT_CLI=$<TARGET_FILE:dnsverdict>;DNSVERDICT_MODULE=$<TARGET_FILE:dnsverdict_module>;UNBOUND_EXECUTABLE=${UNBOUND_EXECUTABLE};DNSVERDICT_UNBOUND_PRELOAD=${DNSVERDICT_UNBOUND_PRELOAD}")
+    dnsverdict_integration_test(integration.safety safety_test.py 300)
     # Policy beyond the query name: address rules (RPZ's IP trigger) on every query path.
-    add_test(NAME integration.policy
-             COMMAND ${Python3_EXECUTABLE} -W ignore ${CMAKE_CURRENT_LIST_DIR}/policy_test.py)
-    set_tests_properties(integration.policy PROPERTIES
-      LABELS integration SKIP_RETURN_CODE 77 TIMEOUT 300
-      ENVIRONMENT "DNSVERDICT_CLI=$<TARGET_FILE:dnsverdict>;DNSVERDICT_MODULE=$<TARGET_FILE:dnsverdict_module>;UNBOUND_EXECUTABLE=${UNBOUND_EXECUTABLE};DNSVERDICT_UNBOUND_PRELOAD=${DNSVERDICT_UNBOUND_PRELOAD}")
+    dnsverdict_integration_test(integration.policy policy_test.py 300)
     # The same RPZ zone through Unbound's native rpz: and through the module: same answers.
-    add_test(NAME integration.differential
-             COMMAND ${Python3_EXECUTABLE} -W ignore ${CMAKE_CURRENT_LIST_DIR}/differential_test.py)
-    set_tests_properties(integration.differential PROPERTIES
-      LABELS integration SKIP_RETURN_CODE 77 TIMEOUT 300
-      ENVIRONMENT "DNSVERDICT_CLI=$<TARGET_FILE:dnsverdict>;DNSVERDICT_MODULE=$<TARGET_FILE:dnsverdict_module>;UNBOUND_EXECUTABLE=${UNBOUND_EXECUTABLE};DNSVERDICT_UNBOUND_PRELOAD=${DNSVERDICT_UNBOUND_PRELOAD}")
+    dnsverdict_integration_test(integration.differential differential_test.py 300)
     # Counting: persistence across a restart, cache hits, the Prometheus file.
-    add_test(NAME integration.counters
-             COMMAND ${Python3_EXECUTABLE} -W ignore ${CMAKE_CURRENT_LIST_DIR}/counters_test.py)
-    set_tests_properties(integration.counters PROPERTIES
-      LABELS integration SKIP_RETURN_CODE 77 TIMEOUT 120
-      ENVIRONMENT "DNSVERDICT_CLI=$<TARGET_FILE:dnsverdict>;DNSVERDICT_MODULE=$<TARGET_FILE:dnsverdict_module>;UNBOUND_EXECUTABLE=${UNBOUND_EXECUTABLE};DNSVERDICT_UNBOUND_PRELOAD=${DNSVERDICT_UNBOUND_PRELOAD}")
+    dnsverdict_integration_test(integration.counters counters_test.py 120)
   endif()
 endif()
 

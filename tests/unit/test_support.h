@@ -34,6 +34,9 @@ struct TestFeed {
   std::string name = "feed.txt";
 };
 
+// `text` compressed as one gzip member (what `gzip` writes).
+std::string gzip(std::string_view text);
+
 // Parses the feeds with the real parsers into a RuleSet (not finalized). Errors go to
 // `diagnostics` (default: a silent one that tolerates many).
 RuleSet parse_feeds(const std::vector<TestFeed>& feeds, Diagnostics* diagnostics = nullptr);

@@ -2,7 +2,6 @@
 // it takes, the per-feed safety valve, and input that is not a feed.
 #include <gtest/gtest.h>
 
-#include <zlib.h>
 
 #include <fstream>
 #include <memory>
@@ -16,6 +15,7 @@ namespace {
 
 using testing::CliRun;
 using testing::TempDir;
+using testing::gzip;
 
 class CompileCommand : public ::testing::Test {
  protected:
@@ -139,20 +139,6 @@ TEST_F(ManifestCompile, CampaignNamesMatchWithoutRegardToCase) {
             std::string::npos)
       << info.out;
   EXPECT_EQ(info.out.find("Lookalike"), std::string::npos) << info.out;
-}
-
-std::string gzip(const std::string& text) {
-  z_stream stream{};
-  deflateInit2(&stream, Z_BEST_SPEED, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY);
-  std::string out(text.size() + 128, '\0');
-  stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(text.data()));
-  stream.avail_in = static_cast<uInt>(text.size());
-  stream.next_out = reinterpret_cast<Bytef*>(out.data());
-  stream.avail_out = static_cast<uInt>(out.size());
-  deflate(&stream, Z_FINISH);
-  out.resize(stream.total_out);
-  deflateEnd(&stream);
-  return out;
 }
 
 TEST_F(CompileCommand, InputThatIsNotAFeedIsAnErrorThatSaysWhatItLooksLike) {

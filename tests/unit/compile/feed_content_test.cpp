@@ -1,14 +1,16 @@
 // What a feed's bytes are (feed_content) and the per-feed safety valve (feed_input).
 #include <gtest/gtest.h>
-#include <zlib.h>
 
 #include <string>
 
 #include "feed_content.h"
 #include "feed_input.h"
+#include "test_support.h"
 
 namespace dnsverdict {
 namespace {
+
+using testing::gzip;
 
 std::string refusal(std::string content) {
   try {
@@ -17,21 +19,6 @@ std::string refusal(std::string content) {
     return error.what();
   }
   return "";
-}
-
-std::string gzip(const std::string& text) {
-  uLongf size = compressBound(static_cast<uLong>(text.size())) + 32;
-  std::string out(size, '\0');
-  z_stream stream{};
-  deflateInit2(&stream, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY);
-  stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(text.data()));
-  stream.avail_in = static_cast<uInt>(text.size());
-  stream.next_out = reinterpret_cast<Bytef*>(out.data());
-  stream.avail_out = static_cast<uInt>(out.size());
-  deflate(&stream, Z_FINISH);
-  out.resize(stream.total_out);
-  deflateEnd(&stream);
-  return out;
 }
 
 TEST(FeedContent, TextPassesAsItIs) {

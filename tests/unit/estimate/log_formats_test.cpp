@@ -11,7 +11,6 @@
 // Zeek is not packaged for Debian 12: its lines below follow the dns.log in Zeek's
 // documentation ("Zeek Log Formats and Inspection", docs.zeek.org) field by field.
 #include <gtest/gtest.h>
-#include <zlib.h>
 
 #include <cstdlib>
 #include <string>
@@ -255,21 +254,6 @@ TEST_F(LogFormatsTest, FormatNames) {
 }
 
 // Reading through log_reader: gzip, stdin-like sources, malformed lines with line numbers.
-std::string gzip(const std::string& text) {
-  uLongf size = compressBound(text.size()) + 64;
-  std::string out(size, '\0');
-  z_stream stream{};
-  deflateInit2(&stream, Z_BEST_SPEED, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
-  stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(text.data()));
-  stream.avail_in = static_cast<uInt>(text.size());
-  stream.next_out = reinterpret_cast<Bytef*>(out.data());
-  stream.avail_out = static_cast<uInt>(out.size());
-  deflate(&stream, Z_FINISH);
-  out.resize(stream.total_out);
-  deflateEnd(&stream);
-  return out;
-}
-
 struct ReadFixture {
   testing::TempDir folder;
   std::string store;
@@ -290,7 +274,7 @@ struct ReadFixture {
 TEST_F(LogFormatsTest, GzipIsReadTransparently) {
   ReadFixture fixture;
   std::string plain = testing::read_file(kData + "unbound-epoch.log");
-  std::string path = fixture.folder.write("unbound.log.gz", gzip(plain));
+  std::string path = fixture.folder.write("unbound.log.gz", testing::gzip(plain));
   EstimateState state = fixture.read(path, {});
   EXPECT_EQ(state.counters.lines, 26u);
   EXPECT_EQ(state.counters.queries, 8u);
