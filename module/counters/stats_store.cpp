@@ -476,6 +476,7 @@ std::string default_resolver_name() {
 
 std::string read_stats_buckets(const std::string& path, const StatsQuery& query,
                                const std::function<void(StatsBucket&&)>& visit) {
+  check_meta_pages(path);
   MDB_env* raw_env = nullptr;
   check(mdb_env_create(&raw_env), path, "create environment");
   LmdbEnv env(raw_env);

@@ -36,6 +36,13 @@ inline std::string_view from_val(const MDB_val& value) noexcept {
   return {static_cast<const char*>(value.mv_data), value.mv_size};
 }
 
+// LMDB uses what its meta pages record without checking it: mdb_env_open divides by the page
+// size (0 raises SIGFPE), and a database root on a meta page fails an assertion (abort).
+// Checks both meta pages LMDB will read, before it does; a file that is not LMDB at all is
+// left for mdb_env_open to refuse. Throws StoreError ("path: damaged LMDB meta page ...") or
+// when the file cannot be read.
+void check_meta_pages(const std::string& path);
+
 // A truncated LMDB file opens, then faults (SIGBUS) when a page past its end is touched.
 // mdb_env_open reads the meta pages with read(), not through the map, so checking the size
 // LMDB's meta page claims against the size of the very file it opened is safe. Throws

@@ -96,6 +96,7 @@ std::shared_ptr<const VerdictStore> VerdictStore::open(const std::string& path) 
     throw StoreError(path + ": cannot read the store (missing or inaccessible)");
   if (store->identity_.size == 0) throw StoreError(path + ": the store file is empty");
 
+  check_meta_pages(path);
   MDB_env* raw_env = nullptr;
   check_lmdb(mdb_env_create(&raw_env), path);
   store->env_ = LmdbEnv(raw_env);
