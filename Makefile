@@ -8,12 +8,14 @@ CMAKE_ARGS ?=
 # there is built from Debian's source package (1.17.1 on Debian 12).
 COMPAT_VERSIONS ?= 1.17.1 1.22.0 1.26.0
 UNBOUND_RELEASES ?= ../shared/unbound
+# make fuzz: how long each fuzz target runs (seconds).
+FUZZ_SECONDS ?= 60
 # make run: the demo Unbound's port and its local upstream's (NSD), both on 127.0.0.1.
 PORT ?= 5353
 UPSTREAM_PORT ?= 5300
 CONFIGURE = JOBS=$(JOBS) cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(CMAKE_ARGS) >/dev/null
 
-.PHONY: all deps configure build run test test-compat test-asan test-package package bench estimation-table clean
+.PHONY: all deps configure build run test fuzz fuzz-smoke test-compat test-asan test-package package bench estimation-table clean
 
 all: build
 
@@ -36,6 +38,17 @@ run:
 
 test: build
 	@ctest --test-dir $(BUILD) --output-on-failure -j2 --timeout 900
+	@$(MAKE) --no-print-directory fuzz-smoke
+
+# The libFuzzer targets (tests/fuzz/, docs/hardening.md), built with clang in build-fuzz (the
+# `fuzz` preset): fuzz-smoke replays each seed corpus and fuzzes each target for 3 s (part of
+# `make test`: about 2 minutes with the clang build, 45 s once built); fuzz runs each for
+# FUZZ_SECONDS and prints executions, coverage and crashes per target (not part of `make test`).
+fuzz-smoke: deps
+	@JOBS=$(JOBS) scripts/fuzz.sh smoke
+
+fuzz: deps
+	@JOBS=$(JOBS) FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh run
 
 # The module built against each of COMPAT_VERSIONS (build-compat/<version>, its own Unbound
 # each) and the integration tests run on each; a summary at the end. Reuses the Unbound of
@@ -71,4 +84,4 @@ bench: build
 	@scripts/bench.sh $(BUILD)
 
 clean:
-	rm -rf $(BUILD) build-asan build-debug build-compat build-package
+	rm -rf $(BUILD) build-asan build-debug build-compat build-package build-fuzz

@@ -103,9 +103,17 @@ LmdbTxn begin(MDB_env* env, unsigned flags, const std::string& path) {
   return LmdbTxn(txn);
 }
 
-std::string meta_value(MDB_txn* txn, MDB_dbi dbi, const char* name) {
+[[noreturn]] void outside_the_file(const std::string& path) {
+  throw StoreError(path + ": the stats store is damaged (a record runs past the end of the file)");
+}
+
+// A meta value, "" when absent. Readers pass their file's mappings (lmdb_handle.h): a value
+// outside them throws.
+std::string meta_value(MDB_txn* txn, MDB_dbi dbi, const char* name,
+                       const FileMappings& file = {}, const std::string& path = {}) {
   MDB_val key = to_val(name), value;
   if (mdb_get(txn, dbi, &key, &value) != MDB_SUCCESS) return {};
+  if (!file.contains(value)) outside_the_file(path);
   return std::string(from_val(value));
 }
 
@@ -118,9 +126,10 @@ void put_meta(MDB_txn* txn, MDB_dbi dbi, const char* name, const std::string& te
 // Checks the stats format version in `meta_dbi`. A verdict store has a meta database and a
 // format_version too: it is named for what it is rather than as a stats store of another
 // version.
-void check_version(MDB_txn* txn, MDB_dbi meta_dbi, const std::string& path) {
-  std::string version = meta_value(txn, meta_dbi, stats_meta::kFormatVersion);
-  if (!meta_value(txn, meta_dbi, meta::kBuildId).empty())
+void check_version(MDB_txn* txn, MDB_dbi meta_dbi, const std::string& path,
+                   const FileMappings& file = {}) {
+  std::string version = meta_value(txn, meta_dbi, stats_meta::kFormatVersion, file, path);
+  if (!meta_value(txn, meta_dbi, meta::kBuildId, file, path).empty())
     throw StoreError(path + ": a verdict store (written by dnsverdict compile), not a stats " +
                      "store (the module's stats-store file)");
   if (version != std::to_string(kStatsFormatVersion))
@@ -154,7 +163,8 @@ void merge_into(MDB_txn* txn, MDB_dbi dbi, const StatsSubject& subject, const Ho
 
 // Visits the buckets matching `query` in key order (both read paths).
 void visit_buckets(MDB_txn* txn, MDB_dbi buckets_dbi, const std::string& path,
-                   const StatsQuery& query, const std::function<void(StatsBucket&&)>& visit) {
+                   const StatsQuery& query, const std::function<void(StatsBucket&&)>& visit,
+                   const FileMappings& file = {}) {
   MDB_cursor* raw_cursor = nullptr;
   check(mdb_cursor_open(txn, buckets_dbi, &raw_cursor), path, "open cursor");
   LmdbCursor cursor(raw_cursor);
@@ -167,6 +177,7 @@ void visit_buckets(MDB_txn* txn, MDB_dbi buckets_dbi, const std::string& path,
     MDB_val key = to_val(start), value;
     for (rc = mdb_cursor_get(raw_cursor, &key, &value, MDB_SET_RANGE); rc == MDB_SUCCESS;
          rc = mdb_cursor_get(raw_cursor, &key, &value, MDB_NEXT)) {
+      if (!file.contains(key) || !file.contains(value)) outside_the_file(path);
       std::string_view found = from_val(key);
       if (found.size() < 9 || found[0] != static_cast<char>(scope)) break;
       if (key_hour(found) >= query.until) break;
@@ -465,6 +476,7 @@ std::string default_resolver_name() {
 
 std::string read_stats_buckets(const std::string& path, const StatsQuery& query,
                                const std::function<void(StatsBucket&&)>& visit) {
+  check_meta_pages(path);
   MDB_env* raw_env = nullptr;
   check(mdb_env_create(&raw_env), path, "create environment");
   LmdbEnv env(raw_env);
@@ -479,6 +491,7 @@ std::string read_stats_buckets(const std::string& path, const StatsQuery& query,
     rc = mdb_env_open(raw_env, path.c_str(), MDB_NOSUBDIR | MDB_RDONLY | MDB_NOLOCK, kStatsFileMode);
   }
   check(rc, path, "open");
+  check_file_complete(raw_env, path);
   MDB_txn* raw_txn = nullptr;
   rc = mdb_txn_begin(raw_env, nullptr, MDB_RDONLY, &raw_txn);
   if (rc == MDB_MAP_RESIZED) {  // the writer lent its map room to prune (StatsStore::flush)
@@ -487,15 +500,19 @@ std::string read_stats_buckets(const std::string& path, const StatsQuery& query,
   }
   check(rc, path, "begin transaction");
   LmdbTxn txn(raw_txn);
+  // After the transaction began: the map is final, and the file holds every page it reads
+  // (the writer writes pages before the meta page that makes them visible).
+  FileMappings file = FileMappings::of(raw_env);
   MDB_dbi meta_dbi, buckets_dbi;
   rc = mdb_dbi_open(txn.get(), stats_db::kMeta, 0, &meta_dbi);
   if (rc == MDB_NOTFOUND) throw StoreError(path + ": not a stats store (no meta database)");
   check(rc, path, "open meta");
-  check_version(txn.get(), meta_dbi, path);
+  check_version(txn.get(), meta_dbi, path, file);
   check(mdb_dbi_open(txn.get(), stats_db::kBuckets, 0, &buckets_dbi), path, "open buckets");
-  std::string fingerprint = meta_value(txn.get(), meta_dbi, stats_meta::kClientKeyFingerprint);
+  std::string fingerprint =
+      meta_value(txn.get(), meta_dbi, stats_meta::kClientKeyFingerprint, file, path);
 
-  visit_buckets(txn.get(), buckets_dbi, path, query, visit);
+  visit_buckets(txn.get(), buckets_dbi, path, query, visit, file);
   return fingerprint;
 }
 

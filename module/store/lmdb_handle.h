@@ -3,9 +3,12 @@
 
 #include <lmdb.h>
 
+#include <cstddef>
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace dnsverdict {
 
@@ -32,6 +35,45 @@ inline MDB_val to_val(std::string_view bytes) noexcept {
 inline std::string_view from_val(const MDB_val& value) noexcept {
   return {static_cast<const char*>(value.mv_data), value.mv_size};
 }
+
+// LMDB uses what its meta pages record without checking it: mdb_env_open divides by the page
+// size (0 raises SIGFPE), and a database root on a meta page fails an assertion (abort).
+// Checks both meta pages LMDB will read, before it does; a file that is not LMDB at all is
+// left for mdb_env_open to refuse. Throws StoreError ("path: damaged LMDB meta page ...") or
+// when the file cannot be read.
+void check_meta_pages(const std::string& path);
+
+// A truncated LMDB file opens, then faults (SIGBUS) when a page past its end is touched.
+// mdb_env_open reads the meta pages with read(), not through the map, so checking the size
+// LMDB's meta page claims against the size of the very file it opened is safe. Throws
+// StoreError("path: the file is truncated (N of M bytes)") when it is shorter.
+void check_file_complete(MDB_env* env, const std::string& path);
+
+// Where this process has an environment's file mapped, each mapping cut at the file's size.
+// LMDB checks page numbers against the file but not the sizes and offsets inside a page: a
+// damaged file can make it hand out a value that runs past the end of the file (reading it
+// faults, or reads other memory). Readers of untrusted files check every value they keep
+// with contains(). LMDB does not say where it mapped the file, so the mappings come from
+// /proc/self/maps (by device and inode; a file mapped twice has two).
+class FileMappings {
+ public:
+  // The mappings of `env`'s file. known() is false when they cannot be found out (no /proc):
+  // contains() then accepts everything, as if unchecked.
+  static FileMappings of(MDB_env* env);
+
+  bool known() const noexcept { return !ranges_.empty(); }
+  // True when [data, data + size) lies inside one mapping, within the file.
+  bool contains(const void* data, std::size_t size) const noexcept;
+  bool contains(const MDB_val& value) const noexcept {
+    return contains(value.mv_data, value.mv_size);
+  }
+
+ private:
+  struct Range {
+    std::uintptr_t begin = 0, end = 0;
+  };
+  std::vector<Range> ranges_;
+};
 
 class LmdbEnv {
  public:

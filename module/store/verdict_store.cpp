@@ -19,38 +19,35 @@ std::string get_meta(const std::map<std::string, std::string>& meta, const char*
   return it == meta.end() ? std::string() : it->second;
 }
 
-// Calls visit(key, value) for every entry of `dbi`.
+[[noreturn]] void outside_the_file(const std::string& path) {
+  throw StoreError(path + ": the store is damaged (a record runs past the end of the file)");
+}
+
+// Calls visit(key, value) for every entry of `dbi`, each checked to lie inside `file`.
 template <typename Visit>
-void scan(MDB_txn* txn, MDB_dbi dbi, const std::string& what, Visit&& visit) {
+void scan(MDB_txn* txn, MDB_dbi dbi, const FileMappings& file, const std::string& what,
+          Visit&& visit) {
   MDB_cursor* raw = nullptr;
   check_lmdb(mdb_cursor_open(txn, dbi, &raw), what);
   LmdbCursor cursor(raw);
   MDB_val key, value;
   int rc = mdb_cursor_get(raw, &key, &value, MDB_FIRST);
   while (rc == MDB_SUCCESS) {
+    if (!file.contains(key) || !file.contains(value)) outside_the_file(what);
     if (!visit(from_val(key), from_val(value))) return;
     rc = mdb_cursor_get(raw, &key, &value, MDB_NEXT);
   }
   if (rc != MDB_NOTFOUND) check_lmdb(rc, what);
 }
 
-// A truncated LMDB file opens, then faults (SIGBUS) when a page past its end is touched.
-// mdb_env_open reads the meta pages with read(), not through the map, so checking the size
-// LMDB's meta page claims against the size of the very file it opened is safe. The identity
-// is refreshed from that file too: it is what this store will be compared by.
+// A truncated store faults when read (check_file_complete). The identity is refreshed from
+// the file LMDB opened: it is what this store will be compared by.
 void check_complete(MDB_env* env, const std::string& path, FileIdentity& identity) {
-  MDB_envinfo info;
-  MDB_stat stat;
-  check_lmdb(mdb_env_info(env, &info), path);
-  check_lmdb(mdb_env_stat(env, &stat), path);
+  check_file_complete(env, path);
   int fd = -1;
   check_lmdb(mdb_env_get_fd(env, &fd), path);
   struct stat file;
   if (::fstat(fd, &file) != 0) throw StoreError(path + ": cannot stat the opened store");
-  auto needed = static_cast<std::uint64_t>(info.me_last_pgno + 1) * stat.ms_psize;
-  if (static_cast<std::uint64_t>(file.st_size) < needed)
-    throw StoreError(path + ": the store is truncated (" + std::to_string(file.st_size) + " of " +
-                     std::to_string(needed) + " bytes)");
   identity.device = file.st_dev;
   identity.inode = file.st_ino;
   identity.size = file.st_size;
@@ -99,6 +96,7 @@ std::shared_ptr<const VerdictStore> VerdictStore::open(const std::string& path) 
     throw StoreError(path + ": cannot read the store (missing or inaccessible)");
   if (store->identity_.size == 0) throw StoreError(path + ": the store file is empty");
 
+  check_meta_pages(path);
   MDB_env* raw_env = nullptr;
   check_lmdb(mdb_env_create(&raw_env), path);
   store->env_ = LmdbEnv(raw_env);
@@ -111,6 +109,9 @@ std::shared_ptr<const VerdictStore> VerdictStore::open(const std::string& path) 
     throw StoreError(path + ": not a verdict store (not an LMDB file, or damaged)");
   check_lmdb(rc, path);
   check_complete(raw_env, path, store->identity_);
+  // Every value kept from here on is checked to lie in the file: the views are read on the
+  // query path, and LMDB does not check a damaged page's sizes (lmdb_handle.h).
+  FileMappings file = FileMappings::of(raw_env);
 
   // Database handles opened in a transaction are private to it until it commits.
   MDB_txn* raw_txn = nullptr;
@@ -139,7 +140,7 @@ std::shared_ptr<const VerdictStore> VerdictStore::open(const std::string& path) 
 
   StoreInfo& info = store->info_;
   {
-    scan(raw_txn, meta_dbi, path, [&](std::string_view key, std::string_view value) {
+    scan(raw_txn, meta_dbi, file, path, [&](std::string_view key, std::string_view value) {
       info.meta.emplace(std::string(key), std::string(value));
       return true;
     });
@@ -156,17 +157,17 @@ std::shared_ptr<const VerdictStore> VerdictStore::open(const std::string& path) 
     info.key_count = parse_u64(get_meta(info.meta, meta::kKeyCount));
 
     bool bad_record = false;
-    scan(raw_txn, campaigns_dbi, path, [&](std::string_view key, std::string_view value) {
+    scan(raw_txn, campaigns_dbi, file, path, [&](std::string_view key, std::string_view value) {
       CampaignRecord campaign;
       if (!decode_campaign(value, campaign)) bad_record = true;
       store->campaigns_.emplace(parse_id_key(key), std::move(campaign));
       return !bad_record;
     });
-    scan(raw_txn, categories_dbi, path, [&](std::string_view key, std::string_view value) {
+    scan(raw_txn, categories_dbi, file, path, [&](std::string_view key, std::string_view value) {
       store->categories_.emplace(static_cast<std::uint16_t>(parse_id_key(key)), std::string(value));
       return true;
     });
-    scan(raw_txn, sources_dbi, path, [&](std::string_view key, std::string_view value) {
+    scan(raw_txn, sources_dbi, file, path, [&](std::string_view key, std::string_view value) {
       SourceRecord source;
       if (!decode_source(value, source)) bad_record = true;
       store->sources_.emplace(static_cast<std::uint16_t>(parse_id_key(key)), std::move(source));
@@ -180,6 +181,7 @@ std::shared_ptr<const VerdictStore> VerdictStore::open(const std::string& path) 
       if (code == MDB_NOTFOUND)
         throw StoreError(path + ": the store is damaged (no \"" + name + "\" value)");
       check_lmdb(code, path);
+      if (!file.contains(value)) outside_the_file(path);
       return from_val(value);
     };
     if (!store->filter_.attach(get_value(filter_dbi, kFilterKey)))

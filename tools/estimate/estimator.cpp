@@ -273,6 +273,13 @@ void EstimateState::merge(const EstimateState& other) {
 }
 
 bool query_name_key(std::string_view text, NameKey& key, std::string& scratch) {
+  if (text.find('\\') != std::string_view::npos) {
+    // Escapes are rare in logs; the full parser handles them, on the whole text: a last "\."
+    // is an escaped dot, and escaped text is longer than the name it makes.
+    std::string error;
+    if (!parse_name(text, scratch, error)) return false;
+    return make_name_key(reinterpret_cast<const std::uint8_t*>(scratch.data()), scratch.size(), key);
+  }
   if (!text.empty() && text.back() == '.') text.remove_suffix(1);
   if (text.empty()) return make_name_key(reinterpret_cast<const std::uint8_t*>("\0"), 1, key);
   if (text.size() + 2 > kMaxNameOctets) return false;
@@ -286,11 +293,6 @@ bool query_name_key(std::string_view text, NameKey& key, std::string& scratch) {
       std::memcpy(wire + out, text.data() + label_start, length);
       out += length;
       label_start = i + 1;
-    } else if (text[i] == '\\') {
-      // Escapes are rare in logs; the full parser handles them.
-      std::string error;
-      if (!parse_name(text, scratch, error)) return false;
-      return make_name_key(reinterpret_cast<const std::uint8_t*>(scratch.data()), scratch.size(), key);
     }
   }
   wire[out++] = 0;

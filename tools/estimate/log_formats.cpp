@@ -19,6 +19,14 @@ constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
 
 bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
 
+// The value of a hexadecimal digit, -1 for any other character.
+int hex_digit(char c) noexcept {
+  if (is_digit(c)) return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
 // Reads exactly `count` digits at `text[at]`.
 bool read_digits(std::string_view text, std::size_t at, std::size_t count, int& value) noexcept {
   if (at + count > text.size()) return false;
@@ -213,7 +221,8 @@ bool LogLineParser::leading_time(std::string_view& rest, std::int64_t& time) {
   if (rest.empty()) return false;
   if (rest[0] == '[') {
     std::size_t close = rest.find(']');
-    if (close == std::string_view::npos || close < 2) return false;
+    // At most 18 digits: every value fits an int64_t (a longer one is not a time anyway).
+    if (close == std::string_view::npos || close < 2 || close > 19) return false;
     std::int64_t seconds = 0;
     for (std::size_t i = 1; i < close; ++i) {
       if (!is_digit(rest[i])) return false;
@@ -399,10 +408,16 @@ ParseStatus LogLineParser::parse_zeek_tsv(std::string_view line, QueryRecord& re
   if (line[0] == '#') {
     if (line.compare(0, 11, "#separator ") == 0) {
       std::string_view value = line.substr(11);
-      if (value == "\\x09") zeek_separator_ = '\t';
-      else if (value.size() == 4 && value.compare(0, 2, "\\x") == 0)
-        zeek_separator_ = static_cast<char>(std::stoi(std::string(value.substr(2)), nullptr, 16));
-      else if (value.size() == 1) zeek_separator_ = value[0];
+      int high = 0, low = 0;
+      if (value.size() == 4 && value.compare(0, 2, "\\x") == 0 &&
+          (high = hex_digit(value[2])) >= 0 && (low = hex_digit(value[3])) >= 0) {
+        zeek_separator_ = static_cast<char>(high * 16 + low);
+      } else if (value.size() == 1) {
+        zeek_separator_ = value[0];
+      } else {
+        reason = fmt::format("#separator {} is not \\xHH or one character", value);
+        return ParseStatus::kMalformed;
+      }
     } else if (line.compare(0, 8, "#fields\t") == 0 || line.compare(0, 8, "#fields ") == 0) {
       split(line, zeek_separator_, fields_);
       zeek_ts_ = zeek_client_ = zeek_query_ = zeek_qtype_name_ = -1;

@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <cmath>
+#include <cstring>
 #include <mutex>
 #include <random>
 #include <string>
@@ -362,6 +363,42 @@ TEST(StatsStore, RejectsFilesThatAreNotStatsStores) {
   EXPECT_THROW(read_stats_buckets(dir.file("missing.lmdb"), {}, [](StatsBucket&&) {}), StoreError);
   std::string junk = dir.write("junk.lmdb", std::string(8192, 'x'));
   EXPECT_THROW(read_stats_buckets(junk, {}, [](StatsBucket&&) {}), StoreError);
+}
+
+// Found by fuzz_stats_store_file: a truncated file faulted (SIGBUS) in LMDB, a node whose size
+// runs past the end of the file was read past it, and a meta page's page size of 0 raised
+// SIGFPE in mdb_env_open. Each is now a StoreError.
+TEST(StatsStore, DamagedFilesAreRefusedBeforeTheyAreRead) {
+  testing::TempDir dir;
+  {
+    HitCounters counters(testing::counting());
+    count(counters, "evil.example", "img", 1, 3, kHour + 5);
+    StatsStore store = StatsStore::open(dir.file("s.lmdb"), options("resolver-a"));
+    store.flush(counters.take_snapshot(), kHour + 100);
+  }
+  std::string bytes = testing::read_file(dir.file("s.lmdb"));
+  auto expect_refused = [&](const std::string& name, const std::string& damaged,
+                            const std::string& fragment) {
+    try {
+      read_stats_buckets(dir.write(name, damaged), {}, [](StatsBucket&&) {});
+      ADD_FAILURE() << name << " was read";
+    } catch (const StoreError& error) {
+      EXPECT_NE(std::string(error.what()).find(fragment), std::string::npos) << error.what();
+    }
+  };
+  expect_refused("truncated.lmdb", bytes.substr(0, bytes.size() - 4096), "truncated");
+  // LMDB's leaf node: u16 size (low), u16 size (high), u16 flags, u16 key size, key, data.
+  // Every copy of the node: pages an earlier transaction replaced are still in the file.
+  std::string node = std::string(1, static_cast<char>(std::strlen(stats_meta::kFormatVersion))) +
+                     '\0' + stats_meta::kFormatVersion;
+  std::string long_value = bytes;
+  for (std::size_t at = bytes.find(node); at != std::string::npos; at = bytes.find(node, at + 1))
+    long_value[at - 4] = '\x10';  // 1 MiB more: past the end of the file
+  ASSERT_NE(long_value, bytes);
+  expect_refused("long-value.lmdb", long_value, "runs past the end of the file");
+  std::string no_page_size = bytes;  // the first meta page's page size, at offset 40
+  no_page_size.replace(40, 4, std::string(4, '\0'));
+  expect_refused("page-size.lmdb", no_page_size, "damaged LMDB meta page");
 }
 
 TEST(StatsFlusher, FlushesOnItsThreadAndAtStop) {

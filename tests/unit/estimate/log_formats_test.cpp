@@ -210,6 +210,32 @@ TEST_F(LogFormatsTest, ZeekTsvWithFieldsHeader) {
   EXPECT_EQ(parsed.malformed, 0u);
 }
 
+// Found by fuzz_log_zeek_tsv: a "#separator" that is not \xHH threw std::invalid_argument
+// out of the parser, ending the whole estimate run.
+TEST_F(LogFormatsTest, ZeekTsvBadSeparatorIsAMalformedLine) {
+  LogLineParser parser(LogFormat::kZeekTsv);
+  QueryRecord record;
+  std::string reason;
+  EXPECT_EQ(parser.parse("#separator \\xZ9", record, reason), ParseStatus::kMalformed);
+  EXPECT_NE(reason.find("#separator"), std::string::npos);
+  EXPECT_EQ(parser.parse("#separator \\x09", record, reason), ParseStatus::kSkip);
+  EXPECT_EQ(parser.parse("#fields\tts\tid.orig_h\tquery", record, reason), ParseStatus::kSkip);
+  ASSERT_EQ(parser.parse("1605262736.3\t192.0.2.1\ta.example", record, reason),
+            ParseStatus::kRecord)
+      << reason;
+  EXPECT_EQ(record.name, "a.example");
+}
+
+// Found by fuzz_log_unbound: a "[digits]" time of 19 or more digits overflowed int64_t.
+TEST_F(LogFormatsTest, UnboundEpochTooLongIsNotATime) {
+  LogLineParser parser(LogFormat::kUnbound);
+  QueryRecord record;
+  std::string reason;
+  EXPECT_NE(parser.parse("[17956111111111111111111] unbound[1:0] info: 192.0.2.1 a.example. A IN",
+                         record, reason),
+            ParseStatus::kRecord);
+}
+
 TEST_F(LogFormatsTest, ZeekJson) {
   // LogAscii::use_json = T; the second line with json_timestamps = JSON::TS_ISO8601.
   const char* log =

@@ -240,6 +240,30 @@ TEST(VerdictStore, BrokenFilesAreClearErrors) {
   }
 }
 
+// Found by fuzz_verdict_store_file: LMDB checks page numbers, not the sizes inside a page. A
+// node whose data size runs past the end of the file made open() copy memory beyond the file
+// (a fault, or other memory).
+TEST(VerdictStore, ValuePastTheEndOfTheFileIsRefused) {
+  TempDir dir;
+  std::string good = dir.file("good.mdb");
+  build(good, {{{"a.test"}}});
+  std::string bytes = testing::read_file(good);
+  // LMDB's leaf node: u16 size (low), u16 size (high), u16 flags, u16 key size, key, data.
+  std::string key = meta::kFormatVersion;
+  std::size_t at = bytes.find(std::string(1, static_cast<char>(key.size())) + '\0' + key);
+  ASSERT_NE(at, std::string::npos);
+  ASSERT_GE(at, 6u);
+  bytes[at - 4] = '\x10';  // 1 MiB more: past the end of the file, inside LMDB's map
+  std::string damaged = dir.write("damaged.mdb", bytes);
+  try {
+    VerdictStore::open(damaged);
+    ADD_FAILURE() << "opened";
+  } catch (const StoreError& error) {
+    EXPECT_NE(std::string(error.what()).find("runs past the end of the file"), std::string::npos)
+        << error.what();
+  }
+}
+
 TEST(VerdictStore, OtherFormatVersionIsRefused) {
   TempDir dir;
   std::string path = dir.file("s.mdb");
