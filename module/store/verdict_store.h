@@ -72,6 +72,14 @@ struct AddressLookupResult {
   std::uint8_t prefix_length = 0;  // of the matching rule, in the address's own family
                                    // (0-32 IPv4, 0-128 IPv6)
   bool hit() const noexcept { return status == LookupStatus::kHit; }
+  // The same as a name lookup's result, so that one policy grades both (no owner key: the
+  // caller names the rule).
+  LookupResult as_lookup() const noexcept {
+    LookupResult result;
+    result.status = status;
+    result.rule = rule;
+    return result;
+  }
 };
 
 class VerdictStore {

@@ -209,10 +209,8 @@ inline LookupResult lookup_name(const VerdictStore& store, const std::uint8_t* w
 inline LookupResult lookup_address(const VerdictStore& store, const std::uint8_t* address,
                                    std::size_t size, NameKey& key) noexcept {
   AddressLookupResult found = store.lookup_address(address, size, now_seconds());
-  LookupResult result;
-  result.status = found.status;
+  LookupResult result = found.as_lookup();
   if (!found.hit()) return result;
-  result.rule = found.rule;
   if (address_rule_key(address, size, found.prefix_length, key)) {
     result.owner_key = key.view();
     result.owner_labels = key.label_count;

@@ -134,14 +134,6 @@ void grade(Verdict& verdict, const VerdictStore& store, const ModuleConfig& conf
   if (verdict.outside_group) verdict.decision.note = "outside-group-policy";
 }
 
-// An address rule as the name lookup reports one, so that one policy grades both.
-LookupResult as_lookup(const AddressLookupResult& address) {
-  LookupResult result;
-  result.status = address.status;
-  result.rule = address.rule;
-  return result;
-}
-
 // The address rule for an address (the longest prefix holding it), or for a prefix (the
 // longest holding all of it: found by a scan, this is a command, not the query path).
 Verdict look_up_address(const VerdictStore& store, const ModuleConfig& config,
@@ -185,7 +177,7 @@ Verdict look_up_address(const VerdictStore& store, const ModuleConfig& config,
   }
   IpPrefix found;
   AddressLookupResult result = find(at, found);
-  verdict.result = as_lookup(result);
+  verdict.result = result.as_lookup();
   if (result.status == LookupStatus::kError) {
     verdict.error = "the store could not be read for this address (damaged record?)";
     return verdict;
@@ -197,7 +189,7 @@ Verdict look_up_address(const VerdictStore& store, const ModuleConfig& config,
   IpPrefix longest;
   AddressLookupResult everything = find(INT64_MIN, longest);
   if (everything.hit() && everything.rule.expired(at)) {
-    verdict.skipped = as_lookup(everything);
+    verdict.skipped = everything.as_lookup();
     verdict.skipped_owner = format_ip_prefix(longest);
   }
   return verdict;
