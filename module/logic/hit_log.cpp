@@ -311,6 +311,8 @@ std::string_view trigger_name(Trigger trigger) noexcept {
     case Trigger::kQname: return "qname";
     case Trigger::kCnameChain: return "cname-chain";
     case Trigger::kAddress: return "ip";
+    case Trigger::kNsdname: return "nsdname";
+    case Trigger::kNsip: return "nsip";
   }
   return "qname";
 }

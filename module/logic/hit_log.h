@@ -74,8 +74,9 @@ struct BoundedText {
 
 // What in the query matched the rule (RPZ's triggers): the query name, a name in the answer's
 // CNAME chain, or an address in the answer's A/AAAA records (an address rule).
-enum class Trigger : std::uint8_t { kQname, kCnameChain, kAddress };
-std::string_view trigger_name(Trigger trigger) noexcept;  // "qname", "cname-chain", "ip"
+enum class Trigger : std::uint8_t { kQname, kCnameChain, kAddress, kNsdname, kNsip };
+// "qname", "cname-chain", "ip", "nsdname", "nsip"
+std::string_view trigger_name(Trigger trigger) noexcept;
 
 // One hit, filled on the query path. Trivially copyable; about 800 bytes.
 struct HitRecord {

@@ -54,6 +54,15 @@ inline constexpr const char* kSkippedPrefix = "skipped.";  // triggers the compi
 // Address rules (prefixes) per family; absent in stores without any.
 inline constexpr const char* kAddressRuleCountV4 = "address_rule_count.ipv4";
 inline constexpr const char* kAddressRuleCountV6 = "address_rule_count.ipv6";
+// Name-server rules (rpz-nsdname and rpz-nsip owners, kept as name rules: address_trigger.h);
+// absent in stores without any. The prefix lengths the nsip rules use, longest first,
+// comma-separated ("32,24"), per family; the digest (32 hex digits, XXH3-128 over their keys
+// and records) changes whenever any of them does.
+inline constexpr const char* kNsdnameRuleCount = "name_server_rules.nsdname";
+inline constexpr const char* kNsipRuleCount = "name_server_rules.nsip";
+inline constexpr const char* kNsipLengthsV4 = "name_server_rules.nsip_lengths.ipv4";
+inline constexpr const char* kNsipLengthsV6 = "name_server_rules.nsip_lengths.ipv6";
+inline constexpr const char* kNameServerDigest = "name_server_rules.digest";
 }  // namespace meta
 
 inline constexpr const char* kFilterKey = "bloom";

@@ -87,6 +87,29 @@ bool file_identity(const std::string& path, FileIdentity& identity) noexcept {
   return true;
 }
 
+// The name-server rules' entries of "meta" (store_format.h).
+void VerdictStore::read_name_server_meta(VerdictStore& store) {
+  const auto& meta = store.info_.meta;
+  store.name_server_digest_ = get_meta(meta, meta::kNameServerDigest);
+  if (store.name_server_digest_.empty()) return;
+  store.has_nsdname_rules_ = parse_u64(get_meta(meta, meta::kNsdnameRuleCount)) != 0;
+  auto lengths = [&](const char* key, unsigned most, std::vector<std::uint8_t>& to) {
+    std::string text = get_meta(meta, key);
+    for (std::size_t at = 0; at < text.size();) {
+      std::size_t end = text.find(',', at);
+      if (end == std::string::npos) end = text.size();
+      std::string number = text.substr(at, end - at);
+      std::uint64_t length = parse_u64(number);
+      if (number.empty() || length > most || (length == 0 && number != "0"))
+        throw StoreError(store.path_ + ": the store is damaged (bad \"" + key + "\")");
+      to.push_back(static_cast<std::uint8_t>(length));
+      at = end + 1;
+    }
+  };
+  lengths(meta::kNsipLengthsV4, 32, store.nsip_lengths_v4_);
+  lengths(meta::kNsipLengthsV6, 128, store.nsip_lengths_v6_);
+}
+
 std::shared_ptr<const VerdictStore> VerdictStore::open(const std::string& path) {
   std::shared_ptr<VerdictStore> store(new VerdictStore());
   store->path_ = path;
@@ -155,6 +178,7 @@ std::shared_ptr<const VerdictStore> VerdictStore::open(const std::string& path) 
     info.compiler_version = get_meta(info.meta, meta::kCompilerVersion);
     info.rule_count = parse_u64(get_meta(info.meta, meta::kRuleCount));
     info.key_count = parse_u64(get_meta(info.meta, meta::kKeyCount));
+    read_name_server_meta(*store);
 
     bool bad_record = false;
     scan(raw_txn, campaigns_dbi, file, path, [&](std::string_view key, std::string_view value) {

@@ -19,6 +19,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "bloom_filter.h"
 #include "hash_index.h"
@@ -112,6 +113,16 @@ class VerdictStore {
   std::uint64_t address_rule_count(int family) const noexcept {
     return family == 4 ? prefixes_.v4_count() : prefixes_.v6_count();
   }
+  // Name-server rules (address_trigger.h), looked up as names: whether there are any, whether
+  // any lists a name server by name, the prefix lengths the rules for name-server addresses
+  // use (family 4 or 6, longest first), and a digest that changes with them ("" for none).
+  bool has_name_server_rules() const noexcept { return !name_server_digest_.empty(); }
+  bool has_nsdname_rules() const noexcept { return has_nsdname_rules_; }
+  const std::vector<std::uint8_t>& nsip_lengths(int family) const noexcept {
+    return family == 4 ? nsip_lengths_v4_ : nsip_lengths_v6_;
+  }
+  const std::string& name_server_digest() const noexcept { return name_server_digest_; }
+
   // Every address rule, IPv4 then IPv6, each in address order; stop early by returning
   // false. Throws StoreError.
   void for_each_address(const std::function<bool(const IpPrefix&, const Rule&)>& visit) const;
@@ -136,6 +147,7 @@ class VerdictStore {
 
  private:
   VerdictStore() = default;
+  static void read_name_server_meta(VerdictStore& store);
 
   std::string path_;
   FileIdentity identity_;
@@ -145,6 +157,9 @@ class VerdictStore {
   HashIndexView index_;
   PrefixTableView prefixes_;
   StoreInfo info_;
+  bool has_nsdname_rules_ = false;
+  std::vector<std::uint8_t> nsip_lengths_v4_, nsip_lengths_v6_;
+  std::string name_server_digest_;
   std::map<std::uint32_t, CampaignRecord> campaigns_;
   std::map<std::uint16_t, std::string> categories_;
   std::map<std::uint16_t, SourceRecord> sources_;

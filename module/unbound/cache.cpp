@@ -142,9 +142,11 @@ bool sweep_slab(ModuleState& state, SweepJob& job) noexcept {
     }
     job.checked += slab.items.size();
     for (const SweepItem& item : slab.items) {
+      bool flushed = job.flush_messages &&
+                     (is_message || item.type == kTypeCname || item.type == LDNS_RR_TYPE_DNAME);
       // A message leaves with its rrsets: a cached message whose rrset was removed is no
       // longer answered from the cache (Unbound checks each rrset's id).
-      if (!blocks_someone(state, *job.store, slab.name(item), item.size) &&
+      if (!flushed && !blocks_someone(state, *job.store, slab.name(item), item.size) &&
           (item.address_count == 0 || !blocks_address(state, *job.store, slab, item))) {
         continue;
       }
@@ -175,12 +177,14 @@ void finish_sweep(ModuleState& state, SweepJob& job) noexcept {
   double millis = static_cast<double>(steady_nanos() - job.started_nanos) / 1e6;
   if (!job.follow_up || job.messages != 0 || job.rrsets != 0 || job.incomplete) {
     log_info("dnsverdict: %scache sweep for store build %s: %llu entries checked, %llu messages "
-             "and %llu rrsets of listed names or addresses removed in %.1f ms (%zu steps, longest "
-             "%.1f ms)%s",
+             "and %llu rrsets %s removed in %.1f ms (%zu steps, longest %.1f ms)%s",
              job.follow_up ? "follow-up " : "", job.store->info().build_id.c_str(),
              static_cast<unsigned long long>(job.checked),
              static_cast<unsigned long long>(job.messages),
-             static_cast<unsigned long long>(job.rrsets), millis, job.steps,
+             static_cast<unsigned long long>(job.rrsets),
+             job.flush_messages ? "(every message and CNAME/DNAME: the name-server rules changed)"
+                                : "of listed names or addresses",
+             millis, job.steps,
              static_cast<double>(job.longest_step_nanos) / 1e6,
              job.incomplete ? " (INCOMPLETE: out of memory)" : "");
   }
@@ -213,6 +217,15 @@ bool sweep_step(ModuleState& state) noexcept {
     job.target = primary ? requested : state.sweep_done.load(std::memory_order_relaxed);
     job.follow_up = !primary;
     job.started_nanos = steady_nanos();
+    // New or changed name-server rules judge answers by the delegation that sent them, which
+    // a cached message does not record: the messages go (removed rules need nothing).
+    // The follow-up sweep flushes again: queries in flight at the swap were judged without
+    // the new rules and may have cached their answers since.
+    const std::string& digest = job.store->name_server_digest();
+    job.flush_messages = primary ? !digest.empty() && digest != state.swept_name_server_digest
+                                 : state.flush_again;
+    state.swept_name_server_digest = digest;
+    state.flush_again = primary && job.flush_messages;
   }
   std::int64_t step_started = steady_nanos();
   bool more = sweep_slab(state, job);

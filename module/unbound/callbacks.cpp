@@ -7,18 +7,36 @@ namespace dnsverdict::glue {
 
 // Callbacks.
 
+// A name server of the delegation that sent this response is listed (RPZ's NSDNAME and
+// NSIP triggers): recorded for module_event_moddone (handle_done applies it), and the
+// response is not cached when the rule blocks anyone. Checked on every upstream response of
+// the query, so a listed delegation anywhere on its way (a CNAME's target too) counts.
+void check_name_servers(const ModuleState& state, const VerdictStore& store,
+                        module_qstate* qstate, int id) noexcept {
+  if (!store.has_name_server_rules() || dnsverdict_is_subquery(qstate)) return;
+  QueryState* query = query_state(qstate, id);
+  if (query == nullptr) {  // a module after this one made the query (handle_done)
+    query = static_cast<QueryState*>(regional_alloc_zero(qstate->region, sizeof(QueryState)));
+    if (query == nullptr) return;
+    qstate->minfo[id] = query;
+  }
+  if (query->ns_trigger != 0) return;  // the first listed delegation counts
+  LookupResult lookup = listed_name_server(store, qstate, *query);
+  if (lookup.hit() && blocks_someone(state, store, lookup)) qstate->no_cache_store = 1;
+}
+
 // Upstream response, before the iterator caches anything from it: a response holding a
 // listed name (as an owner or a CNAME/DNAME target) or, in its answer, an address an address
-// rule blocks is not cached.
-int query_response_callback(module_qstate* qstate, dns_msg* response, int, void* argument) noexcept {
+// rule blocks, or that a listed name server sent, is not cached.
+int query_response_callback(module_qstate* qstate, dns_msg* response, int id,
+                            void* argument) noexcept {
   try {
     auto* state = static_cast<ModuleState*>(argument);
-    if (state == nullptr || response == nullptr || response->rep == nullptr ||
-        qstate->no_cache_store) {
-      return 1;
-    }
+    if (state == nullptr || response == nullptr || response->rep == nullptr) return 1;
     const VerdictStore* store = state->holder->current();
     if (store == nullptr) return 1;
+    check_name_servers(*state, *store, qstate, id);
+    if (qstate->no_cache_store) return 1;
     reply_info* rep = response->rep;
     for (std::size_t i = 0; i < rep->rrset_count; ++i) {
       ub_packed_rrset_key* rrset = rep->rrsets[i];

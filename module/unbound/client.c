@@ -7,7 +7,10 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "iterator/iter_delegpt.h"
+#include "iterator/iterator.h"
 #include "services/mesh.h"
+#include "services/modstack.h"
 #include "util/module.h"
 #include "util/net_help.h"
 #include "util/netevent.h"
@@ -65,4 +68,41 @@ void dnsverdict_unmark_secure(struct module_qstate* qstate, const struct comm_re
 			r->edns.bits &= ~EDNS_DO;
 		}
 	}
+}
+
+int dnsverdict_visit_delegation(struct module_qstate* qstate,
+	int (*visit_name)(const uint8_t* name, size_t size, void* argument),
+	int (*visit_address)(const uint8_t* address, size_t size, void* argument),
+	void* argument)
+{
+	struct iter_qstate* iq;
+	struct delegpt_ns* ns;
+	struct delegpt_addr* target;
+	int id;
+	if(!qstate || !qstate->env || !qstate->env->mesh)
+		return 0;
+	id = modstack_find(&qstate->env->mesh->mods, "iterator");
+	if(id < 0 || id >= MAX_MODULE)
+		return 0;
+	iq = (struct iter_qstate*)qstate->minfo[id];
+	if(!iq || !iq->dp)
+		return 0;
+	for(ns = iq->dp->nslist; ns; ns = ns->next)
+		if(visit_name && visit_name(ns->name, ns->namelen, argument))
+			return 1;
+	for(target = iq->dp->target_list; target; target = target->next_target) {
+		const struct sockaddr_storage* address = &target->addr;
+		int stop = 0;
+		if(!visit_address)
+			break;
+		if(address->ss_family == AF_INET)
+			stop = visit_address((const uint8_t*)&((const struct sockaddr_in*)
+				address)->sin_addr, 4, argument);
+		else if(address->ss_family == AF_INET6)
+			stop = visit_address((const uint8_t*)&((const struct sockaddr_in6*)
+				address)->sin6_addr, 16, argument);
+		if(stop)
+			return 1;
+	}
+	return 0;
 }

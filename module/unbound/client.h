@@ -2,6 +2,7 @@
 #ifndef DNSVERDICT_UNBOUND_CLIENT_H
 #define DNSVERDICT_UNBOUND_CLIENT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -29,6 +30,16 @@ int dnsverdict_is_subquery(struct module_qstate* qstate);
 /* For the client whose reply is being sent: clears AD in its query flags and DO in its EDNS
  * bits, so a synthesized (blocked) answer is not marked as validated. */
 void dnsverdict_unmark_secure(struct module_qstate* qstate, const struct comm_reply* reply);
+
+/* The delegation the iterator is asking for this query state (its name servers, as RPZ's
+ * NSDNAME and NSIP triggers see them): calls visit_name for each name server's name (wire),
+ * then visit_address for each address it knows for them (4 or 16 octets, network order),
+ * until one returns nonzero. Returns 1 when a visit stopped it, 0 otherwise (also when no
+ * iterator runs or it has no delegation). */
+int dnsverdict_visit_delegation(struct module_qstate* qstate,
+	int (*visit_name)(const uint8_t* name, size_t size, void* argument),
+	int (*visit_address)(const uint8_t* address, size_t size, void* argument),
+	void* argument);
 
 #ifdef __cplusplus
 }

@@ -109,6 +109,10 @@ struct SweepJob {
   std::uint64_t rrsets = 0;
   std::int64_t started_nanos = 0;       // steady_nanos()
   std::int64_t longest_step_nanos = 0;  // how long one worker stopped serving, at most
+  // The store's name-server rules changed: every message leaves the cache (and every CNAME
+  // and DNAME rrset, from which Unbound builds answers), so that each answer is resolved
+  // again through the delegation the rules judge.
+  bool flush_messages = false;
 };
 
 struct Ticker;  // a worker's sweep timer
@@ -132,6 +136,8 @@ struct ModuleState {
   std::atomic<std::int64_t> follow_up_due{0};  // steady_nanos(); 0: none
   std::mutex sweep_mutex;
   SweepJob sweep_job;  // under sweep_mutex
+  std::string swept_name_server_digest;  // of the last store swept; under sweep_mutex
+  bool flush_again = false;  // the follow-up sweep flushes too; under sweep_mutex
   std::mutex tickers_mutex;
   std::vector<std::unique_ptr<Ticker>> tickers;
   std::unique_ptr<HitCounters> counters;  // null when stats-store is empty or did not open
@@ -176,6 +182,18 @@ struct QueryState {
   std::uint16_t address_type = 0;
   std::uint8_t* address_owner = nullptr;
   std::size_t address_owner_len = 0;
+  // A name server of a delegation the iterator asked for this query is listed (RPZ's NSDNAME
+  // or NSIP trigger), seen by query_response_callback: its name (a copy in the query's
+  // region) or its address and the listed prefix length. Applied at module_event_moddone when
+  // no name or address rule matched (`ns_chosen`).
+  std::uint8_t ns_trigger = 0;  // 0: none; kNsName or kNsAddress
+  bool ns_chosen = false;
+  std::uint8_t ns_address_size = 0;
+  std::uint8_t ns_prefix_length = 0;
+  std::uint8_t ns_address[16] = {};
+  std::uint8_t* ns_name = nullptr;
+  std::size_t ns_name_len = 0;
+  static constexpr std::uint8_t kNsName = 1, kNsAddress = 2;
 };
 
 inline std::int64_t now_seconds() noexcept { return static_cast<std::int64_t>(::time(nullptr)); }
@@ -218,16 +236,24 @@ inline LookupResult lookup_address(const VerdictStore& store, const std::uint8_t
   return result;
 }
 
-// The rule a query's trigger matches: its listed name or its listed address.
+// The rule of a name server recorded by listed_name_server(); a miss if none is.
+LookupResult lookup_name_server(const VerdictStore& store, const QueryState& query,
+                                NameKey& key) noexcept;
+
+// The rule a query's trigger matches: its listed name, its listed address, or its listed
+// name server.
 inline LookupResult lookup_trigger(const VerdictStore& store, const QueryState& query,
                                    NameKey& key) noexcept {
   if (query.address_size != 0) return lookup_address(store, query.address, query.address_size, key);
+  if (query.ns_chosen) return lookup_name_server(store, query, key);
   return lookup_name(store, query.owner, query.owner_len, key);
 }
 
 inline Trigger trigger_of(const QueryState& query) noexcept {
-  return query.address_size != 0 ? Trigger::kAddress
-                                 : query.chain ? Trigger::kCnameChain : Trigger::kQname;
+  if (query.address_size != 0) return Trigger::kAddress;
+  if (query.ns_chosen)
+    return query.ns_trigger == QueryState::kNsName ? Trigger::kNsdname : Trigger::kNsip;
+  return query.chain ? Trigger::kCnameChain : Trigger::kQname;
 }
 
 // The client-independent question: does a listed name block someone?
@@ -255,6 +281,12 @@ inline QueryContext client_context(const ModuleConfig& config, std::uint16_t qty
 LookupResult listed_address(const VerdictStore& store, const ub_packed_rrset_key& rrset,
                             QueryState& query) noexcept;
 
+// The first name server of the delegation the iterator is asking for `qstate` that a
+// name-server rule lists (any action), by name, then by address: recorded in `query` (its
+// name copied into the query's region). A miss when the store has no name-server rules.
+LookupResult listed_name_server(const VerdictStore& store, module_qstate* qstate,
+                                QueryState& query) noexcept;
+
 inline QueryState* query_state(module_qstate* qstate, int id) noexcept {
   return static_cast<QueryState*>(qstate->minfo[id]);
 }
@@ -279,7 +311,8 @@ void ensure_ticker(ModuleState& state, module_env* env) noexcept;
 void purge_cached(module_qstate* qstate, const QueryState& query) noexcept;
 
 // callbacks.cpp
-int query_response_callback(module_qstate* qstate, dns_msg* response, int, void* argument) noexcept;
+int query_response_callback(module_qstate* qstate, dns_msg* response, int id,
+                            void* argument) noexcept;
 int reply_cache_callback(query_info* qinfo, module_qstate*, reply_info*, int, edns_data*,
                          edns_option**, comm_reply* repinfo, regional*, timeval*, int,
                          void* argument) noexcept;

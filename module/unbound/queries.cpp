@@ -212,6 +212,23 @@ void handle_done(ModuleState& state, module_qstate* qstate, int id) noexcept {
       return;
     }
   }
+  if (!found && query->ns_trigger != 0 && !dnsverdict_is_subquery(qstate)) {
+    // The name-server trigger, recorded from an upstream response: the rule's verdict
+    // replaces the answer for the query name. Looked up again in the current store.
+    query->ns_chosen = true;
+    NameKey key;
+    LookupResult lookup = lookup_trigger(*store, *query, key);
+    if (lookup.hit()) {
+      count_lookup(state, lookup);
+      query->verdict = true;
+      query->chain = false;
+      query->owner = qstate->qinfo.qname;
+      query->owner_len = qstate->qinfo.qname_len;
+      if (blocks_someone(state, *store, lookup)) purge_cached(qstate, *query);
+      return;
+    }
+    query->ns_chosen = false;
+  }
   if (!found) return;
   query->verdict = true;
   purge_cached(qstate, *query);

@@ -67,6 +67,112 @@ LookupResult listed_address(const VerdictStore& store, const ub_packed_rrset_key
   return {};
 }
 
+namespace {
+
+// What listed_name_server() looks for and finds, through dnsverdict_visit_delegation().
+struct NameServerSearch {
+  const VerdictStore* store;
+  std::int64_t now;
+  LookupResult found;
+  const std::uint8_t* name = nullptr;  // the listed name server's name (the iterator's memory)
+  std::size_t name_len = 0;
+  std::uint8_t address[16] = {};
+  std::size_t address_size = 0;
+  unsigned prefix_length = 0;
+};
+
+int visit_name_server(const std::uint8_t* name, std::size_t size, void* argument) {
+  auto* search = static_cast<NameServerSearch*>(argument);
+  if (!search->store->has_nsdname_rules()) return 0;
+  NameKey key;
+  if (!name_server_rule_key(name, size, key)) return 0;
+  LookupResult lookup = search->store->lookup(key, search->now);
+  if (!lookup.hit()) return 0;
+  search->found = lookup;
+  search->found.owner_key = {};  // `key` ends here; lookup_name_server() makes it again
+  search->name = name;
+  search->name_len = size;
+  return 1;
+}
+
+// The rule listing `address` by the longest prefix nsip rules use; a miss if none does.
+LookupResult lookup_name_server_address(const VerdictStore& store, const std::uint8_t* address,
+                                        std::size_t size, std::int64_t now, NameKey& key,
+                                        unsigned* prefix_length) noexcept {
+  for (std::uint8_t length : store.nsip_lengths(size == 4 ? 4 : 6)) {
+    if (!address_rule_key(address, size, length, key, kRpzNsipLabel)) continue;
+    LookupResult lookup = store.lookup(key, now);
+    // Only the rule on the prefix's own name: its ancestors ("zz.db8.2001.rpz-nsip") are no
+    // prefixes.
+    if (lookup.hit() && lookup.owner_labels == key.label_count) {
+      if (prefix_length != nullptr) *prefix_length = length;
+      return lookup;
+    }
+  }
+  return {};
+}
+
+int visit_name_server_address(const std::uint8_t* address, std::size_t size, void* argument) {
+  auto* search = static_cast<NameServerSearch*>(argument);
+  NameKey key;
+  unsigned length = 0;
+  LookupResult lookup =
+      lookup_name_server_address(*search->store, address, size, search->now, key, &length);
+  if (!lookup.hit()) return 0;
+  search->found = lookup;
+  search->found.owner_key = {};
+  std::memcpy(search->address, address, size);
+  search->address_size = size;
+  search->prefix_length = length;
+  return 1;
+}
+
+}  // namespace
+
+LookupResult listed_name_server(const VerdictStore& store, module_qstate* qstate,
+                                QueryState& query) noexcept {
+  if (!store.has_name_server_rules()) return {};
+  NameServerSearch search{&store, now_seconds(), {}};
+  if (!dnsverdict_visit_delegation(qstate, &visit_name_server, &visit_name_server_address,
+                                   &search)) {
+    return {};
+  }
+  if (search.name != nullptr) {
+    auto* copy = static_cast<std::uint8_t*>(
+        regional_alloc_init(qstate->region, search.name, search.name_len));
+    if (copy == nullptr) return {};
+    query.ns_trigger = QueryState::kNsName;
+    query.ns_name = copy;
+    query.ns_name_len = search.name_len;
+  } else {
+    query.ns_trigger = QueryState::kNsAddress;
+    std::memcpy(query.ns_address, search.address, search.address_size);
+    query.ns_address_size = static_cast<std::uint8_t>(search.address_size);
+    query.ns_prefix_length = static_cast<std::uint8_t>(search.prefix_length);
+  }
+  return search.found;
+}
+
+LookupResult lookup_name_server(const VerdictStore& store, const QueryState& query,
+                                NameKey& key) noexcept {
+  if (query.ns_trigger == QueryState::kNsName) {
+    if (!name_server_rule_key(query.ns_name, query.ns_name_len, key)) return {};
+    return store.lookup(key, now_seconds());
+  }
+  if (query.ns_trigger == QueryState::kNsAddress) {
+    if (!address_rule_key(query.ns_address, query.ns_address_size, query.ns_prefix_length, key,
+                          kRpzNsipLabel)) {
+      return {};
+    }
+    LookupResult lookup = store.lookup(key, now_seconds());
+    if (lookup.hit() && lookup.owner_labels == key.label_count) return lookup;
+    // The store changed since: any prefix of the address that a rule lists now.
+    return lookup_name_server_address(store, query.ns_address, query.ns_address_size,
+                                      now_seconds(), key, nullptr);
+  }
+  return {};
+}
+
 void submit_hit(ModuleState& state, const Decision& decision, const LookupResult& lookup,
                 const VerdictStore& store, const query_info& qinfo,
                 const dnsverdict_client& client, const char* note, Trigger trigger) noexcept {

@@ -1,7 +1,9 @@
 """Integration tests: policy beyond the query name. Address rules (RPZ's IP trigger): an
 answer whose A or AAAA records (anywhere in its CNAME chain) fall in a listed prefix gets that
-rule's verdict, on every query path: fresh, cached, cached before the rule arrived. The real
-Unbound (2 threads) with the module, NSD upstream (harness.ZONE), dig clients."""
+rule's verdict, on every query path: fresh, cached, cached before the rule arrived.
+Name-server rules (RPZ's NSDNAME and NSIP triggers): names served by a listed name server.
+Client groups. The real Unbound (2 threads) with the module, NSD upstream (harness.ZONE), dig
+clients."""
 
 import os
 import sys
@@ -96,6 +98,65 @@ class AddressRuleTest(unittest.TestCase):
             self.bed.swap(FEEDS)
         for name in ("c2later.lab", "c2later-alias.lab"):
             self.assertEqual(self.dig(name).addresses(), ["10.66.2.2"], name)
+
+
+# child.zz. is delegated (a stub-host) to the name server ns.slowns.zz, at 127.0.0.1; lab. is
+# served by an address alone (stub-addr 127.0.0.1).
+NS_NAME_RPZ = RPZ_HEADER + "ns.slowns.zz.rpz-nsdname CNAME .\n"
+NS_ADDRESS_RPZ = RPZ_HEADER + """32.1.0.0.127.rpz-nsip CNAME .
+ok.lab CNAME rpz-passthru.
+"""
+
+
+class NameServerRuleTest(unittest.TestCase):
+    """A name served by a listed name server gets the rule's verdict: by the server's name
+    (rpz-nsdname) or its address (rpz-nsip); fresh, from cache, and cached before the rule."""
+
+    def setUp(self):
+        self.bed = harness.Testbed(store_feeds=[("placeholder.lab\n", [])], stub_host_zone=True)
+        self.proxy = harness.SlowProxy(self.bed.slow_port, self.bed.nsd_port, delay=0.0)
+        self.bed.start()
+
+    def tearDown(self):
+        self.proxy.stop()
+        self.bed.cleanup()
+
+    def dig(self, *args, **kwargs):
+        return self.bed.dig(*args, **kwargs)
+
+    def test_names_served_by_a_listed_name_server(self):
+        # Cached before the rule arrives: the swap's sweep takes it out.
+        self.assertEqual(self.dig("early.child.zz").addresses(), ["10.7.7.7"])
+        self.assertEqual(self.dig("early.child.zz").addresses(), ["10.7.7.7"])
+        self.bed.swap([(NS_NAME_RPZ, ["--format", "rpz", "--campaign", "BadHoster"])])
+        self.assertIn("every message and CNAME/DNAME: the name-server rules changed", self.bed.log())
+        for _ in range(3):  # none from cache
+            for name in ("early.child.zz", "new.child.zz"):
+                answer = self.dig(name)
+                self.assertEqual((answer.status, answer.records), ("NXDOMAIN", []), name)
+            self.assertEqual(self.dig("www.lab").addresses(), ["10.0.0.1"])  # not served by it
+        # The exempt client gets the real answer, and it is not cached for the others.
+        self.assertEqual(self.dig("other.child.zz", source="127.0.0.2").addresses(), ["10.7.7.7"])
+        self.assertEqual(self.dig("other.child.zz").status, "NXDOMAIN")
+        lines = [line for line in hits_for(self.bed, "new.child.zz")
+                 if line.get("qname") == "new.child.zz"]
+        self.assertTrue(lines)
+        self.assertEqual((lines[0]["trigger"], lines[0]["rule"], lines[0]["action"],
+                          lines[0]["campaign"]),
+                         ("nsdname", "ns.slowns.zz.rpz-nsdname", "nxdomain", "BadHoster"))
+        # The rule goes: served again.
+        self.bed.swap([("placeholder.lab\n", [])])
+        self.assertEqual(self.dig("new.child.zz").addresses(), ["10.7.7.7"])
+
+    def test_names_served_from_a_listed_address(self):
+        self.bed.swap([(NS_ADDRESS_RPZ, ["--format", "rpz"])])
+        for _ in range(3):
+            for name in ("www.lab", "a.child.zz"):
+                answer = self.dig(name)
+                self.assertEqual((answer.status, answer.records), ("NXDOMAIN", []), name)
+            self.assertEqual(self.dig("ok.lab").addresses(), ["10.0.0.1"])  # QNAME beats NSIP
+        lines = [line for line in hits_for(self.bed, "www.lab") if line.get("qname") == "www.lab"]
+        self.assertEqual((lines[0]["trigger"], lines[0]["rule"]), ("nsip", "32.1.0.0.127.rpz-nsip"))
 
 
 class ClientGroupTest(unittest.TestCase):

@@ -32,6 +32,7 @@
 #include <optional>
 #include <vector>
 
+#include "address_trigger.h"
 #include "dns_name.h"
 #include "feed.h"
 #include "feed_fields.h"
@@ -39,9 +40,11 @@
 namespace dnsverdict {
 namespace {
 
-constexpr std::string_view kIpTrigger = "rpz-ip";
-constexpr std::string_view kTriggerLabels[] = {kIpTrigger, "rpz-client-ip", "rpz-nsdname",
-                                               "rpz-nsip"};
+constexpr std::string_view kIpTrigger = kRpzIpLabel;
+constexpr std::string_view kNsdnameTrigger = kRpzNsdnameLabel;
+constexpr std::string_view kNsipTrigger = kRpzNsipLabel;
+constexpr std::string_view kTriggerLabels[] = {kIpTrigger, "rpz-client-ip", kNsdnameTrigger,
+                                               kNsipTrigger};
 
 bool is_ttl(std::string_view token) noexcept {
   if (token.empty() || token[0] < '0' || token[0] > '9') return false;
@@ -297,9 +300,9 @@ bool RpzParser::resolve_owner(std::string_view text, Owner& owner) {
   std::string_view top = top_label(owner.key);
   for (std::string_view trigger : kTriggerLabels)
     if (equal_ignoring_case(top, trigger)) owner.trigger = trigger;
-  if (owner.trigger == kIpTrigger) {
+  if (owner.trigger == kIpTrigger || owner.trigger == kNsipTrigger) {
     if (owner.kind == RuleKind::kWildcard) {
-      error(fmt::format("owner \"{}\": an rpz-ip trigger cannot be a wildcard", text));
+      error(fmt::format("owner \"{}\": an {} trigger cannot be a wildcard", text, owner.trigger));
       return false;
     }
     std::string labels = key_to_text(owner.key.substr(1 + top.size()));
@@ -313,6 +316,17 @@ bool RpzParser::resolve_owner(std::string_view text, Owner& owner) {
       diagnostics_.warning(file_, line_,
                            fmt::format("owner \"{}\": {} has host bits set: read as {}", text,
                                        format_ip_prefix(written), format_ip_prefix(owner.prefix)));
+    if (owner.trigger == kNsipTrigger) {
+      // Kept as a name rule under its owner name, written the one way the module builds it
+      // from a name server's address (address_trigger.h).
+      NameKey canonical;
+      if (!address_rule_key(owner.prefix.bytes.data(), owner.prefix.address_size(),
+                            owner.prefix.length, canonical, kRpzNsipLabel)) {
+        error(fmt::format("owner \"{}\": not an address prefix", text));
+        return false;
+      }
+      owner.key.assign(canonical.view());
+    }
   }
   owner.valid = true;
   return true;
@@ -358,7 +372,8 @@ void RpzParser::record(bool blank_owner) {
   }
   if (equal_ignoring_case(type, "NS")) return;
   if (!owner_.valid) return;  // already reported
-  if (!owner_.trigger.empty() && owner_.trigger != kIpTrigger) {
+  if (!owner_.trigger.empty() && owner_.trigger != kIpTrigger &&
+      owner_.trigger != kNsdnameTrigger && owner_.trigger != kNsipTrigger) {
     rules_.count_skipped(owner_.trigger);
     return;
   }

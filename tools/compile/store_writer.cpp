@@ -11,10 +11,13 @@
 #include <filesystem>
 #include <memory>
 #include <random>
+#include <set>
 
 #include <fmt/format.h>
 
+#include "address_trigger.h"
 #include "bloom_filter.h"
+#include "ip_prefix.h"
 #include "hash_index.h"
 #include "diagnostics.h"
 #include "lmdb_handle.h"
@@ -104,6 +107,52 @@ class StoreBuilder {
   std::vector<std::pair<const char*, MDB_dbi>> dbis_;
 };
 
+// The name-server rules among the records (address_trigger.h): counted, their nsip prefix
+// lengths collected, and their keys and records hashed, for the module to know when they
+// changed.
+class NameServerRules {
+ public:
+  NameServerRules() : state_(XXH3_createState(), XXH3_freeState) { XXH3_128bits_reset(state_.get()); }
+
+  void add(std::string_view key, std::string_view encoded) {
+    bool nsdname = has_top_label(key, kRpzNsdnameLabel);
+    bool nsip = !nsdname && has_top_label(key, kRpzNsipLabel);
+    if (!nsdname && !nsip) return;
+    XXH3_128bits_update(state_.get(), key.data(), key.size());
+    XXH3_128bits_update(state_.get(), encoded.data(), encoded.size());
+    if (nsdname) {
+      ++nsdname_;
+      return;
+    }
+    ++nsip_;
+    std::string labels = key_to_text(key.substr(1 + kRpzNsipLabel.size()));
+    IpPrefix prefix;
+    std::string error;
+    if (parse_rpz_ip_labels(labels, prefix, error))
+      (prefix.family == 4 ? v4_lengths_ : v6_lengths_).insert(prefix.length);
+  }
+  bool empty() const noexcept { return nsdname_ + nsip_ == 0; }
+  std::uint64_t nsdname() const noexcept { return nsdname_; }
+  std::uint64_t nsip() const noexcept { return nsip_; }
+  static std::string lengths(const std::set<unsigned, std::greater<>>& lengths) {
+    std::string text;
+    for (unsigned length : lengths) text += (text.empty() ? "" : ",") + std::to_string(length);
+    return text;
+  }
+  std::string v4_lengths() const { return lengths(v4_lengths_); }
+  std::string v6_lengths() const { return lengths(v6_lengths_); }
+  XXH128_hash_t digest() const { return XXH3_128bits_digest(state_.get()); }
+
+ private:
+  static bool has_top_label(std::string_view key, std::string_view label) noexcept {
+    return key.size() > label.size() && static_cast<std::uint8_t>(key[0]) == label.size() &&
+           key.substr(1, label.size()) == label;
+  }
+  std::unique_ptr<XXH3_state_t, XXH_errorcode (*)(XXH3_state_t*)> state_;
+  std::uint64_t nsdname_ = 0, nsip_ = 0;
+  std::set<unsigned, std::greater<>> v4_lengths_, v6_lengths_;
+};
+
 std::string hex128(const XXH128_hash_t& hash) {
   return fmt::format("{:016x}{:016x}", hash.high64, hash.low64);
 }
@@ -148,6 +197,7 @@ PublishResult write_store(const RuleSet& rules, const std::string& target,
     hashes[i] = filter_hash(records[i].key);
   }
   std::string encoded;
+  NameServerRules name_server_rules;
   for (std::size_t i = 0; i < records.size(); ++i) {
     if (i + kAhead < records.size()) {
       index.prefetch_slot(hashes[i + kAhead]);
@@ -155,6 +205,7 @@ PublishResult write_store(const RuleSet& rules, const std::string& target,
     }
     encoded.clear();
     encode_slots(rules.slots(records[i]), encoded);
+    name_server_rules.add(records[i].key, encoded);
     std::string_view anchor = filter_anchor(records[i].key);
     filter.add(anchor.size() == records[i].key.size() ? hashes[i] : filter_hash(anchor), hashes[i]);
     try {
@@ -253,6 +304,13 @@ PublishResult write_store(const RuleSet& rules, const std::string& target,
       auto it = rules.count_by_kind().find(kind);
       meta(std::string(meta::kCountKindPrefix) + std::string(kind_name(kind)),
            std::to_string(it == rules.count_by_kind().end() ? 0 : it->second));
+    }
+    if (!name_server_rules.empty()) {
+      meta(meta::kNsdnameRuleCount, std::to_string(name_server_rules.nsdname()));
+      meta(meta::kNsipRuleCount, std::to_string(name_server_rules.nsip()));
+      meta(meta::kNsipLengthsV4, name_server_rules.v4_lengths());
+      meta(meta::kNsipLengthsV6, name_server_rules.v6_lengths());
+      meta(meta::kNameServerDigest, hex128(name_server_rules.digest()));
     }
     if (!prefix_bytes.empty()) {
       meta(meta::kAddressRuleCountV4, std::to_string(rules.address_rule_count(4)));

@@ -82,6 +82,12 @@ void print_table(std::FILE* out, const std::vector<std::vector<std::string>>& ro
   }
 }
 
+// Name-server rules by name (rpz-nsdname) or by address (rpz-nsip), from "meta".
+std::string name_server_rule_count(const VerdictStore& store, const char* key) {
+  auto it = store.info().meta.find(key);
+  return it == store.info().meta.end() ? "0" : it->second;
+}
+
 void print_text(std::FILE* out, const VerdictStore& store) {
   const StoreInfo& info = store.info();
   fmt::print(out, "store             {}\n", store.path());
@@ -96,6 +102,10 @@ void print_text(std::FILE* out, const VerdictStore& store) {
   fmt::print(out, "rules             {} under {} names\n", info.rule_count, info.key_count);
   fmt::print(out, "address rules     {} IPv4, {} IPv6 prefixes\n", store.address_rule_count(4),
              store.address_rule_count(6));
+  if (store.has_name_server_rules())
+    fmt::print(out, "name-server rules {} by name, {} by address\n",
+               name_server_rule_count(store, meta::kNsdnameRuleCount),
+               name_server_rule_count(store, meta::kNsipRuleCount));
 
   std::vector<std::vector<std::string>> rows;
   for (Action action : kAllActions) {
@@ -175,11 +185,15 @@ void print_json(std::FILE* out, const VerdictStore& store) {
   std::string json = fmt::format(
       "{{\"path\":{},\"format_version\":{},\"build_id\":{},\"build_time\":{},"
       "\"build_time_unix\":{},\"compiler_version\":{},\"rules\":{},\"keys\":{},"
-      "\"address_rules\":{{\"ipv4\":{},\"ipv6\":{}}},\"file_size\":{},\"bytes_per_rule\":{:.1f}",
+      "\"address_rules\":{{\"ipv4\":{},\"ipv6\":{}}},"
+      "\"name_server_rules\":{{\"by_name\":{},\"by_address\":{}}},"
+      "\"file_size\":{},\"bytes_per_rule\":{:.1f}",
       json_string(store.path()), info.format_version, json_string(info.build_id),
       json_string(inspect::format_time(info.build_time)), info.build_time,
       json_string(info.compiler_version), info.rule_count, info.key_count,
-      store.address_rule_count(4), store.address_rule_count(6), store.identity().size,
+      store.address_rule_count(4), store.address_rule_count(6),
+      name_server_rule_count(store, meta::kNsdnameRuleCount),
+      name_server_rule_count(store, meta::kNsipRuleCount), store.identity().size,
       bytes_per_rule(store));
 
   std::vector<std::string> items;

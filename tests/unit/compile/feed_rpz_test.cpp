@@ -39,7 +39,7 @@ text.test           TXT   "hello ; not a comment"
 TEST(FeedRpz, MapsEveryPolicyToItsAction) {
   ParsedFeed feed(FeedFormat::kRpz, kZone);
   EXPECT_EQ(feed.messages(), "");
-  EXPECT_EQ(feed.added(), 11u);  // with the rpz-ip trigger
+  EXPECT_EQ(feed.added(), 13u);  // with the rpz-ip, rpz-nsdname and rpz-nsip triggers
   struct Expected {
     const char* name;
     Action action;
@@ -84,12 +84,42 @@ TEST(FeedRpz, WildcardOwnerCoversOnlyNamesBelow) {
 TEST(FeedRpz, CountsTriggersTheStoreCannotHold) {
   ParsedFeed feed(FeedFormat::kRpz, kZone);
   EXPECT_EQ(feed.skipped("rpz-ip"), 0u);
-  EXPECT_EQ(feed.skipped("rpz-nsdname"), 1u);
+  EXPECT_EQ(feed.skipped("rpz-nsdname"), 0u);
   EXPECT_EQ(feed.skipped("rpz-client-ip"), 1u);
-  EXPECT_EQ(feed.skipped("rpz-nsip"), 1u);
+  EXPECT_EQ(feed.skipped("rpz-nsip"), 0u);
   EXPECT_EQ(feed.skipped("local-data TXT"), 1u);
-  // None of them became a rule under some other name.
-  EXPECT_EQ(feed.record_count(), 10u);
+  // None of them became a rule under some other name (the name-server rules are two).
+  EXPECT_EQ(feed.record_count(), 12u);
+}
+
+TEST(FeedRpz, NameServerTriggersBecomeNameRulesUnderTheirOwnerNames) {
+  ParsedFeed feed(FeedFormat::kRpz, R"($ORIGIN rpz.example.
+ns.bad.test.rpz-nsdname        CNAME .
+*.hoster.test.rpz-nsdname      CNAME rpz-drop.
+32.1.2.0.192.rpz-nsip          CNAME .
+24.1.2.0.198.rpz-nsip          CNAME .
+64.0.zz.db8.2001.RPZ-NSIP      CNAME rpz-passthru.
+)");
+  const Rule* by_name = feed.self("ns.bad.test.rpz-nsdname");
+  ASSERT_NE(by_name, nullptr) << feed.messages();
+  EXPECT_EQ(by_name->action, Action::kNxdomain);
+  EXPECT_EQ(by_name->kind, RuleKind::kExact);
+  const Rule* wildcard = feed.below("hoster.test.rpz-nsdname");
+  ASSERT_NE(wildcard, nullptr);
+  EXPECT_EQ(wildcard->kind, RuleKind::kWildcard);
+  EXPECT_EQ(wildcard->action, Action::kDrop);
+  ASSERT_NE(feed.self("32.1.2.0.192.rpz-nsip"), nullptr);
+  // Written the one way the module builds it: host bits cleared, "zz" for the zero words.
+  EXPECT_NE(feed.messages().find("has host bits set"), std::string::npos) << feed.messages();
+  ASSERT_NE(feed.self("24.0.2.0.198.rpz-nsip"), nullptr);
+  ASSERT_NE(feed.self("64.zz.db8.2001.rpz-nsip"), nullptr);
+  EXPECT_EQ(feed.self("64.zz.db8.2001.rpz-nsip")->action, Action::kAllow);
+}
+
+TEST(FeedRpz, NameServerAddressTriggersAreNoWildcards) {
+  ParsedFeed feed(FeedFormat::kRpz, "$ORIGIN rpz.example.\n*.32.1.2.0.192.rpz-nsip CNAME .\n");
+  EXPECT_NE(feed.messages().find("an rpz-nsip trigger cannot be a wildcard"), std::string::npos)
+      << feed.messages();
 }
 
 TEST(FeedRpz, IpTriggersBecomeAddressRules) {

@@ -41,7 +41,7 @@ class WireBuilder {
 }  // namespace
 
 bool address_rule_key(const std::uint8_t* address, std::size_t size, unsigned prefix_length,
-                      NameKey& key) noexcept {
+                      NameKey& key, std::string_view label) noexcept {
   if ((size != 4 && size != 16) || prefix_length > size * 8) return false;
   std::uint8_t masked[16] = {};
   for (std::size_t i = 0; i < size; ++i) {
@@ -82,8 +82,19 @@ bool address_rule_key(const std::uint8_t* address, std::size_t size, unsigned pr
       if (!wire.number(words[i], 16)) return false;
     }
   }
-  if (!wire.label("rpz-ip", 6)) return false;
+  if (!wire.label(label.data(), label.size())) return false;
   return wire.finish(key);
+}
+
+bool name_server_rule_key(const std::uint8_t* wire, std::size_t size, NameKey& key) noexcept {
+  std::size_t length = wire_name_length(wire, size);
+  if (length == 0) return false;
+  WireBuilder name;
+  for (std::size_t at = 0; wire[at] != 0; at += 1 + wire[at]) {
+    if (!name.label(reinterpret_cast<const char*>(wire + at + 1), wire[at])) return false;
+  }
+  if (!name.label(kRpzNsdnameLabel.data(), kRpzNsdnameLabel.size())) return false;
+  return name.finish(key);
 }
 
 }  // namespace dnsverdict
