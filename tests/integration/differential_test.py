@@ -34,6 +34,7 @@ evil-chain.lab CNAME .
 32.3.3.66.10.rpz-ip A 192.0.2.99
 16.zz.fd66.rpz-ip CNAME .
 c2ok.lab CNAME rpz-passthru.
+ns.slowns.zz.rpz-nsdname CNAME .
 """
 
 # Names asked, each for every type in TYPES: the rules' owners, names below and beside them,
@@ -45,6 +46,7 @@ NAMES = [
     "alias.lab", "evil-chain.lab",
     "c2.lab", "c2alias.lab", "c2deep.lab", "c2ok.lab", "c2sink.lab", "c2v6.lab",
     "unlisted.lab", "www.unlisted.lab", "walled.lab", "anx.lab",
+    "a.child.zz", "www.child.zz",  # served by the listed name server ns.slowns.zz
 ]
 TYPES = ["A", "AAAA", "MX", "TXT"]
 
@@ -86,7 +88,8 @@ def ask(port, name, rtype):
 class DifferentialTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.bed = harness.Testbed(store_feeds=[(ZONE, ["--format", "rpz"])])
+        cls.bed = harness.Testbed(store_feeds=[(ZONE, ["--format", "rpz"])], stub_host_zone=True)
+        cls.proxy = harness.SlowProxy(cls.bed.slow_port, cls.bed.nsd_port, delay=0.0)
         cls.bed.start()
         cls.native = None
         try:
@@ -115,12 +118,14 @@ class DifferentialTest(unittest.TestCase):
                                    open(os.path.join(cls.bed.dir, "native.out")).read())
         except BaseException:
             harness.stop_process(cls.native)
+            cls.proxy.stop()
             cls.bed.cleanup()
             raise
 
     @classmethod
     def tearDownClass(cls):
         harness.stop_process(cls.native)
+        cls.proxy.stop()
         cls.bed.cleanup()
 
     def test_same_answers_as_native_rpz(self):
@@ -142,6 +147,8 @@ class DifferentialTest(unittest.TestCase):
         print("%d queries compared, %d differ unexpectedly, %d names differ on purpose"
               % (compared, len(mismatches), len(DIFFERENCES)))
         self.assertEqual(mismatches, [], "\n".join(mismatches))
+        # The agreement on the name-server rule is an agreement to block.
+        self.assertEqual(ask(self.native_port, "a.child.zz", "A"), ("NXDOMAIN", []))
         self.assertEqual(sorted(set(DIFFERENCES) - differing - CHANGED_SINCE), [],
                          "listed differences that no longer differ")
 
