@@ -37,6 +37,9 @@ if(Python3_Interpreter_FOUND AND UNBOUND_EXECUTABLE)
     dnsverdict_integration_test(integration.module module_test.py 900)
     dnsverdict_integration_test(integration.safety safety_test.py 900)
     dnsverdict_integration_test(integration.counters counters_test.py 600)
+    dnsverdict_integration_test(integration.soak soak_test.py 600)
+    set_tests_properties(integration.soak PROPERTIES ENVIRONMENT_MODIFICATION
+      "SOAK_SECONDS=set:60;SOAK_RELOAD_EVERY=set:20;SOAK_MEMORY_CHECK=set:0")
   elseif(TARGET dnsverdict_module)
     # Every query path and action, the hit log, hot swaps and reloads.
     dnsverdict_integration_test(integration.module module_test.py 300)
