@@ -280,6 +280,12 @@ def main():
                   % (sampler.samples[0][1], rss0, reference[0][0], min(rss), max(rss),
                      100.0 * (min(rss) - rss0) / rss0, 100.0 * (max(rss) - rss0) / rss0,
                      rss[-1], len(sampler.samples)))
+            before = []
+            for when in disturber.reload_times + [options.seconds]:
+                earlier = [sample for sample in sampler.samples if sample[0] < when]
+                if earlier:
+                    before.append("%d" % earlier[-1][1])
+            print("resident memory before each reload and at the end (kB): " + ", ".join(before))
             print("open descriptors: %d after warm-up, later %d..%d, %d at the end"
                   % (fd0, min(fds), max(fds), fds[-1]))
         print("hit log: %d lines in %d files; module instances %d: %d written, %d dropped, "
