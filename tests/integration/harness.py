@@ -30,9 +30,10 @@ CLI = os.environ.get("DNSVERDICT_CLI", "dnsverdict")
 MODULE = os.environ.get("DNSVERDICT_MODULE", "dnsverdict.so")
 UNBOUND = os.environ.get("UNBOUND_EXECUTABLE", "unbound")
 NSD = os.environ.get("NSD_EXECUTABLE", "/usr/sbin/nsd")
-# Set for a sanitizer build of the module: the ASan runtime, preloaded into Unbound only.
+# Set for a sanitizer build of the module: the ASan or TSan runtime, preloaded into Unbound
+# only (TSan reads TSAN_OPTIONS from the environment: the `tsan` test preset sets it).
 UNBOUND_PRELOAD = os.environ.get("DNSVERDICT_UNBOUND_PRELOAD", "")
-SANITIZER_REPORT = re.compile(r"ERROR: (Address|Leak)Sanitizer|runtime error:")
+SANITIZER_REPORT = re.compile(r"ERROR: (Address|Leak)Sanitizer|runtime error:|WARNING: ThreadSanitizer")
 
 ZONE = """$ORIGIN lab.
 $TTL 300
@@ -259,6 +260,7 @@ class Testbed:
   logfile: "{dir}/nsd.log"
   server-count: 1
   verbosity: 0
+  rrl-ratelimit: 0
 remote-control:
   control-enable: no
 zone:

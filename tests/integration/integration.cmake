@@ -24,8 +24,23 @@ if(Python3_Interpreter_FOUND AND UNBOUND_EXECUTABLE)
     execute_process(COMMAND ${CMAKE_CXX_COMPILER} -print-file-name=libstdc++.so
                     OUTPUT_VARIABLE cxx_runtime OUTPUT_STRIP_TRAILING_WHITESPACE)
     set(DNSVERDICT_UNBOUND_PRELOAD "${asan_runtime}:${cxx_runtime}")
+  elseif(DNSVERDICT_TSAN)
+    # TSan's runtime must be in the process from its start (it intercepts pthread_create and
+    # every lock Unbound takes): preloaded, as ASan's. Unbound itself is not instrumented.
+    execute_process(COMMAND ${CMAKE_CXX_COMPILER} -print-file-name=libtsan.so
+                    OUTPUT_VARIABLE tsan_runtime OUTPUT_STRIP_TRAILING_WHITESPACE)
+    set(DNSVERDICT_UNBOUND_PRELOAD "${tsan_runtime}")
   endif()
-  if(TARGET dnsverdict_module)
+  if(TARGET dnsverdict_module AND DNSVERDICT_TSAN)
+    # The `tsan` preset: the tests that swap stores under load, reload, flush stats and write
+    # the hit log (`make test-tsan`).
+    dnsverdict_integration_test(integration.module module_test.py 900)
+    dnsverdict_integration_test(integration.safety safety_test.py 900)
+    dnsverdict_integration_test(integration.counters counters_test.py 600)
+    dnsverdict_integration_test(integration.soak soak_test.py 600)
+    set_tests_properties(integration.soak PROPERTIES ENVIRONMENT_MODIFICATION
+      "SOAK_SECONDS=set:60;SOAK_RELOAD_EVERY=set:20;SOAK_MEMORY_CHECK=set:0")
+  elseif(TARGET dnsverdict_module)
     # Every query path and action, the hit log, hot swaps and reloads.
     dnsverdict_integration_test(integration.module module_test.py 300)
     # Do no harm: reloads, module chains, super-queries, stores rewritten in place.
@@ -36,7 +51,25 @@ if(Python3_Interpreter_FOUND AND UNBOUND_EXECUTABLE)
     dnsverdict_integration_test(integration.differential differential_test.py 300)
     # Counting: persistence across a restart, cache hits, the Prometheus file.
     dnsverdict_integration_test(integration.counters counters_test.py 120)
+    # A minute of load while stores are published, the hit log rotated, Unbound reloaded and
+    # stats flushed (`make soak` runs it for 10 minutes).
+    dnsverdict_integration_test(integration.soak soak_test.py 300)
+    set_tests_properties(integration.soak PROPERTIES
+      ENVIRONMENT_MODIFICATION "SOAK_SECONDS=set:60;SOAK_RELOAD_EVERY=set:20")
   endif()
+endif()
+
+if(DNSVERDICT_TSAN)
+  return()
+endif()
+
+# The same paths for `make soak`, which runs soak_test.py outside CTest.
+if(Python3_Interpreter_FOUND AND UNBOUND_EXECUTABLE AND TARGET dnsverdict_module)
+  file(GENERATE OUTPUT ${CMAKE_CURRENT_BINARY_DIR}/integration.env CONTENT
+"DNSVERDICT_CLI=$<TARGET_FILE:dnsverdict>
+DNSVERDICT_MODULE=$<TARGET_FILE:dnsverdict_module>
+UNBOUND_EXECUTABLE=${UNBOUND_EXECUTABLE}
+")
 endif()
 
 # Feeds fetched from real servers on loopback: Knot DNS (AXFR, IXFR, TSIG) and HTTPS.

@@ -659,6 +659,8 @@ TEST(HitLog, FailedReopenStopsWritingTheRenamedFile) {
   ASSERT_TRUE(eventually([&] { return !log->is_open(); }));
   EXPECT_GE(log->open_errors(), 1u);
   EXPECT_FALSE(log->submit(sample_record()));
+  // The writer closes the renamed file before it logs the failed open: wait for the line.
+  ASSERT_TRUE(eventually([&] { return !messages.lines().empty(); }));
   ASSERT_EQ(messages.lines().size(), 1u);
   const std::string expected =
       "error: cannot open " + path + ": Is a directory; hits are dropped until it opens";
