@@ -24,7 +24,8 @@
 // counters are kept apart from rule counters and are never evicted: campaign totals stay exact
 // (their sketches keep their 0.81% error) however many rules are evicted. Campaigns are at most
 // max_campaigns per shard (hits beyond are counted in untracked_campaign_hits). Sketches
-// are sparse while small; a rule or campaign hour costs at most 2 x 16 KiB of registers, so
+// are sparse while small; a rule hour costs at most 2 x 16 KiB of registers (a campaign hour 3
+// x 16 KiB and its site sample, at most 513 entries), so
 // the rule cap alone allows gigabytes under a flood of spoofed sources: the byte budget
 // (Options::memory_budget) bounds the whole. At the budget the counters ask for an early
 // flush (start_counting()'s callback), and until a snapshot drains them nothing grows: a new
