@@ -30,16 +30,16 @@ thread_local ThreadSlot this_thread_slot;
 // bucket is the one (hits arrive in time order), so the search is one comparison. False when
 // the client was left out of a sketch (`may_grow` false).
 bool add_to_hours(std::vector<HourlyCounts>& hours, std::int64_t hour, std::int64_t time,
-                  const ClientHashes* client, bool may_grow) {
+                  const ClientHashes* client, bool may_grow, bool sites) {
   for (auto it = hours.rbegin(); it != hours.rend(); ++it) {
-    if (it->hour == hour) return it->add(time, client, may_grow);
+    if (it->hour == hour) return it->add(time, client, may_grow, sites);
   }
   auto position = std::upper_bound(
       hours.begin(), hours.end(), hour,
       [](std::int64_t value, const HourlyCounts& counts) { return value < counts.hour; });
   position = hours.emplace(position);
   position->hour = hour;
-  return position->add(time, client, may_grow);
+  return position->add(time, client, may_grow, sites);
 }
 
 void merge_hours(std::vector<HourlyCounts>& into, std::vector<HourlyCounts>&& from) {
@@ -69,8 +69,9 @@ void add_totals(CounterTotals& sum, const CounterTotals& totals) {
 std::size_t hours_memory(const std::vector<HourlyCounts>& hours) {
   std::size_t bytes = hours.capacity() * sizeof(HourlyCounts);
   for (const HourlyCounts& counts : hours)
-    bytes +=
-        counts.clients.memory_bytes() + counts.networks.memory_bytes() - 2 * sizeof(HyperLogLog);
+    bytes += counts.clients.memory_bytes() + counts.networks.memory_bytes() +
+             counts.sites.memory_bytes() - 3 * sizeof(HyperLogLog) +
+             counts.site_sample.memory_bytes();
   return bytes;
 }
 
@@ -105,21 +106,43 @@ ClientHashes client_hashes(const ClientAddress& client, const ClientHashKey& key
   std::size_t network_octets = v4 ? 3 : 7;  // /24, /56
   std::memset(input + 1 + network_octets, 0, size - network_octets);
   hashes.network = key.hash(input, size + 1);
+  if (v4) {
+    hashes.site = hashes.address;
+  } else {
+    hashes.ipv6 = true;
+    std::memcpy(input + 1, client.bytes, 8);  // the /64
+    hashes.site = key.hash(input, 9);
+  }
   return hashes;
 }
 
-bool HourlyCounts::add(std::int64_t time, const ClientHashes* client, bool may_grow) noexcept {
+bool HourlyCounts::add(std::int64_t time, const ClientHashes* client, bool may_grow,
+                       bool count_sites) noexcept {
+  if (queries == 0) counts_sites = count_sites;
   if (queries == 0 || time < first_seen) first_seen = time;
   if (queries == 0 || time > last_seen) last_seen = time;
   ++queries;
   if (client == nullptr) return true;
+  bool counted = true;
   if (may_grow) {
     clients.add_hash(client->address);
     networks.add_hash(client->network);
-    return true;
+    if (count_sites) sites.add_hash(client->site);
+  } else {
+    counted = clients.add_hash_in_place(client->address);
+    counted = networks.add_hash_in_place(client->network) && counted;
+    if (count_sites) counted = sites.add_hash_in_place(client->site) && counted;
   }
-  bool address = clients.add_hash_in_place(client->address);
-  return networks.add_hash_in_place(client->network) && address;
+  if (count_sites) {
+    try {
+      counted = site_sample.add(client->site, slot_of(time), client->ipv6 ? client->address : 0,
+                                may_grow) &&
+                counted;
+    } catch (...) {
+      counted = false;  // out of memory: the site is left out of the sample
+    }
+  }
+  return counted;
 }
 
 void HourlyCounts::merge(const HourlyCounts& other) {
@@ -127,9 +150,20 @@ void HourlyCounts::merge(const HourlyCounts& other) {
     first_seen = queries == 0 ? other.first_seen : std::min(first_seen, other.first_seen);
     last_seen = queries == 0 ? other.last_seen : std::max(last_seen, other.last_seen);
   }
+  if (queries == 0)
+    counts_sites = other.counts_sites;
+  else if (other.queries != 0)
+    counts_sites = counts_sites && other.counts_sites;
   queries += other.queries;
   clients.merge(other.clients);
   networks.merge(other.networks);
+  if (counts_sites) {
+    sites.merge(other.sites);
+    site_sample.merge(other.site_sample);
+  } else {
+    sites = HyperLogLog();
+    site_sample = SiteSample();
+  }
 }
 
 struct alignas(64) HitCounters::Shard {
@@ -277,7 +311,8 @@ void HitCounters::record_hit(const HitEvent& hit) noexcept {
         throw;
       }
     }
-    client_counted = add_to_hours(entry->counts.hours, hour, hit.time, client, !at_budget);
+    client_counted =
+        add_to_hours(entry->counts.hours, hour, hit.time, client, !at_budget, false);
     account(shard, static_cast<std::ptrdiff_t>(Shard::rule_entry_bytes(entry->counts)) - entry_before +
                        table_bytes(shard.rule_index) - index_before);
   } catch (...) {
@@ -300,7 +335,7 @@ void HitCounters::record_hit(const HitEvent& hit) noexcept {
         entry_before = static_cast<std::ptrdiff_t>(Shard::campaign_entry_bytes(found->second));
       }
       if (found != shard.campaigns.end()) {
-        if (!add_to_hours(found->second.hours, hour, hit.time, client, !at_budget))
+        if (!add_to_hours(found->second.hours, hour, hit.time, client, !at_budget, true))
           client_counted = false;
         account(shard, static_cast<std::ptrdiff_t>(Shard::campaign_entry_bytes(found->second)) -
                            entry_before + table_bytes(shard.campaigns) - table_before);

@@ -1,6 +1,8 @@
 // The module's in-memory hit counters: for every rule and every campaign, per clock hour,
 // how many queries hit it, how many distinct client addresses and client networks asked
-// (HyperLogLog, hll.h), and when it was first and last hit. docs/counters.md explains the
+// (HyperLogLog, hll.h), and when it was first and last hit. Campaigns also count their
+// distinct sites (IPv4 addresses and IPv6 /64s) and keep a bounded sample of what those sites
+// did (site_sample.h), from which `dnsverdict stats` estimates devices. docs/counters.md explains the
 // numbers; the stats flusher (stats_flusher.h) drains them into the stats store.
 //
 // Hit path. Counters are sharded: each thread counts into one shard (its slot modulo the
@@ -22,7 +24,8 @@
 // counters are kept apart from rule counters and are never evicted: campaign totals stay exact
 // (their sketches keep their 0.81% error) however many rules are evicted. Campaigns are at most
 // max_campaigns per shard (hits beyond are counted in untracked_campaign_hits). Sketches
-// are sparse while small; a rule or campaign hour costs at most 2 x 16 KiB of registers, so
+// are sparse while small; a rule hour costs at most 2 x 16 KiB of registers (a campaign hour 3
+// x 16 KiB and its site sample, at most 513 entries), so
 // the rule cap alone allows gigabytes under a flood of spoofed sources: the byte budget
 // (Options::memory_budget) bounds the whole. At the budget the counters ask for an early
 // flush (start_counting()'s callback), and until a snapshot drains them nothing grows: a new
@@ -47,6 +50,7 @@
 
 #include "client_hash.h"
 #include "hll.h"
+#include "site_sample.h"
 #include "store_format.h"
 
 namespace dnsverdict {
@@ -63,12 +67,15 @@ struct ClientAddress {
   bool known() const noexcept;
 };
 
-// The two hashes a client contributes: its address, and its network (/24 for IPv4, /56 for
-// IPv6). Keyed (client_hash.h) over family + octets, so IPv4 and IPv6 never collide by
-// construction, and without the key nobody can tell which addresses a sketch has seen.
+// The hashes a client contributes: its address, its network (/24 for IPv4, /56 for IPv6)
+// and its site (the address itself for IPv4, the /64 for IPv6). Keyed (client_hash.h) over
+// family + octets, so IPv4 and IPv6 never collide by construction, and without the key nobody
+// can tell which addresses a sketch has seen.
 struct ClientHashes {
   std::uint64_t address = 0;
   std::uint64_t network = 0;
+  std::uint64_t site = 0;
+  bool ipv6 = false;
 };
 ClientHashes client_hashes(const ClientAddress& client, const ClientHashKey& key) noexcept;
 
@@ -87,11 +94,19 @@ struct HourlyCounts {
   std::int64_t last_seen = 0;
   HyperLogLog clients;   // client addresses
   HyperLogLog networks;  // client /24 (IPv4) and /56 (IPv6) networks
+  // Campaigns only (counts_sites): distinct sites, and the sample of what sites did. False
+  // for rules, and for buckets written before sites were counted (stats format version 1).
+  bool counts_sites = false;
+  HyperLogLog sites;
+  SiteSample site_sample;
 
-  // Counts one query, and the client (when known) in both sketches. With `may_grow` false a
-  // sketch that would need more memory leaves the client out: returns false then.
-  bool add(std::int64_t time, const ClientHashes* client, bool may_grow = true) noexcept;
+  // Counts one query, and the client (when known) in the sketches (and, with `sites`, in the
+  // sites sketch and sample). With `may_grow` false a sketch that would need more memory
+  // leaves the client out: returns false then.
+  bool add(std::int64_t time, const ClientHashes* client, bool may_grow = true,
+           bool sites = false) noexcept;
   // Sums queries, merges sketches, widens first/last seen. `other.hour` must equal `hour`.
+  // Sites stay counted only when both sides count them (or one side is empty).
   void merge(const HourlyCounts& other);
 };
 

@@ -85,7 +85,7 @@ std::vector<CampaignWindows> campaign_windows(const MergedStats& merged, std::in
     if (subject.scope != StatsScope::kCampaign) continue;
     CampaignWindows windows;
     windows.campaign = subject.campaign;
-    HyperLogLog day_clients, day_networks;
+    HyperLogLog day_clients, day_networks, day_sites;
     for (const auto& [hour, merged_hour] : hours) {
       const HourlyCounts& counts = merged_hour.counts;
       if (hour == current) {
@@ -96,13 +96,16 @@ std::vector<CampaignWindows> campaign_windows(const MergedStats& merged, std::in
         windows.hits_hour = counts.queries;
         windows.clients_hour = counts.clients.estimate();
         windows.networks_hour = counts.networks.estimate();
+        windows.sites_hour = counts.sites.estimate();
       }
       if (hour >= current - 24 * kSecondsPerHour && hour < current) {
         windows.hits_day += counts.queries;
         day_clients.merge(counts.clients);
         day_networks.merge(counts.networks);
+        day_sites.merge(counts.sites);
       }
     }
+    windows.sites_day = day_sites.estimate();
     windows.clients_day = day_clients.estimate();
     windows.networks_day = day_networks.estimate();
     result.push_back(std::move(windows));
@@ -229,6 +232,16 @@ std::string format_prometheus(const PrometheusReport& report) {
                   std::round(campaign.clients_hour));
     writer.sample("dnsverdict_campaign_unique_clients", campaign_label(campaign.campaign, "24h"),
                   std::round(campaign.clients_day));
+  }
+  writer.family("dnsverdict_campaign_unique_sites", "gauge",
+                "Distinct client sites (IPv4 addresses and IPv6 /64s, HyperLogLog estimate) "
+                "that hit the campaign in the window: a device's rotating IPv6 privacy "
+                "addresses count once. `dnsverdict stats` turns sites into devices.");
+  for (const CampaignWindows& campaign : report.campaigns) {
+    writer.sample("dnsverdict_campaign_unique_sites", campaign_label(campaign.campaign, "1h"),
+                  std::round(campaign.sites_hour));
+    writer.sample("dnsverdict_campaign_unique_sites", campaign_label(campaign.campaign, "24h"),
+                  std::round(campaign.sites_day));
   }
   writer.family("dnsverdict_campaign_unique_networks", "gauge",
                 "Distinct client networks (/24 IPv4, /56 IPv6) that hit the campaign in the "

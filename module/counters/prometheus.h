@@ -49,6 +49,8 @@ struct CampaignWindows {
   std::uint64_t hits_current_hour = 0, hits_hour = 0, hits_day = 0;
   double clients_current_hour = 0, clients_hour = 0, clients_day = 0;
   double networks_hour = 0, networks_day = 0;
+  // Distinct sites (IPv4 addresses, IPv6 /64s), over the hours that count them.
+  double sites_hour = 0, sites_day = 0;
 };
 
 // The windows of every campaign in `merged` (campaign buckets of at least the last 25 hours)

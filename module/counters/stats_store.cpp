@@ -12,7 +12,9 @@
 namespace dnsverdict {
 namespace {
 
-constexpr std::uint8_t kBucketVersion = 1;
+constexpr std::uint8_t kBucketVersion = 2;
+constexpr std::uint8_t kBucketVersionWithoutSites = 1;
+constexpr std::uint8_t kBucketCountsSites = 1;  // flags bit
 constexpr std::uint64_t kHourBias = std::uint64_t{1} << 63;
 
 void put_u16(std::string& out, std::size_t value) {
@@ -49,6 +51,16 @@ class Reader {
     std::string_view view = bytes_.substr(offset_, size);
     offset_ += size;
     return view;
+  }
+  // Lets `parse` read from the rest of the value, advancing its view as far as it read.
+  template <typename Parse>
+  bool read_with(Parse parse) {
+    if (!ok_) return false;
+    std::string_view rest = bytes_.substr(offset_);
+    const std::size_t before = rest.size();
+    ok_ = parse(rest);
+    offset_ += before - rest.size();
+    return ok_;
   }
   bool ok() const noexcept { return ok_; }
   bool at_end() const noexcept { return offset_ == bytes_.size(); }
@@ -132,10 +144,12 @@ void check_version(MDB_txn* txn, MDB_dbi meta_dbi, const std::string& path,
   if (!meta_value(txn, meta_dbi, meta::kBuildId, file, path).empty())
     throw StoreError(path + ": a verdict store (written by dnsverdict compile), not a stats " +
                      "store (the module's stats-store file)");
-  if (version != std::to_string(kStatsFormatVersion))
-    throw StoreError(path + ": not a stats store of format version " +
-                     std::to_string(kStatsFormatVersion) +
-                     (version.empty() ? " (no format_version)" : " (version " + version + ")"));
+  for (std::uint32_t known = kOldestStatsFormatVersion; known <= kStatsFormatVersion; ++known)
+    if (version == std::to_string(known)) return;
+  throw StoreError(path + ": not a stats store of format version " +
+                   std::to_string(kOldestStatsFormatVersion) + " to " +
+                   std::to_string(kStatsFormatVersion) +
+                   (version.empty() ? " (no format_version)" : " (version " + version + ")"));
 }
 
 // Merges `counts` for `subject` into the stored bucket (or stores it), in `txn`.
@@ -230,6 +244,13 @@ std::string encode_bucket(const StatsBucket& bucket) {
     put_u32(out, bytes.size());
     out += bytes;
   }
+  out.push_back(static_cast<char>(bucket.counts.counts_sites ? kBucketCountsSites : 0));
+  if (bucket.counts.counts_sites) {
+    std::string bytes = bucket.counts.sites.serialize();
+    put_u32(out, bytes.size());
+    out += bytes;
+    bucket.counts.site_sample.serialize(out);
+  }
   return out;
 }
 
@@ -251,7 +272,8 @@ bool decode_bucket(std::string_view key, std::string_view value, StatsBucket& bu
     return false;
   }
   Reader reader(value);
-  if (reader.number(1) != kBucketVersion) return false;
+  const std::uint64_t version = reader.number(1);
+  if (version != kBucketVersion && version != kBucketVersionWithoutSites) return false;
   decoded.resolver = std::string(reader.bytes(reader.number(2)));
   std::string_view campaign = reader.bytes(reader.number(2));
   if (scope == StatsScope::kCampaign && campaign != subject) return false;
@@ -262,6 +284,19 @@ bool decode_bucket(std::string_view key, std::string_view value, StatsBucket& bu
   for (HyperLogLog* sketch : {&decoded.counts.clients, &decoded.counts.networks}) {
     std::string_view bytes = reader.bytes(reader.number(4));
     if (!reader.ok() || !HyperLogLog::deserialize(bytes, *sketch)) return false;
+  }
+  if (version == kBucketVersion) {
+    std::uint64_t flags = reader.number(1);
+    if (flags & ~std::uint64_t{kBucketCountsSites}) return false;
+    decoded.counts.counts_sites = flags != 0;
+    if (decoded.counts.counts_sites) {
+      std::string_view bytes = reader.bytes(reader.number(4));
+      if (!reader.ok() || !HyperLogLog::deserialize(bytes, decoded.counts.sites)) return false;
+      if (!reader.read_with([&](std::string_view& in) {
+            return decoded.counts.site_sample.deserialize(in);
+          }))
+        return false;
+    }
   }
   if (!reader.ok() || !reader.at_end()) return false;
   bucket = std::move(decoded);
@@ -293,6 +328,9 @@ StatsStore StatsStore::open(const std::string& path, Options options) {
              std::to_string(static_cast<long long>(::time(nullptr))), path);
   } else {
     check_version(txn.get(), store.meta_dbi_, path);
+    if (version != std::to_string(kStatsFormatVersion))  // its buckets stay readable
+      put_meta(txn.get(), store.meta_dbi_, stats_meta::kFormatVersion,
+               std::to_string(kStatsFormatVersion), path);
   }
   const std::string& fingerprint = options.client_key_fingerprint;
   const std::string stored =

@@ -32,7 +32,11 @@
 
 namespace dnsverdict {
 
-inline constexpr std::uint32_t kStatsFormatVersion = 1;
+// Version 2 adds the campaigns' sites sketch and site sample to the buckets. Version 1 stores
+// are still read (their buckets count no sites) and are taken over by a version 2 writer,
+// which keeps their buckets and writes version 2 buckets from then on.
+inline constexpr std::uint32_t kStatsFormatVersion = 2;
+inline constexpr std::uint32_t kOldestStatsFormatVersion = 1;
 
 // The store and its lock file (before the umask): the resolver's user and group, no one
 // else; the sketches are about clients.
@@ -79,9 +83,12 @@ struct StatsBucket {
 // Bucket keys: u8 scope, u64 big-endian (hour + 2^63), then for campaigns the name, for rules
 // u8 kind + owner key. Hour first, so retention deletes a prefix and time ranges are seeks.
 std::string bucket_key(StatsScope scope, std::int64_t hour, const StatsSubject& subject);
-// Bucket values (version 1): u8 version, u16 resolver length, resolver, u16 campaign length,
+// Bucket values (version 2): u8 version, u16 resolver length, resolver, u16 campaign length,
 // campaign, u64 queries, i64 first_seen, i64 last_seen, u32 sketch length, clients sketch,
-// u32 sketch length, networks sketch (hll.h serialization). Little-endian.
+// u32 sketch length, networks sketch (hll.h serialization), u8 flags (bit 0: sites counted),
+// and with sites counted: u32 sketch length, sites sketch, the site sample (site_sample.h).
+// Little-endian. Version 1 values end after the networks sketch; they decode with
+// counts_sites false.
 std::string encode_bucket(const StatsBucket& bucket);
 // False when the key or value is malformed (sketches checked too).
 bool decode_bucket(std::string_view key, std::string_view value, StatsBucket& bucket);

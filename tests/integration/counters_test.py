@@ -73,6 +73,24 @@ class PersistenceTest(unittest.TestCase):
         self.assertEqual(rule(report, "qqjpeg.lab")["queries"], 1)
         self.assertEqual(self.bed.log().count("counting hits into"), 2)
 
+        # Devices beside addresses: three IPv4 sites, too few to learn one device from, so
+        # the range is the uncorrected one, with its method.
+        devices = look_alike["devices"]
+        self.assertEqual(devices["sites"], 3)
+        self.assertEqual(devices["addresses"], 3)
+        self.assertFalse(devices["corrected"])
+        self.assertLessEqual(devices["low"], 3)
+        self.assertGreaterEqual(devices["high"], 3)
+        self.assertIn("no correction", devices["method"]["middle"])
+        self.assertIsNone(rule(report, "baidugif.lab").get("devices"))
+        text = subprocess.run([harness.CLI, "stats", self.bed.stats_store], capture_output=True,
+                              text=True, timeout=30)
+        self.assertEqual(text.returncode, 0, text.stderr)
+        self.assertIn("campaign LookAlike: 3 sites (IPv4 addresses, IPv6 /64s) of 3 addresses",
+                      text.stdout)
+        self.assertRegex(text.stdout, r"devices +\d+ \.\. \d+, middle \d+")
+        self.assertIn("low    = peak hourly distinct clients", text.stdout)
+
 
 class ReloadTest(unittest.TestCase):
     """`unbound-control reload` re-initialises the module in the same process: the final

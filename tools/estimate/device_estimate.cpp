@@ -266,24 +266,39 @@ BeaconSummary summarize_beacons(const ClientSample& sample) {
   return summary;
 }
 
-DeviceEstimate estimate_devices(const EntityStats& entity, const BeaconSummary& beacons) {
-  DeviceEstimate estimate;
+AddressCounts address_counts(const EntityStats& entity) {
+  AddressCounts counts;
   for (const auto& [hour, bin] : entity.hours) {
     std::uint64_t clients = bin.clients.count();
-    if (clients > estimate.low) {
-      estimate.low = clients;
-      estimate.peak_hour = hour * 3600;
+    if (clients > counts.peak_hourly_addresses) {
+      counts.peak_hourly_addresses = clients;
+      counts.peak_hour = hour * 3600;
     }
   }
   for (const auto& [day, bin] : entity.days) {
     std::uint64_t clients = bin.clients.count();
-    if (clients > estimate.peak_daily_clients) {
-      estimate.peak_daily_clients = clients;
-      estimate.peak_day = day * 86400;
+    if (clients > counts.peak_daily_addresses) {
+      counts.peak_daily_addresses = clients;
+      counts.peak_day = day * 86400;
     }
   }
-  estimate.addresses = entity.clients.count();
-  estimate.sites = entity.sites.count();
+  counts.addresses = entity.clients.count();
+  counts.sites = entity.sites.count();
+  return counts;
+}
+
+DeviceEstimate estimate_devices(const EntityStats& entity, const BeaconSummary& beacons) {
+  return estimate_devices(address_counts(entity), beacons);
+}
+
+DeviceEstimate estimate_devices(const AddressCounts& counts, const BeaconSummary& beacons) {
+  DeviceEstimate estimate;
+  estimate.low = counts.peak_hourly_addresses;
+  estimate.peak_hour = counts.peak_hour;
+  estimate.peak_daily_clients = counts.peak_daily_addresses;
+  estimate.peak_day = counts.peak_day;
+  estimate.addresses = counts.addresses;
+  estimate.sites = counts.sites;
   auto whole = [](double value) { return static_cast<std::uint64_t>(std::llround(value)); };
   if (!beacons.corrected || beacons.sampled_clients == 0 || estimate.addresses == 0) {
     estimate.middle = estimate.middle_low = estimate.middle_high =
@@ -293,7 +308,9 @@ DeviceEstimate estimate_devices(const EntityStats& entity, const BeaconSummary& 
   }
   estimate.corrected = true;
   // The sample stands for all the entity's sites.
-  double scale = static_cast<double>(estimate.sites) / static_cast<double>(beacons.sampled_clients);
+  double scale = counts.sample_scale > 0 ? counts.sample_scale
+                                         : static_cast<double>(estimate.sites) /
+                                               static_cast<double>(beacons.sampled_clients);
   double identities = beacons.identities * scale;
   double devices = beacons.devices * scale;
   estimate.ipv6_factor = static_cast<double>(estimate.sites) / static_cast<double>(estimate.addresses);

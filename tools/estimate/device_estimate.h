@@ -82,7 +82,23 @@ struct DeviceEstimate {
   std::uint64_t peak_daily_clients = 0;
 };
 
+// The address and site counts the range starts from: from a query log's EntityStats, or from
+// the module's stats store (stats_devices.h).
+struct AddressCounts {
+  std::uint64_t peak_hourly_addresses = 0;
+  std::int64_t peak_hour = 0;  // unix seconds of its start
+  std::uint64_t peak_daily_addresses = 0;
+  std::int64_t peak_day = 0;
+  std::uint64_t addresses = 0;  // over the window
+  std::uint64_t sites = 0;      // over the window
+  // Sites the beacon sample stands for, per sampled site; 0: sites / sampled sites. The stats
+  // store's estimate gives its queries / the sample's queries instead (stats_devices.h).
+  double sample_scale = 0;
+};
+
 BeaconSummary summarize_beacons(const ClientSample& sample);
+AddressCounts address_counts(const EntityStats& entity);
+DeviceEstimate estimate_devices(const AddressCounts& counts, const BeaconSummary& beacons);
 DeviceEstimate estimate_devices(const EntityStats& entity, const BeaconSummary& beacons);
 
 }  // namespace dnsverdict

@@ -101,6 +101,47 @@ std::vector<Suspect> campaign_suspects(const EstimateState& state, const EntityS
                        static_cast<double>(state.all_clients.count()), options);
 }
 
+void print_device_range(std::FILE* out, const BeaconSummary& beacons,
+                        const DeviceEstimate& devices) {
+  fmt::print(out,
+             "  beacon        median {:.1f} queries per active hour (p90 {:.1f}, max {:.1f}); "
+             "median {:.0f} active hours; {}{}\n",
+             beacons.median_rate, beacons.p90_rate, beacons.max_rate, beacons.median_active_hours,
+             beacons.corrected ? fmt::format("{} of {} sampled sites carry several devices",
+                                             grouped(beacons.multi_device_clients),
+                                             grouped(beacons.sampled_clients))
+                               : fmt::format("{} sampled sites", grouped(beacons.sampled_clients)),
+             beacons.sample_fraction < 1
+                 ? fmt::format(" (a {:.2f}% sample)", beacons.sample_fraction * 100)
+                 : std::string());
+  if (beacons.corrected)
+    fmt::print(out, "  one device    {}; {:.1f} distinct queries per active hour, {:.1f} active "
+                    "hours a day (p25 {:.1f}, p75 {:.1f}); queries repeated {:.2f}x\n",
+               one_device_text(beacons), beacons.device_rate, beacons.device_hours,
+               beacons.device_hours_p25, beacons.device_hours_p75, beacons.repeat_factor);
+  fmt::print(out, "  devices       {} .. {}, middle {}", grouped(devices.low),
+             grouped(devices.high), grouped(devices.middle));
+  if (devices.corrected && (devices.middle_low != devices.middle || devices.middle_high != devices.middle))
+    fmt::print(out, " ({} .. {} for one device's daily hours at p75 .. p25)",
+               grouped(devices.middle_low), grouped(devices.middle_high));
+  fmt::print(out, "\n    low    = {}\n", kDeviceMethodLow);
+  if (devices.corrected) {
+    fmt::print(out, "    middle = {}\n", kDeviceMethodMiddle);
+    fmt::print(out, "             {} addresses x {:.3f} IPv6 x {:.3f} churn x {:.3f} NAT = {}\n",
+               grouped(devices.addresses), devices.ipv6_factor, devices.churn_factor,
+               devices.nat_factor, grouped(devices.middle));
+    fmt::print(out, "    high   = {}\n", kDeviceMethodHigh);
+    if (beacons.capped_sites > 0)
+      fmt::print(out, "    caveat: {} sampled sites counted at the cap of {:.0f} devices\n",
+                 grouped(beacons.capped_sites), kMaxDevicesPerSite);
+  } else {
+    fmt::print(out, "    middle = {}\n", kDeviceMethodMiddleUncorrected);
+    fmt::print(out, "    high   = {}\n", kDeviceMethodHighUncorrected);
+    if (beacons.sampled_clients >= kMinBeaconClients && !beacons.periodic_reference)
+      fmt::print(out, "    caveat: {}\n", kDeviceCaveatNoPeriodic);
+  }
+}
+
 void print_estimate_table(std::FILE* out, const EstimateState& state, const ReportOptions& options) {
   const InputCounters& c = state.counters;
   fmt::print(out, "{} input{}, {} lines: {} queries counted, {} matched a rule\n", c.inputs,
@@ -141,43 +182,7 @@ void print_estimate_table(std::FILE* out, const EstimateState& state, const Repo
                  grouped(bin.queries));
     }
     fmt::print(out, "  (clients/queries)\n");
-    fmt::print(out,
-               "  beacon        median {:.1f} queries per active hour (p90 {:.1f}, max {:.1f}); "
-               "median {:.0f} active hours; {}{}\n",
-               beacons.median_rate, beacons.p90_rate, beacons.max_rate, beacons.median_active_hours,
-               beacons.corrected ? fmt::format("{} of {} sampled sites carry several devices",
-                                               grouped(beacons.multi_device_clients),
-                                               grouped(beacons.sampled_clients))
-                                 : fmt::format("{} sampled sites", grouped(beacons.sampled_clients)),
-               beacons.sample_fraction < 1
-                   ? fmt::format(" (a {:.2f}% sample)", beacons.sample_fraction * 100)
-                   : std::string());
-    if (beacons.corrected)
-      fmt::print(out, "  one device    {}; {:.1f} distinct queries per active hour, {:.1f} active "
-                      "hours a day (p25 {:.1f}, p75 {:.1f}); queries repeated {:.2f}x\n",
-                 one_device_text(beacons), beacons.device_rate, beacons.device_hours,
-                 beacons.device_hours_p25, beacons.device_hours_p75, beacons.repeat_factor);
-    fmt::print(out, "  devices       {} .. {}, middle {}", grouped(devices.low),
-               grouped(devices.high), grouped(devices.middle));
-    if (devices.corrected && (devices.middle_low != devices.middle || devices.middle_high != devices.middle))
-      fmt::print(out, " ({} .. {} for one device's daily hours at p75 .. p25)",
-                 grouped(devices.middle_low), grouped(devices.middle_high));
-    fmt::print(out, "\n    low    = {}\n", kDeviceMethodLow);
-    if (devices.corrected) {
-      fmt::print(out, "    middle = {}\n", kDeviceMethodMiddle);
-      fmt::print(out, "             {} addresses x {:.3f} IPv6 x {:.3f} churn x {:.3f} NAT = {}\n",
-                 grouped(devices.addresses), devices.ipv6_factor, devices.churn_factor,
-                 devices.nat_factor, grouped(devices.middle));
-      fmt::print(out, "    high   = {}\n", kDeviceMethodHigh);
-      if (beacons.capped_sites > 0)
-        fmt::print(out, "    caveat: {} sampled sites counted at the cap of {:.0f} devices\n",
-                   grouped(beacons.capped_sites), kMaxDevicesPerSite);
-    } else {
-      fmt::print(out, "    middle = {}\n", kDeviceMethodMiddleUncorrected);
-      fmt::print(out, "    high   = {}\n", kDeviceMethodHighUncorrected);
-      if (beacons.sampled_clients >= kMinBeaconClients && !beacons.periodic_reference)
-        fmt::print(out, "    caveat: {}\n", kDeviceCaveatNoPeriodic);
-    }
+    print_device_range(out, beacons, devices);
     if (!campaign->clients.exact())
       fmt::print(out, "    client counts are HyperLogLog estimates (±{:.1f}% at 95%)\n",
                  HyperLogLog::kStandardError * 200);

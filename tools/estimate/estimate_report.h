@@ -40,6 +40,11 @@ inline constexpr const char* kDeviceCaveatNoPeriodic =
     "no site beacons alone at a regular interval, so NAT, churn and IPv6 are not corrected: if "
     "every address is shared, devices are many more";
 
+// The beacon, one-device and devices lines of a campaign, with the method of each bound and
+// the caveats (the same in `estimate` and `stats`).
+void print_device_range(std::FILE* out, const BeaconSummary& beacons,
+                        const DeviceEstimate& devices);
+
 void print_estimate_table(std::FILE* out, const EstimateState& state, const ReportOptions& options);
 void print_estimate_json(std::FILE* out, const EstimateState& state, const ReportOptions& options);
 void print_estimate_csv(std::FILE* out, const EstimateState& state);

@@ -73,6 +73,22 @@ void ClientSample::add(std::uint64_t site, std::int64_t time, std::uint64_t addr
   if (clients_.size() > limit_) shrink();
 }
 
+void ClientSample::add_hour(std::uint64_t site, std::uint32_t hour, std::uint32_t queries,
+                            std::uint64_t slots, const std::vector<std::uint64_t>& addresses) {
+  if (site > threshold_) return;
+  ClientActivity& activity = clients_[site];
+  activity.add(hour, queries, slots);
+  for (std::uint64_t address : addresses) activity.add_address(address, hour, hour);
+  if (clients_.size() > limit_) shrink();
+}
+
+void ClientSample::restrict_to(std::uint64_t threshold) {
+  if (threshold >= threshold_) return;
+  threshold_ = threshold;
+  for (auto it = clients_.begin(); it != clients_.end();)
+    it = it->first > threshold_ ? clients_.erase(it) : std::next(it);
+}
+
 void ClientSample::shrink() {
   while (clients_.size() > limit_) {
     threshold_ >>= 1;

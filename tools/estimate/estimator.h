@@ -87,6 +87,12 @@ class ClientSample {
   explicit ClientSample(std::uint32_t limit = 1u << 12) : limit_(limit) {}
   // One query of `site` at `time`; `address` is the client hash for IPv6 sites, else 0.
   void add(std::uint64_t site, std::int64_t time, std::uint64_t address);
+  // What `site` did in one hour (hours since 1970), as the module's site sample keeps it
+  // (site_sample.h); `addresses` (IPv6 sites) are seen in that hour.
+  void add_hour(std::uint64_t site, std::uint32_t hour, std::uint32_t queries, std::uint64_t slots,
+                const std::vector<std::uint64_t>& addresses);
+  // Keeps only the sites whose hash is at most `threshold` from now on.
+  void restrict_to(std::uint64_t threshold);
   void merge(const ClientSample& other);
   const std::unordered_map<std::uint64_t, ClientActivity>& clients() const noexcept { return clients_; }
   // The fraction of all sites the sample keeps (1: every site).

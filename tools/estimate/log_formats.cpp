@@ -128,14 +128,14 @@ std::optional<LogFormat> parse_log_format(std::string_view name) noexcept {
   return std::nullopt;
 }
 
-std::string ClientAddress::to_text() const {
+std::string LoggedAddress::to_text() const {
   char text[INET6_ADDRSTRLEN] = {};
   if (family == 4) inet_ntop(AF_INET, bytes, text, sizeof text);
   if (family == 6) inet_ntop(AF_INET6, bytes, text, sizeof text);
   return text;
 }
 
-bool parse_client_address(std::string_view text, ClientAddress& address) noexcept {
+bool parse_client_address(std::string_view text, LoggedAddress& address) noexcept {
   // IPv4 by hand: it is most of the traffic and inet_pton needs a terminated copy.
   unsigned part = 0, parts = 0, digits = 0;
   std::size_t i = 0;

@@ -39,15 +39,15 @@ std::optional<LogFormat> parse_log_format(std::string_view name) noexcept;
 // nothing fits.
 LogFormat detect_log_format(std::string_view head);
 
-// A client address, IPv4 or IPv6, in network byte order.
-struct ClientAddress {
+// A client address as a log gives it, IPv4 or IPv6, in network byte order.
+struct LoggedAddress {
   std::uint8_t family = 0;  // 4 or 6; 0: none
   std::uint8_t bytes[16] = {};
   std::size_t size() const noexcept { return family == 4 ? 4 : family == 6 ? 16 : 0; }
   std::string to_text() const;
 };
 // Parses dotted IPv4 or IPv6 text (an IPv6 zone "%eth0" is ignored). False when neither.
-bool parse_client_address(std::string_view text, ClientAddress& address) noexcept;
+bool parse_client_address(std::string_view text, LoggedAddress& address) noexcept;
 
 enum class MessageKind : std::uint8_t { kQuery, kResponse };
 
@@ -55,7 +55,7 @@ enum class MessageKind : std::uint8_t { kQuery, kResponse };
 // stay valid until the parser's next call.
 struct QueryRecord {
   std::int64_t time = 0;  // unix seconds
-  ClientAddress client;
+  LoggedAddress client;
   std::string_view name;  // presentation text as logged (trailing dot optional), or...
   std::string_view name_wire;  // ...a wire-format name (dnstap); one of the two is set
   std::string_view type;       // "A", "AAAA", "TYPE65", ... ("" when unknown)

@@ -16,8 +16,10 @@
 #include "commands.h"
 #include "diagnostics.h"
 #include "dns_name.h"
+#include "estimate_report.h"
 #include "feed_fields.h"
 #include "prometheus.h"
+#include "stats_devices.h"
 #include "stats_store.h"
 
 namespace dnsverdict {
@@ -45,7 +47,9 @@ constexpr const char* kStatsUsage =
     "\n"
     "The numbers are client ADDRESSES, not devices: NAT and CGNAT hide many devices behind one\n"
     "address, DHCP churn spreads one device over many. Compare the footprint with the hourly\n"
-    "peak (docs/counters.md).\n"
+    "peak (docs/counters.md). For each campaign a device range (low .. high, middle) is\n"
+    "estimated from its distinct sites (IPv4 addresses, IPv6 /64s) and the sample of what\n"
+    "sites did, as `dnsverdict estimate` does from query logs (docs/estimation.md).\n"
     "\n"
     "exit codes: 0 ok, 1 error (missing or unreadable store), 2 usage error\n";
 
@@ -105,6 +109,7 @@ struct SubjectReport {
     double clients, networks;
   };
   std::vector<Series> hourly, daily;
+  StatsDevices devices;  // campaigns only
 
   std::string name() const {
     return subject.scope == StatsScope::kCampaign ? subject.campaign
@@ -150,6 +155,7 @@ SubjectReport summarize(const StatsSubject& subject,
   }
   report.footprint = all_clients.estimate();
   report.networks = all_networks.estimate();
+  if (subject.scope == StatsScope::kCampaign) report.devices = devices_from_stats(hours);
   return report;
 }
 
@@ -206,6 +212,28 @@ std::string time_or_dash(std::int64_t time) {
   return time == 0 ? "-" : inspect::format_time(time);
 }
 
+std::string hours_without_sites_text(const StatsDevices& devices) {
+  return fmt::format("{} of {} hours written before sites were counted (stats format version "
+                     "1) are left out",
+                     devices.hours_without_sites, devices.hours);
+}
+
+void print_devices(std::FILE* out, const Report& report) {
+  fmt::print(out, "\ndevices (the model of dnsverdict estimate; docs/estimation.md)\n");
+  for (const auto& campaign : report.campaigns) {
+    const StatsDevices& devices = campaign.devices;
+    fmt::print(out, "  campaign {}: {} sites (IPv4 addresses, IPv6 /64s) of {} addresses\n",
+               campaign.name(), devices.devices.sites, devices.devices.addresses);
+    if (devices.hours_without_sites == devices.hours) {
+      fmt::print(out, "    no device range: no hour counts sites (stats format version 1)\n");
+      continue;
+    }
+    if (devices.hours_without_sites != 0)
+      fmt::print(out, "    note: {}\n", hours_without_sites_text(devices));
+    print_device_range(out, devices.beacons, devices.devices);
+  }
+}
+
 void print_text(std::FILE* out, const Report& report, std::size_t top) {
   fmt::print(out, "stats stores  {}\n", fmt::join(report.stores, ", "));
   fmt::print(
@@ -239,6 +267,7 @@ void print_text(std::FILE* out, const Report& report, std::size_t top) {
     fmt::print(out, "  (none)\n");
   else
     print_table(out, rows);
+  if (!report.campaigns.empty()) print_devices(out, report);
 
   fmt::print(out, "\nrules ({}{})\n", report.rules_total,
              top != 0 && report.rules_total > report.rules.size()
@@ -271,6 +300,26 @@ std::string json_point(const Point& point, bool day) {
                      rounded(point.estimate));
 }
 
+std::string json_devices(const StatsDevices& stats) {
+  if (stats.hours_without_sites == stats.hours) return ",\"devices\":null";
+  const DeviceEstimate& devices = stats.devices;
+  const BeaconSummary& beacons = stats.beacons;
+  return fmt::format(
+ ",\"devices\":{{\"low\":{},\"middle\":{},\"high\":{},\"middle_range\":{{"
+      "\"low\":{},\"high\":{}}},\"corrected\":{},\"addresses\":{},\"sites\":{},"
+      "\"ipv6_factor\":{:.4f},\"churn_factor\":{:.4f},\"nat_factor\":{:.4f},"
+      "\"sampled_sites\":{},\"sample_fraction\":{},\"multi_device_sites\":{},"
+      "\"beacon_period_seconds\":{:.0f},\"hours\":{},\"hours_without_sites\":{},"
+      "\"method\":{{\"low\":{},\"middle\":{},\"high\":{}}}}}",
+      devices.low, devices.middle, devices.high, devices.middle_low,
+      devices.middle_high, devices.corrected ? "true" : "false", devices.addresses, devices.sites,
+      devices.ipv6_factor, devices.churn_factor, devices.nat_factor, beacons.sampled_clients,
+      beacons.sample_fraction, beacons.multi_device_clients, beacons.beacon_period, stats.hours,
+      stats.hours_without_sites, inspect::json_string(kDeviceMethodLow),
+      inspect::json_string(devices.corrected ? kDeviceMethodMiddle : kDeviceMethodMiddleUncorrected),
+      inspect::json_string(devices.corrected ? kDeviceMethodHigh : kDeviceMethodHighUncorrected));
+}
+
 std::string json_subject(const SubjectReport& report) {
   std::string out = "{";
   if (report.subject.scope == StatsScope::kCampaign) {
@@ -289,6 +338,7 @@ std::string json_subject(const SubjectReport& report) {
       json_point(report.peak_day, true), rounded(report.footprint), over_factor(report),
       rounded(report.peak_hour_networks), rounded(report.networks),
       inspect::json_time(report.first_seen), inspect::json_time(report.last_seen));
+  if (report.subject.scope == StatsScope::kCampaign) out += json_devices(report.devices);
   std::vector<std::string> items;
   for (const auto& [name, series, day] :
        {std::tuple{"hourly", &report.hourly, false}, std::tuple{"daily", &report.daily, true}}) {
@@ -343,10 +393,13 @@ void print_csv(std::FILE* out, const Report& report) {
   fmt::print(out,
              "scope,campaign,rule,kind,queries,clients_peak_hour,clients_peak_hour_at,"
              "clients_latest_hour,clients_latest_hour_at,clients_peak_day,clients_peak_day_at,"
-             "clients_footprint,networks_footprint,first_seen,last_seen\n");
+             "clients_footprint,networks_footprint,first_seen,last_seen,sites,devices_low,"
+             "devices_middle,devices_high\n");
   auto row = [&](const SubjectReport& subject) {
     bool campaign = subject.subject.scope == StatsScope::kCampaign;
-    fmt::print(out, "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
+    bool devices = campaign && subject.devices.hours_without_sites != subject.devices.hours;
+    const DeviceEstimate& range = subject.devices.devices;
+    fmt::print(out, "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
                campaign ? "campaign" : "rule", csv_field(subject.subject.campaign),
                campaign ? "" : csv_field(subject.name()),
                campaign ? "" : kind_name(subject.subject.kind), subject.queries,
@@ -355,7 +408,9 @@ void print_csv(std::FILE* out, const Report& report) {
                rounded(subject.peak_day.estimate), format_day(subject.peak_day.time),
                rounded(subject.footprint), rounded(subject.networks),
                subject.first_seen == 0 ? "" : inspect::format_time(subject.first_seen),
-               subject.last_seen == 0 ? "" : inspect::format_time(subject.last_seen));
+               subject.last_seen == 0 ? "" : inspect::format_time(subject.last_seen),
+               devices ? fmt::format("{},{},{},{}", range.sites, range.low, range.middle, range.high)
+                       : std::string(",,,"));
   };
   for (const auto& campaign : report.campaigns) row(campaign);
   for (const auto& rule : report.rules) row(rule);

@@ -209,8 +209,9 @@ TEST(HitCounters, RandomSubdomainFloodUnderOneSubtreeIsOneEntry) {
   for (int i = 0; i < 1000000; ++i)
     counters.record_hit(hit(key, "flood", ipv4(static_cast<std::uint32_t>(random())), kHour));
   EXPECT_EQ(counters.tracked_rules(), 1u);
-  // One rule and one campaign, each with two dense sketches at most.
-  EXPECT_LT(counters.memory_bytes(), 4 * (HyperLogLog::kRegisters + 1024) + 64 * 1024);
+  // One rule with two dense sketches at most, one campaign with three and its site sample.
+  EXPECT_LT(counters.memory_bytes(), 5 * (HyperLogLog::kRegisters + 1024) +
+                                         (kSiteSampleLimit + 1) * sizeof(SampledSite) + 64 * 1024);
   EXPECT_EQ(counters.totals().evicted_rules, 0u);
 }
 

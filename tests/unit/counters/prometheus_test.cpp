@@ -187,7 +187,7 @@ TEST(Prometheus, CampaignWindowsUseCompleteHoursAndUnions) {
     for (std::uint32_t i = 0; i < clients; ++i) {
       std::uint32_t address = htonl(first + i);
       ClientHashes hashes = client_hashes(ClientAddress::from(AF_INET, &address), testing::client_key());
-      bucket.counts.add(hour + 1, &hashes);
+      bucket.counts.add(hour + 1, &hashes, true, /*sites=*/true);
     }
     merge_bucket(merged, std::move(bucket));
   };
@@ -202,6 +202,8 @@ TEST(Prometheus, CampaignWindowsUseCompleteHoursAndUnions) {
   EXPECT_EQ(windows[0].hits_day, 100u);
   EXPECT_NEAR(windows[0].clients_hour, 50, 0.5);
   EXPECT_NEAR(windows[0].clients_day, 75, 0.5);  // union, not 100
+  EXPECT_NEAR(windows[0].sites_hour, 50, 0.5);    // IPv4: a site is an address
+  EXPECT_NEAR(windows[0].sites_day, 75, 0.5);
 }
 
 TEST(Prometheus, AtomicWriteReplacesWholeFile) {

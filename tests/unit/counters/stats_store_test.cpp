@@ -358,6 +358,129 @@ TEST(StatsStore, QueryLimitsHoursAndScopes) {
   EXPECT_EQ(buckets, 2);
 }
 
+// A version 1 bucket value as that version wrote it (docs/stats-format.md): the layout of
+// version 2 without the flags, sites sketch and site sample.
+std::string version1_value(const std::string& resolver, const std::string& campaign,
+                           std::uint64_t queries, std::int64_t time, const HyperLogLog& clients) {
+  std::string out(1, '\x01');
+  auto put = [&](std::uint64_t value, int size) {
+    for (int i = 0; i < size; ++i) out.push_back(static_cast<char>((value >> (8 * i)) & 0xff));
+  };
+  put(resolver.size(), 2);
+  out += resolver;
+  put(campaign.size(), 2);
+  out += campaign;
+  put(queries, 8);
+  put(static_cast<std::uint64_t>(time), 8);
+  put(static_cast<std::uint64_t>(time), 8);
+  for (const HyperLogLog* sketch : {&clients, &clients}) {
+    std::string bytes = sketch->serialize();
+    put(bytes.size(), 4);
+    out += bytes;
+  }
+  return out;
+}
+
+void set_format_version(const std::string& path, const std::string& version) {
+  MDB_env* raw = nullptr;
+  ASSERT_EQ(mdb_env_create(&raw), MDB_SUCCESS);
+  LmdbEnv env(raw);
+  ASSERT_EQ(mdb_env_set_maxdbs(raw, 2), MDB_SUCCESS);
+  ASSERT_EQ(mdb_env_open(raw, path.c_str(), MDB_NOSUBDIR, 0640), MDB_SUCCESS);
+  MDB_txn* txn = nullptr;
+  ASSERT_EQ(mdb_txn_begin(raw, nullptr, 0, &txn), MDB_SUCCESS);
+  MDB_dbi dbi;
+  ASSERT_EQ(mdb_dbi_open(txn, stats_db::kMeta, 0, &dbi), MDB_SUCCESS);
+  MDB_val key = to_val(stats_meta::kFormatVersion), value = to_val(version);
+  ASSERT_EQ(mdb_put(txn, dbi, &key, &value, 0), MDB_SUCCESS);
+  ASSERT_EQ(mdb_txn_commit(txn), MDB_SUCCESS);
+}
+
+// Campaign buckets carry their sites sketch and site sample; rule buckets do not.
+TEST(StatsStore, CampaignBucketsKeepSitesAndTheirSample) {
+  HitCounters counters(testing::counting());
+  const std::string key = key_of("evil.example");
+  std::uint8_t v6[16] = {0x20, 0x01, 0x0d, 0xb8};
+  for (int device = 0; device < 3; ++device) {
+    v6[15] = static_cast<std::uint8_t>(device + 1);  // three addresses in one /64
+    HitEvent hit;
+    hit.rule_key = key;
+    hit.campaign = "img";
+    hit.client = ClientAddress::from(AF_INET6, v6);
+    hit.time = kHour + 60 * device;
+    counters.record_hit(hit);
+    hit.client = ipv4(0x0A000001);
+    counters.record_hit(hit);
+  }
+  testing::TempDir dir;
+  StatsStore store = StatsStore::open(dir.file("s.lmdb"), options("a"));
+  store.flush(counters.take_snapshot(), kHour + 600);
+  MergedStats merged = merge_stats_stores({dir.file("s.lmdb")}, {});
+  const MergedStats::Hour* hour = campaign_hour(merged, "img", kHour);
+  ASSERT_NE(hour, nullptr);
+  EXPECT_TRUE(hour->counts.counts_sites);
+  EXPECT_NEAR(hour->counts.clients.estimate(), 4, 0.01);
+  EXPECT_NEAR(hour->counts.sites.estimate(), 2, 0.01);  // the /64 and the IPv4 address
+  ASSERT_EQ(hour->counts.site_sample.sites().size(), 2u);
+  std::size_t addresses = 0, queries = 0;
+  for (const SampledSite& site : hour->counts.site_sample.sites()) {
+    addresses += site.address_count();
+    queries += site.queries;
+  }
+  EXPECT_EQ(addresses, 3u);  // the IPv6 site's three; none for IPv4
+  EXPECT_EQ(queries, 6u);
+  for (const auto& [subject, hours] : merged.subjects)
+    if (subject.scope == StatsScope::kRule) {
+      EXPECT_FALSE(hours.at(kHour).counts.counts_sites);
+    }
+}
+
+// A store of format version 1 is read: its buckets count no sites. A writer takes it over
+// (format_version becomes 2), keeps its buckets, and a later hour counts sites again; the
+// hour where old and new buckets meet does not (its sites would be partial).
+TEST(StatsStore, Version1StoresStayReadable) {
+  testing::TempDir dir;
+  const std::string path = dir.file("old.lmdb");
+  StatsStore::open(path, options("old"));
+  set_format_version(path, "1");
+  HyperLogLog clients;
+  clients.add_hash(11);
+  clients.add_hash(12);
+  put_raw_bucket(path, "img", kHour, version1_value("old", "img", 5, kHour + 7, clients));
+
+  MergedStats merged = merge_stats_stores({path}, {});
+  const MergedStats::Hour* hour = campaign_hour(merged, "img", kHour);
+  ASSERT_NE(hour, nullptr);
+  EXPECT_EQ(hour->counts.queries, 5u);
+  EXPECT_EQ(hour->counts.clients, clients);
+  EXPECT_FALSE(hour->counts.counts_sites);
+
+  HitCounters counters(testing::counting());
+  count(counters, "evil.example", "img", 1, 3, kHour + 60);
+  count(counters, "evil.example", "img", 1, 3, kHour + kSecondsPerHour);
+  {
+    StatsStore store = StatsStore::open(path, options("old"));
+    store.flush(counters.take_snapshot(), kHour + kSecondsPerHour + 60);
+  }
+  merged = merge_stats_stores({path}, {});
+  hour = campaign_hour(merged, "img", kHour);
+  ASSERT_NE(hour, nullptr);
+  EXPECT_EQ(hour->counts.queries, 8u);
+  EXPECT_FALSE(hour->counts.counts_sites);
+  hour = campaign_hour(merged, "img", kHour + kSecondsPerHour);
+  ASSERT_NE(hour, nullptr);
+  EXPECT_TRUE(hour->counts.counts_sites);
+  set_format_version(path, "3");
+  try {
+    read_stats_buckets(path, {}, [](StatsBucket&&) {});
+    ADD_FAILURE() << "version 3 read";
+  } catch (const StoreError& error) {
+    EXPECT_NE(std::string(error.what()).find("not a stats store of format version 1 to 2 (version 3)"),
+              std::string::npos)
+        << error.what();
+  }
+}
+
 TEST(StatsStore, RejectsFilesThatAreNotStatsStores) {
   testing::TempDir dir;
   EXPECT_THROW(read_stats_buckets(dir.file("missing.lmdb"), {}, [](StatsBucket&&) {}), StoreError);
