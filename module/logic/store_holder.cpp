@@ -29,6 +29,14 @@ std::string describe(const VerdictStore& store) {
 
 }  // namespace
 
+void StoreHolder::warn_if_unverified(const VerdictStore& store) const {
+  if (store.checksum().state == ChecksumState::kAbsent)
+    log(Severity::kWarning, store.path() +
+                                ": the store has no checksum (written by an older dnsverdict "
+                                "compile): its pages were not verified; a damaged page can "
+                                "crash the resolver. Recompile it to add one.");
+}
+
 StoreHolder::StoreHolder(Options options)
     : options_(std::move(options)), instance_(next_instance.fetch_add(1)) {
   if (!options_.opener) {
@@ -58,6 +66,7 @@ bool StoreHolder::load(std::string& error) {
   }
   try {
     std::shared_ptr<const VerdictStore> store = options_.opener(options_.path);
+    warn_if_unverified(*store);
     loaded_identity_ = store->identity();
     have_loaded_identity_ = true;
     publish(std::move(store));
@@ -129,6 +138,7 @@ bool StoreHolder::check() noexcept {
     publish(fresh);
     swaps_.fetch_add(1, std::memory_order_relaxed);
     log(Severity::kInfo, "store swapped in: " + describe(*fresh));
+    warn_if_unverified(*fresh);
     if (options_.on_swap) options_.on_swap(fresh, previous);
     return true;
   } catch (...) {

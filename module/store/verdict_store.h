@@ -26,6 +26,7 @@
 #include "ip_prefix.h"
 #include "lmdb_handle.h"
 #include "prefix_table.h"
+#include "store_checksum.h"
 #include "store_format.h"
 #include "store_guard.h"
 
@@ -84,7 +85,8 @@ struct AddressLookupResult {
 
 class VerdictStore {
  public:
-  // Opens `path` read-only and checks it: LMDB can open it, every database is present, the
+  // Opens `path` read-only and checks it: its checksum trailer matches the file (verified
+  // before LMDB reads it; a store without a trailer is accepted, see checksum()), LMDB can open it, every database is present, the
   // format version is kStoreFormatVersion, the filter is well-formed. Loads the small tables
   // (campaigns, categories, sources, meta). Throws StoreError naming the path and problem.
   static std::shared_ptr<const VerdictStore> open(const std::string& path);
@@ -129,6 +131,8 @@ class VerdictStore {
 
   const std::string& path() const noexcept { return path_; }
   const FileIdentity& identity() const noexcept { return identity_; }
+  // kVerified, or kAbsent for a store written before checksums (not verified).
+  const StoreChecksum& checksum() const noexcept { return checksum_; }
   const BloomFilterView& filter() const noexcept { return filter_; }
   // True once the file was rewritten in place under this store's mapping and a read faulted
   // (store_guard.h): the store reads as empty from then on; open the file again.
@@ -139,6 +143,7 @@ class VerdictStore {
 
   std::string path_;
   FileIdentity identity_;
+  StoreChecksum checksum_;
   LmdbEnv env_;
   StoreGuardWatch guard_;  // the map of env_; released before env_ unmaps it
   BloomFilterView filter_;

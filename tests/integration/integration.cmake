@@ -36,6 +36,8 @@ if(Python3_Interpreter_FOUND AND UNBOUND_EXECUTABLE)
     dnsverdict_integration_test(integration.differential differential_test.py 300)
     # Counting: persistence across a restart, cache hits, the Prometheus file.
     dnsverdict_integration_test(integration.counters counters_test.py 120)
+    # Faults: a damaged store, a full disk, a store folder replaced, the clock jumping.
+    dnsverdict_integration_test(integration.faults faults_test.py 180)
   endif()
 endif()
 

@@ -19,6 +19,7 @@
 #include "diagnostics.h"
 #include "lmdb_handle.h"
 #include "prefix_table.h"
+#include "store_checksum.h"
 #include "verdict_store.h"
 
 namespace dnsverdict {
@@ -261,6 +262,12 @@ PublishResult write_store(const RuleSet& rules, const std::string& target,
     for (const auto& [trigger, count] : rules.skipped())
       meta(std::string(meta::kSkippedPrefix) + trigger, std::to_string(count));
     builder.finish();
+  }
+  // The checksum every reader verifies before LMDB reads the file (store_checksum.h).
+  try {
+    append_checksum_trailer(temp.path);
+  } catch (const StoreError& error) {
+    throw ToolError(error.what());
   }
   sync_path(temp.path, false);
 

@@ -68,5 +68,66 @@ TEST(StoreHolder, MissingAtStartThenAppears) {
   EXPECT_TRUE(blocks(holder.current(), "one.test"));
 }
 
+struct LogLines {
+  std::vector<std::pair<StoreHolder::Severity, std::string>> lines;
+  StoreHolder::Logger logger() {
+    return [this](StoreHolder::Severity severity, const std::string& line) {
+      lines.emplace_back(severity, line);
+    };
+  }
+  int count(const std::string& fragment) const {
+    int found = 0;
+    for (const auto& line : lines) found += line.second.find(fragment) != std::string::npos;
+    return found;
+  }
+};
+
+// A published store whose bytes do not match its checksum is refused before LMDB reads it:
+// one error line, the last good store stays, and the next good file is taken.
+TEST(StoreHolder, DamagedStoreIsRefusedOnceAndTheOldOneKept) {
+  testing::TempDir dir;
+  std::string path = dir.file("s.mdb");
+  testing::build_store(path, {{FeedFormat::kDomains, "one.test\n"}});
+  LogLines log;
+  StoreHolder holder({path, std::chrono::milliseconds(10), log.logger(), {}, {}});
+  std::string error;
+  ASSERT_TRUE(holder.load(error)) << error;
+  std::string damaged = dir.file("damaged.mdb");
+  PublishOptions options;
+  options.force = true;
+  testing::build_store(damaged, {{FeedFormat::kDomains, "two.test\n"}}, options);
+  std::string bytes = testing::read_file(damaged);
+  bytes[4096 * 2 + 20] ^= 0x40;
+  dir.write("damaged.mdb", bytes);
+  ASSERT_EQ(std::rename(damaged.c_str(), path.c_str()), 0);
+  EXPECT_FALSE(holder.check());
+  EXPECT_FALSE(holder.check());
+  EXPECT_EQ(holder.failed_loads(), 1u);
+  EXPECT_EQ(log.count("checksum mismatch"), 1);
+  EXPECT_EQ(log.count("still answering from " + path), 1);
+  EXPECT_TRUE(blocks(holder.current(), "one.test"));
+  testing::build_store(path, {{FeedFormat::kDomains, "two.test\n"}}, options);
+  EXPECT_TRUE(holder.check());
+  EXPECT_TRUE(blocks(holder.current(), "two.test"));
+}
+
+// A store written before checksums is used, with one warning when it is loaded.
+TEST(StoreHolder, StoreWithoutChecksumIsUsedWithOneWarning) {
+  testing::TempDir dir;
+  std::string path = dir.file("s.mdb");
+  testing::build_store(path, {{FeedFormat::kDomains, "one.test\n"}});
+  std::string bytes = testing::read_file(path);
+  dir.write("s.mdb", bytes.substr(0, bytes.size() - kChecksumTrailerSize));
+  LogLines log;
+  StoreHolder holder({path, std::chrono::milliseconds(10), log.logger(), {}, {}});
+  std::string error;
+  ASSERT_TRUE(holder.load(error)) << error;
+  EXPECT_TRUE(blocks(holder.current(), "one.test"));
+  EXPECT_FALSE(holder.check());
+  EXPECT_EQ(log.count("the store has no checksum"), 1);
+  ASSERT_EQ(log.lines.size(), 1u);
+  EXPECT_EQ(log.lines[0].first, StoreHolder::Severity::kWarning);
+}
+
 }  // namespace
 }  // namespace dnsverdict
