@@ -107,7 +107,11 @@ bool StoreHolder::check() noexcept {
       }
     }
     if (have_loaded_identity_ && identity == loaded_identity_) return false;
-    if (have_failed_identity_ && identity == failed_identity_) return false;
+    // A refused file is tried again when it changes, its permissions included (a store made
+    // readable by chmod is the same file with the same content).
+    if (have_failed_identity_ && identity == failed_identity_ &&
+        identity.changed_ns == failed_identity_.changed_ns)
+      return false;
     if (have_loaded_identity_ && identity.device == loaded_identity_.device &&
         identity.inode == loaded_identity_.inode) {
       // The mapped file itself was rewritten (cp, an editor): readers of the mapping can fault

@@ -51,6 +51,8 @@ void set_identity(const struct stat& file, FileIdentity& identity) {
   identity.size = file.st_size;
   identity.modified_ns =
       static_cast<std::int64_t>(file.st_mtim.tv_sec) * 1000000000 + file.st_mtim.tv_nsec;
+  identity.changed_ns =
+      static_cast<std::int64_t>(file.st_ctim.tv_sec) * 1000000000 + file.st_ctim.tv_nsec;
 }
 
 // A truncated store faults when read (check_file_complete). The file LMDB opened must be the

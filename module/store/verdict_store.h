@@ -33,11 +33,15 @@
 namespace dnsverdict {
 
 // Identity of a store file on disk, to notice when another file was renamed into its place.
+// Equal identities are the same file with the same content; `changed_ns` (the inode's change
+// time: chmod, chown) is kept beside it for a file refused for its permissions, and is not
+// compared by ==.
 struct FileIdentity {
   dev_t device = 0;
   ino_t inode = 0;
   off_t size = 0;
   std::int64_t modified_ns = 0;
+  std::int64_t changed_ns = 0;
   bool operator==(const FileIdentity& other) const noexcept {
     return device == other.device && inode == other.inode && size == other.size &&
            modified_ns == other.modified_ns;
