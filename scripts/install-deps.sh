@@ -23,6 +23,8 @@ if ((!run_only)); then
   packages+=(
     lmdb-utils libgtest-dev libgmock-dev libbenchmark-dev fstrm-bin
     bind9-utils knot-dnsutils dnsperf prometheus python3 knot openssl
+    # integration.faults moves Unbound's clock with libfaketime
+    faketime
     # the fuzz targets: libFuzzer and the sanitizer runtimes are in libclang-rt-14-dev, which
     # clang only recommends
     clang libclang-rt-14-dev
