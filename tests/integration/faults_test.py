@@ -154,9 +154,6 @@ class DiskFullWhileServingTest(TmpfsBed):
         self.bed.config_lines = ["stats-store: " + self.bed.stats_store,
                                  "stats-flush-interval: 1", "hit-log-rate-limit: 0"]
 
-    def flushes(self):
-        return self.bed.log().count("flushed")
-
     def test_full_then_room_again(self):
         self.assertEqual(self.bed.dig("a0.first.lab").status, "NXDOMAIN")
         self.assertTrue(wait_for(lambda: len(self.bed.hits()) == 1))
