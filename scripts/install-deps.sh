@@ -25,6 +25,8 @@ if ((!run_only)); then
     bind9-utils knot-dnsutils dnsperf prometheus python3 knot openssl
     # the soak test rotates the hit log with the shipped rule
     logrotate
+    # integration.faults moves Unbound's clock with libfaketime
+    faketime
     # the fuzz targets: libFuzzer and the sanitizer runtimes are in libclang-rt-14-dev, which
     # clang only recommends
     clang libclang-rt-14-dev

@@ -618,7 +618,12 @@ std::uint64_t HitLog::write_batch(std::string& batch, std::uint64_t lines) noexc
   if (line_cut_ && append("\n", 1) == 1) line_cut_ = false;
   std::size_t done = 0;
   if (!line_cut_) {
+    // The file's end before the batch: a regular file (this writer its only one) cut short
+    // by a full disk is truncated back to it, so that the log holds whole lines only.
+    const off_t before = ::lseek(file_.get(), 0, SEEK_END);
     done = append(batch.data(), batch.size());
+    if (done < batch.size() && done > 0 && before >= 0 && ::ftruncate(file_.get(), before) == 0)
+      done = 0;
     line_cut_ = done < batch.size() && done > 0 && batch[done - 1] != '\n';
   }
   const auto complete =

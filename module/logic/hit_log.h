@@ -12,6 +12,8 @@
 // file that was renamed away is closed rather than written on (logrotate compresses and
 // deletes it; a deleted file held open keeps its disk space). Failed opens and writes (a full
 // disk) are counted and logged: the first at once, then one summary per report interval.
+// A write cut short by a full disk is taken back (the file truncated to its last whole line),
+// so that the file holds whole lines only.
 //
 // Rate limits (HitLogLimits, applied by the writer thread: no cost on the query path): at
 // most `per_client` lines per rule and client per interval, and at most `lines_per_second`
@@ -297,6 +299,7 @@ class HitLog {
   alignas(64) std::uint64_t dequeue_position_ = 0;  // writer thread only
   File file_;                                       // writer thread only after open()
   bool line_cut_ = false;  // writer thread only: a failed write left half a line in file_
+                           // (one that cannot be truncated back: a pipe, a device)
   bool ever_open_ = false;                   // writer thread only after open()
   std::unique_ptr<HitRateLimiter> limiter_;  // writer thread only; null without limits
   FailureReport open_failures_{"open"};      // writer thread only after open()

@@ -29,6 +29,14 @@ std::string describe(const VerdictStore& store) {
 
 }  // namespace
 
+void StoreHolder::warn_if_unverified(const VerdictStore& store) const {
+  if (store.checksum().state == ChecksumState::kAbsent)
+    log(Severity::kWarning, store.path() +
+                                ": the store has no checksum (written by an older dnsverdict "
+                                "compile): its pages were not verified; a damaged page can "
+                                "crash the resolver. Recompile it to add one.");
+}
+
 StoreHolder::StoreHolder(Options options)
     : options_(std::move(options)), instance_(next_instance.fetch_add(1)) {
   if (!options_.opener) {
@@ -58,6 +66,7 @@ bool StoreHolder::load(std::string& error) {
   }
   try {
     std::shared_ptr<const VerdictStore> store = options_.opener(options_.path);
+    warn_if_unverified(*store);
     loaded_identity_ = store->identity();
     have_loaded_identity_ = true;
     publish(std::move(store));
@@ -98,7 +107,11 @@ bool StoreHolder::check() noexcept {
       }
     }
     if (have_loaded_identity_ && identity == loaded_identity_) return false;
-    if (have_failed_identity_ && identity == failed_identity_) return false;
+    // A refused file is tried again when it changes, its permissions included (a store made
+    // readable by chmod is the same file with the same content).
+    if (have_failed_identity_ && identity == failed_identity_ &&
+        identity.changed_ns == failed_identity_.changed_ns)
+      return false;
     if (have_loaded_identity_ && identity.device == loaded_identity_.device &&
         identity.inode == loaded_identity_.inode) {
       // The mapped file itself was rewritten (cp, an editor): readers of the mapping can fault
@@ -129,6 +142,7 @@ bool StoreHolder::check() noexcept {
     publish(fresh);
     swaps_.fetch_add(1, std::memory_order_relaxed);
     log(Severity::kInfo, "store swapped in: " + describe(*fresh));
+    warn_if_unverified(*fresh);
     if (options_.on_swap) options_.on_swap(fresh, previous);
     return true;
   } catch (...) {

@@ -3,8 +3,9 @@
 //
 // A watcher thread stats the store path every check interval. When another file has been
 // renamed into place (module/store/verdict_store.h file_identity), it opens and checks the new
-// store off the query path and publishes it. A file that does not open is reported once per
-// file identity, and the last good store stays in use.
+// store off the query path and publishes it. A file that does not open (its checksum does not
+// match, among others: verdict_store.h) is reported once per file identity, and the last good
+// store stays in use. A store without a checksum is used, with one warning when it is loaded.
 //
 // The query path (current()) takes no lock: it compares a global atomic generation with a
 // per-thread copy, and only after a swap does each thread take the publish mutex once to copy
@@ -82,6 +83,7 @@ class StoreHolder {
  private:
   void publish(std::shared_ptr<const VerdictStore> store);
   void log(Severity severity, const std::string& message) const;
+  void warn_if_unverified(const VerdictStore& store) const;
   void run_watcher() noexcept;
 
   Options options_;

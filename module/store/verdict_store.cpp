@@ -1,6 +1,11 @@
 #include "verdict_store.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <charconv>
 #include <cstdio>
@@ -40,19 +45,28 @@ void scan(MDB_txn* txn, MDB_dbi dbi, const FileMappings& file, const std::string
   if (rc != MDB_NOTFOUND) check_lmdb(rc, what);
 }
 
-// A truncated store faults when read (check_file_complete). The identity is refreshed from
-// the file LMDB opened: it is what this store will be compared by.
-void check_complete(MDB_env* env, const std::string& path, FileIdentity& identity) {
-  check_file_complete(env, path);
-  int fd = -1;
-  check_lmdb(mdb_env_get_fd(env, &fd), path);
-  struct stat file;
-  if (::fstat(fd, &file) != 0) throw StoreError(path + ": cannot stat the opened store");
+void set_identity(const struct stat& file, FileIdentity& identity) {
   identity.device = file.st_dev;
   identity.inode = file.st_ino;
   identity.size = file.st_size;
   identity.modified_ns =
       static_cast<std::int64_t>(file.st_mtim.tv_sec) * 1000000000 + file.st_mtim.tv_nsec;
+  identity.changed_ns =
+      static_cast<std::int64_t>(file.st_ctim.tv_sec) * 1000000000 + file.st_ctim.tv_nsec;
+}
+
+// A truncated store faults when read (check_file_complete). The file LMDB opened must be the
+// one whose checksum was verified (`identity`): it is what this store will be compared by.
+void check_complete(MDB_env* env, const std::string& path, const FileIdentity& identity) {
+  check_file_complete(env, path);
+  int fd = -1;
+  check_lmdb(mdb_env_get_fd(env, &fd), path);
+  struct stat file;
+  if (::fstat(fd, &file) != 0) throw StoreError(path + ": cannot stat the opened store");
+  FileIdentity opened;
+  set_identity(file, opened);
+  if (opened != identity)
+    throw StoreError(path + ": the store was replaced while it was being opened");
 }
 
 // The address range of this process's mapping that holds `inside`, from /proc/self/maps.
@@ -79,11 +93,7 @@ bool find_mapping(const void* inside, std::uintptr_t& begin, std::uintptr_t& end
 bool file_identity(const std::string& path, FileIdentity& identity) noexcept {
   struct stat info;
   if (::stat(path.c_str(), &info) != 0) return false;
-  identity.device = info.st_dev;
-  identity.inode = info.st_ino;
-  identity.size = info.st_size;
-  identity.modified_ns = static_cast<std::int64_t>(info.st_mtim.tv_sec) * 1000000000 +
-                         info.st_mtim.tv_nsec;
+  set_identity(info, identity);
   return true;
 }
 
@@ -113,11 +123,24 @@ void VerdictStore::read_name_server_meta(VerdictStore& store) {
 std::shared_ptr<const VerdictStore> VerdictStore::open(const std::string& path) {
   std::shared_ptr<VerdictStore> store(new VerdictStore());
   store->path_ = path;
-  // Stat before opening: if the file is replaced in between, the identity is the older
-  // one and the next check opens the newer file again. Never the reverse.
-  if (!file_identity(path, store->identity_))
-    throw StoreError(path + ": cannot read the store (missing or inaccessible)");
-  if (store->identity_.size == 0) throw StoreError(path + ": the store file is empty");
+  // The file is verified through this descriptor, then opened by LMDB by its path: LMDB's
+  // file must be this very file (a store renamed into place in between is refused, and the
+  // next check opens it).
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw StoreError(path + ": cannot read the store (missing or inaccessible)", errno);
+  struct stat verified;
+  bool stat_ok = ::fstat(fd, &verified) == 0;
+  int stat_errno = errno;
+  try {
+    if (!stat_ok) throw StoreError(path + ": cannot stat the store: " + std::strerror(stat_errno));
+    if (verified.st_size == 0) throw StoreError(path + ": the store file is empty");
+    store->checksum_ = verify_checksum(fd, static_cast<std::uint64_t>(verified.st_size), path);
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
+  ::close(fd);
+  set_identity(verified, store->identity_);
 
   check_meta_pages(path);
   MDB_env* raw_env = nullptr;

@@ -27,17 +27,22 @@
 #include "ip_prefix.h"
 #include "lmdb_handle.h"
 #include "prefix_table.h"
+#include "store_checksum.h"
 #include "store_format.h"
 #include "store_guard.h"
 
 namespace dnsverdict {
 
 // Identity of a store file on disk, to notice when another file was renamed into its place.
+// Equal identities are the same file with the same content; `changed_ns` (the inode's change
+// time: chmod, chown) is kept beside it for a file refused for its permissions, and is not
+// compared by ==.
 struct FileIdentity {
   dev_t device = 0;
   ino_t inode = 0;
   off_t size = 0;
   std::int64_t modified_ns = 0;
+  std::int64_t changed_ns = 0;
   bool operator==(const FileIdentity& other) const noexcept {
     return device == other.device && inode == other.inode && size == other.size &&
            modified_ns == other.modified_ns;
@@ -85,7 +90,8 @@ struct AddressLookupResult {
 
 class VerdictStore {
  public:
-  // Opens `path` read-only and checks it: LMDB can open it, every database is present, the
+  // Opens `path` read-only and checks it: its checksum trailer matches the file (verified
+  // before LMDB reads it; a store without a trailer is accepted, see checksum()), LMDB can open it, every database is present, the
   // format version is kStoreFormatVersion, the filter is well-formed. Loads the small tables
   // (campaigns, categories, sources, meta). Throws StoreError naming the path and problem.
   static std::shared_ptr<const VerdictStore> open(const std::string& path);
@@ -140,6 +146,8 @@ class VerdictStore {
 
   const std::string& path() const noexcept { return path_; }
   const FileIdentity& identity() const noexcept { return identity_; }
+  // kVerified, or kAbsent for a store written before checksums (not verified).
+  const StoreChecksum& checksum() const noexcept { return checksum_; }
   const BloomFilterView& filter() const noexcept { return filter_; }
   // True once the file was rewritten in place under this store's mapping and a read faulted
   // (store_guard.h): the store reads as empty from then on; open the file again.
@@ -151,6 +159,7 @@ class VerdictStore {
 
   std::string path_;
   FileIdentity identity_;
+  StoreChecksum checksum_;
   LmdbEnv env_;
   StoreGuardWatch guard_;  // the map of env_; released before env_ unmaps it
   BloomFilterView filter_;

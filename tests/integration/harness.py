@@ -209,6 +209,7 @@ class Testbed:
         self.module_config = module_config  # unbound.conf module-config
         self.stub_host_zone = stub_host_zone  # child.zz. through a name server known by name
         self.dnssec = dnssec  # also serve sec., signed, with its DS as Unbound's trust anchor
+        self.unbound_env = {}  # more environment for Unbound (LD_PRELOAD of libfaketime, ...)
 
     # -- lifecycle
     def start(self):
@@ -348,10 +349,11 @@ stub-zone:
             out.write(self.module_config_text())
         conf = self.write_unbound_conf()
         env = dict(os.environ, DNSVERDICT_CONFIG=self.module_conf)
+        env.update(self.unbound_env)
         if UNBOUND_PRELOAD:
             # Unbound's own allocations are not the module's to answer for: leaks are not
             # checked (Unbound keeps some of its startup allocations until exit).
-            env.update(LD_PRELOAD=UNBOUND_PRELOAD,
+            env.update(LD_PRELOAD=":".join(filter(None, [UNBOUND_PRELOAD, env.get("LD_PRELOAD")])),
                        ASAN_OPTIONS="detect_leaks=0:abort_on_error=0:halt_on_error=1",
                        UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1")
         self.unbound = start_process([UNBOUND, "-d", "-c", conf], self.unbound_log, env=env)

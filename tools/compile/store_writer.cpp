@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 #include <xxhash.h>
 
@@ -22,6 +23,7 @@
 #include "diagnostics.h"
 #include "lmdb_handle.h"
 #include "prefix_table.h"
+#include "store_checksum.h"
 #include "verdict_store.h"
 
 namespace dnsverdict {
@@ -39,6 +41,13 @@ void sync_path(const std::string& path, bool directory) {
   int saved = errno;
   ::close(fd);
   if (rc != 0) throw ToolError(fmt::format("{}: fsync failed: {}", path, std::strerror(saved)));
+}
+
+// True when the file system holding `folder` has less than one LMDB page of room left.
+bool file_system_full(const std::string& folder) {
+  struct statvfs room;
+  return ::statvfs(folder.c_str(), &room) == 0 &&
+         static_cast<std::uint64_t>(room.f_bavail) * room.f_frsize < 4096;
 }
 
 // Removes the temporary file unless released.
@@ -83,7 +92,14 @@ class StoreBuilder {
     check(mdb_put(txn_.get(), dbi(db_name), &mdb_key, &mdb_value, flags));
   }
 
-  void commit() { txn_.commit(path_); }
+  void commit() {
+    try {
+      txn_.commit(path_);
+    } catch (const StoreError& error) {
+      check(error.code());
+      throw;
+    }
+  }
 
   void finish() {
     commit();
@@ -98,7 +114,11 @@ class StoreBuilder {
     txn_ = LmdbTxn(txn);
   }
   void check(int code) {
-    if (code != MDB_SUCCESS) throw ToolError(lmdb_message(path_, code));
+    if (code == MDB_SUCCESS) return;
+    // LMDB reports a short write as EIO: on a full disk, say so.
+    if ((code == EIO || code == ENOSPC) && file_system_full(folder_of(path_)))
+      throw ToolError(fmt::format("{}: {} (its file system is full)", path_, std::strerror(ENOSPC)));
+    throw ToolError(lmdb_message(path_, code));
   }
 
   std::string path_;
@@ -319,6 +339,12 @@ PublishResult write_store(const RuleSet& rules, const std::string& target,
     for (const auto& [trigger, count] : rules.skipped())
       meta(std::string(meta::kSkippedPrefix) + trigger, std::to_string(count));
     builder.finish();
+  }
+  // The checksum every reader verifies before LMDB reads the file (store_checksum.h).
+  try {
+    append_checksum_trailer(temp.path);
+  } catch (const StoreError& error) {
+    throw ToolError(error.what());
   }
   sync_path(temp.path, false);
 

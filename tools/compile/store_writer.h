@@ -1,6 +1,7 @@
 // Writes a verdict store (store_format.h) from a finalized RuleSet and publishes it
-// atomically: the store is written to a temporary file beside the target, synced, checked
-// by opening it with the reader, then renamed over the target and the folder synced. A
+// atomically: the store is written to a temporary file beside the target, its checksum
+// trailer appended (store_checksum.h), synced, checked by opening it with the reader, then
+// renamed over the target and the folder synced. A
 // failure at any step leaves the previous store untouched and removes the temporary file.
 #pragma once
 

@@ -23,7 +23,8 @@ constexpr const char* kInfoUsage =
     "from (file, URL and ETag, zone and serial, or its last good copy and why), its entries\n"
     "and their change since the build before; campaigns (name, default action, sinkhole\n"
     "addresses, description); categories; triggers the compiler skipped; file size and bytes\n"
-    "per rule.\n"
+    "per rule; the checksum (verified before the store is read; none for a store written by\n"
+    "an older compile).\n"
     "\n"
     "options:\n"
     "  --json       one JSON object instead of text\n"
@@ -99,6 +100,7 @@ void print_text(std::FILE* out, const VerdictStore& store) {
   fmt::print(out, "file size         {} ({}), {:.1f} bytes per rule\n",
              human_size(static_cast<std::uint64_t>(store.identity().size)), store.identity().size,
              bytes_per_rule(store));
+  fmt::print(out, "checksum          {}\n", describe(store.checksum()));
   fmt::print(out, "rules             {} under {} names\n", info.rule_count, info.key_count);
   fmt::print(out, "address rules     {} IPv4, {} IPv6 prefixes\n", store.address_rule_count(4),
              store.address_rule_count(6));
@@ -187,14 +189,16 @@ void print_json(std::FILE* out, const VerdictStore& store) {
       "\"build_time_unix\":{},\"compiler_version\":{},\"rules\":{},\"keys\":{},"
       "\"address_rules\":{{\"ipv4\":{},\"ipv6\":{}}},"
       "\"name_server_rules\":{{\"by_name\":{},\"by_address\":{}}},"
-      "\"file_size\":{},\"bytes_per_rule\":{:.1f}",
+      "\"file_size\":{},\"bytes_per_rule\":{:.1f},\"checksum\":{}",
       json_string(store.path()), info.format_version, json_string(info.build_id),
       json_string(inspect::format_time(info.build_time)), info.build_time,
       json_string(info.compiler_version), info.rule_count, info.key_count,
       store.address_rule_count(4), store.address_rule_count(6),
       name_server_rule_count(store, meta::kNsdnameRuleCount),
       name_server_rule_count(store, meta::kNsipRuleCount), store.identity().size,
-      bytes_per_rule(store));
+      bytes_per_rule(store),
+      store.checksum().state == ChecksumState::kVerified ? json_string(store.checksum().hash)
+                                                          : std::string("null"));
 
   std::vector<std::string> items;
   auto join = [&items] {

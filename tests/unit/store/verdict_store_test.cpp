@@ -67,6 +67,14 @@ std::shared_ptr<const VerdictStore> build(const std::string& path,
   return VerdictStore::open(path);
 }
 
+// A store's bytes without the checksum trailer: a store as an older compiler wrote it, which
+// is read unverified (the tests below damage LMDB's pages behind the checksum's back).
+std::string without_trailer(std::string bytes) {
+  EXPECT_EQ(bytes.compare(bytes.size() - kChecksumTrailerSize, 8, kChecksumMagic), 0);
+  bytes.resize(bytes.size() - kChecksumTrailerSize);
+  return bytes;
+}
+
 LookupResult find(const VerdictStore& store, std::string_view name, std::int64_t now = kNow) {
   std::string wire, error;
   EXPECT_TRUE(parse_name(name, wire, error));
@@ -224,7 +232,7 @@ TEST(VerdictStore, BrokenFilesAreClearErrors) {
   for (int i = 0; i < 20000; ++i) many.push_back({"n" + std::to_string(i) + ".test"});
   std::string big = dir.file("big.mdb");
   build(big, {many});
-  std::string big_bytes = testing::read_file(big);
+  std::string big_bytes = without_trailer(testing::read_file(big));
   expect_error(dir.write("half.mdb", big_bytes.substr(0, big_bytes.size() / 2)), "truncated");
   // A plain LMDB file without our databases.
   {
@@ -247,7 +255,7 @@ TEST(VerdictStore, ValuePastTheEndOfTheFileIsRefused) {
   TempDir dir;
   std::string good = dir.file("good.mdb");
   build(good, {{{"a.test"}}});
-  std::string bytes = testing::read_file(good);
+  std::string bytes = without_trailer(testing::read_file(good));
   // LMDB's leaf node: u16 size (low), u16 size (high), u16 flags, u16 key size, key, data.
   std::string key = meta::kFormatVersion;
   std::size_t at = bytes.find(std::string(1, static_cast<char>(key.size())) + '\0' + key);
@@ -264,10 +272,71 @@ TEST(VerdictStore, ValuePastTheEndOfTheFileIsRefused) {
   }
 }
 
+// LMDB trusts its pages: a damaged B-tree page crashes it (SIGBUS, SIGSEGV, an assertion)
+// inside mdb_dbi_open or mdb_cursor_get. The checksum refuses the file before LMDB reads it.
+TEST(VerdictStore, DamagedPageIsRefusedByTheChecksum) {
+  TempDir dir;
+  std::string good = dir.file("good.mdb");
+  auto store = build(good, {{{"a.test"}}});
+  EXPECT_EQ(store->checksum().state, ChecksumState::kVerified);
+  EXPECT_EQ(store->checksum().hash.size(), 32u);
+  std::string bytes = testing::read_file(good);
+  ASSERT_EQ(bytes.size() % 4096, kChecksumTrailerSize);
+  auto expect_damaged = [&](const std::string& name, const std::string& content,
+                            const std::string& fragment) {
+    std::string path = dir.write(name, content);
+    try {
+      VerdictStore::open(path);
+      ADD_FAILURE() << name << " opened";
+    } catch (const StoreError& error) {
+      EXPECT_NE(std::string(error.what()).find(path + ": the store is damaged (" + fragment),
+                std::string::npos)
+          << error.what();
+    }
+  };
+  // The main database's root (a leaf page, the last page here): every node pointer 64 KiB
+  // on. Without the checksum, opening this file raised SIGBUS in mdb_dbi_open.
+  std::string page_damage = bytes;
+  std::size_t page = bytes.size() - kChecksumTrailerSize - 4096;
+  for (std::size_t at = page + 16; at < page + 24; at += 2) {
+    page_damage[at] = '\xf0';
+    page_damage[at + 1] = '\xff';
+  }
+  expect_damaged("page.mdb", page_damage, "checksum mismatch");
+  std::string one_bit = bytes;
+  one_bit[4096 * 2 + 100] ^= 1;
+  expect_damaged("bit.mdb", one_bit, "checksum mismatch");
+  std::string trailer_damage = bytes;
+  trailer_damage[bytes.size() - 1] ^= 1;
+  expect_damaged("trailer.mdb", trailer_damage, "checksum mismatch");
+  std::string magic_damage = bytes;
+  magic_damage[bytes.size() - kChecksumTrailerSize] = 'X';
+  expect_damaged("magic.mdb", magic_damage, "its checksum trailer is missing or damaged");
+  std::string longer = bytes + std::string(kChecksumTrailerSize, '\0');
+  expect_damaged("longer.mdb", longer, "its checksum trailer is missing or damaged");
+  std::string cut = bytes.substr(0, bytes.size() - 4096);
+  expect_damaged("cut.mdb", cut, "its checksum trailer is missing or damaged");
+}
+
+// Stores written before the checksum have LMDB's pages only: they open, marked unverified.
+TEST(VerdictStore, StoreWithoutChecksumOpensUnverified) {
+  TempDir dir;
+  std::string path = dir.file("s.mdb");
+  build(path, {{{"a.test"}}});
+  std::string old = dir.write("old.mdb", without_trailer(testing::read_file(path)));
+  auto store = VerdictStore::open(old);
+  EXPECT_EQ(store->checksum().state, ChecksumState::kAbsent);
+  EXPECT_EQ(action_for(*store, "a.test"), Action::kNxdomain);
+  EXPECT_EQ(describe(store->checksum()),
+            "none (written by an older dnsverdict compile; not verified)");
+  EXPECT_EQ(describe(VerdictStore::open(path)->checksum()).rfind("verified (XXH3-128 ", 0), 0u);
+}
+
 TEST(VerdictStore, OtherFormatVersionIsRefused) {
   TempDir dir;
   std::string path = dir.file("s.mdb");
   build(path, {{{"a.test"}}});
+  dir.write("s.mdb", without_trailer(testing::read_file(path)));
   MDB_env* env;
   mdb_env_create(&env);
   mdb_env_set_maxdbs(env, 10);
@@ -280,6 +349,7 @@ TEST(VerdictStore, OtherFormatVersionIsRefused) {
   ASSERT_EQ(mdb_put(txn, dbi, &key, &value, 0), 0);
   mdb_txn_commit(txn);
   mdb_env_close(env);
+  append_checksum_trailer(path);
   try {
     VerdictStore::open(path);
     FAIL() << "opened";
