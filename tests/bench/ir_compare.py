@@ -97,7 +97,8 @@ def main():
                 result["attempts"], "" if result["clean"] else ", NOT CLEAN"))
             if module and options.breakdown:
                 for per_query, name, obj in callgrind.breakdown(
-                        result["dump"], result["queries"], extra=EXTRA)[:options.breakdown]:
+                        result["dump"], result["queries"], objects=(os.path.basename(module),),
+                        extra=EXTRA)[:options.breakdown]:
                     print("    %8.1f  %s  [%s]" % (per_query, name, obj))
             if options.keep:
                 os.makedirs(options.keep, exist_ok=True)
