@@ -13,8 +13,9 @@ build=${1:-build}
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
-# The test bed's packages (nsd, dnsperf, lmdb-utils, ...) and dnsdist, for the comparison.
-scripts/install-deps.sh dnsdist
+# The test bed's packages (nsd, dnsperf, lmdb-utils, ...), dnsdist for the comparison and
+# valgrind for instructions per query (callgrind).
+scripts/install-deps.sh dnsdist valgrind
 
 if [[ ! -x "$build/tools/dnsverdict" ]]; then
   echo "bench: $build/tools/dnsverdict is not built; run make bench (or make build BUILD=$build)" >&2

@@ -11,14 +11,9 @@
 namespace dnsverdict {
 namespace {
 
-// One per thread: the store this thread last took from a holder. Keeps the query path free
-// of shared locks and of contended reference-count updates.
-struct ThreadCache {
-  std::uint64_t instance = 0;
-  std::uint64_t generation = 0;
-  std::shared_ptr<const VerdictStore> store;
-};
-thread_local ThreadCache thread_cache;
+// The reference behind this thread's detail::holder_thread_cache (store_holder.h): the
+// store stays alive while this thread may still use the raw pointer.
+thread_local std::shared_ptr<const VerdictStore> thread_store;
 
 std::atomic<std::uint64_t> next_instance{1};
 
@@ -150,25 +145,21 @@ bool StoreHolder::check() noexcept {
   }
 }
 
-const VerdictStore* StoreHolder::current() const noexcept {
-  std::uint64_t generation = 0;
-  return current(generation);
-}
-
-const VerdictStore* StoreHolder::current(std::uint64_t& generation) const noexcept {
-  ThreadCache& cache = thread_cache;
-  if (cache.instance != instance_ ||
-      cache.generation != generation_.load(std::memory_order_acquire)) {
-    allow_store_faults_in_this_thread();  // before this thread's first read of a store
-    std::shared_ptr<const VerdictStore> previous;  // released after the lock
+// The slow path of current(): the first call of a thread, or the first after a swap.
+const VerdictStore* StoreHolder::refresh(std::uint64_t& generation) const noexcept {
+  detail::HolderThreadCache& cache = detail::holder_thread_cache;
+  allow_store_faults_in_this_thread();  // before this thread's first read of a store
+  std::shared_ptr<const VerdictStore> previous;  // released after the lock
+  {
     std::lock_guard<std::mutex> lock(publish_mutex_);
-    previous = std::move(cache.store);
-    cache.store = store_;
+    previous = std::move(thread_store);
+    thread_store = store_;
+    cache.store = thread_store.get();
     cache.generation = generation_.load(std::memory_order_relaxed);
     cache.instance = instance_;
   }
   generation = cache.generation;
-  return cache.store.get();
+  return cache.store;
 }
 
 std::shared_ptr<const VerdictStore> StoreHolder::current_shared() const {

@@ -68,9 +68,13 @@ class StoreHolder {
 
   // The store in use, or null when none could be opened yet. Lock-free on the query path;
   // the pointer stays valid until this thread next calls current() on this holder.
-  const VerdictStore* current() const noexcept;
+  const VerdictStore* current() const noexcept {
+    std::uint64_t generation = 0;
+    return current(generation);
+  }
   // The same, and the generation of that very store (read together: a swap between two
-  // separate calls would pair an old store with a new generation).
+  // separate calls would pair an old store with a new generation). Inline: on the query
+  // path it is one thread-local read and one atomic load.
   const VerdictStore* current(std::uint64_t& generation) const noexcept;
   // The same as a shared_ptr (takes the publish mutex: not for the query path).
   std::shared_ptr<const VerdictStore> current_shared() const;
@@ -81,6 +85,7 @@ class StoreHolder {
   std::uint64_t failed_loads() const noexcept { return failed_.load(std::memory_order_relaxed); }
 
  private:
+  const VerdictStore* refresh(std::uint64_t& generation) const noexcept;
   void publish(std::shared_ptr<const VerdictStore> store);
   void log(Severity severity, const std::string& message) const;
   void warn_if_unverified(const VerdictStore& store) const;
@@ -108,5 +113,32 @@ class StoreHolder {
   bool stopping_ = false;
   std::thread watcher_;
 };
+
+namespace detail {
+
+// One per thread: the store this thread last took from a holder (its reference is kept
+// apart, in store_holder.cpp, so that this stays trivial: no guard or wrapper call on
+// access). initial-exec: the module is dlopen'ed, and the default model for a shared object
+// would call __tls_get_addr on every access; these 24 octets come from glibc's static TLS
+// surplus for dlopen'ed objects.
+struct HolderThreadCache {
+  std::uint64_t instance = 0;
+  std::uint64_t generation = 0;
+  const VerdictStore* store = nullptr;
+};
+inline thread_local HolderThreadCache holder_thread_cache
+    __attribute__((tls_model("initial-exec")));
+
+}  // namespace detail
+
+inline const VerdictStore* StoreHolder::current(std::uint64_t& generation) const noexcept {
+  const detail::HolderThreadCache& cache = detail::holder_thread_cache;
+  if (cache.instance == instance_ &&
+      cache.generation == generation_.load(std::memory_order_acquire)) {
+    generation = cache.generation;
+    return cache.store;
+  }
+  return refresh(generation);
+}
 
 }  // namespace dnsverdict

@@ -145,7 +145,8 @@ void ascii_lowercase(char* text, std::size_t size) noexcept {
 
 bool make_name_key(const std::uint8_t* wire, std::size_t size, NameKey& key) noexcept {
   // One pass collects the label offsets and checks the name; labels are then copied in
-  // reverse order and the whole key is lowercased a word at a time.
+  // reverse order and the whole key is lowercased a word at a time (whole words: `bytes` has
+  // room for the last one, and what lies past `out` is never read as part of the key).
   std::uint8_t starts[kMaxLabels];
   std::size_t labels = 0, i = 0;
   for (;;) {
@@ -164,7 +165,12 @@ bool make_name_key(const std::uint8_t* wire, std::size_t size, NameKey& key) noe
     out += label_size;
     key.prefix_end[n] = static_cast<std::uint8_t>(out);
   }
-  ascii_lowercase(reinterpret_cast<char*>(key.bytes), out);
+  for (std::size_t at = 0; at < out; at += 8) {
+    std::uint64_t word;
+    std::memcpy(&word, key.bytes + at, 8);
+    word = lower_word(word);
+    std::memcpy(key.bytes + at, &word, 8);
+  }
   key.size = static_cast<std::uint16_t>(out);
   key.label_count = static_cast<std::uint8_t>(labels);
   return true;

@@ -39,8 +39,8 @@ std::size_t wire_name_length(const std::uint8_t* wire, std::size_t size) noexcep
 // The store key of a name, with the position where each ancestor's key ends.
 // Fixed size, no allocation: built on the query path.
 struct NameKey {
-  // One octet more than a key can use: keys are lowercased eight octets at a time.
-  std::uint8_t bytes[kMaxNameOctets + 1];
+  // More octets than a key can use: keys are lowercased eight octets at a time.
+  std::uint8_t bytes[kMaxNameOctets + 8];
   std::uint16_t size = 0;        // octets used in `bytes`
   std::uint8_t label_count = 0;  // labels, not counting the root
   // prefix_end[i] is the key length of the ancestor with i + 1 labels; the full name's key

@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 
 #include <charconv>
 #include <cstdio>
@@ -287,7 +288,11 @@ LookupResult VerdictStore::lookup(const NameKey& key, std::int64_t now) const no
       return result;
     }
     const std::optional<Rule>& rule = n == labels ? slots.self : slots.below;
-    if (!rule || rule->expired(now)) continue;
+    if (!rule) continue;
+    if (rule->expires != 0) {
+      if (now == kReadClock) now = static_cast<std::int64_t>(::time(nullptr));
+      if (rule->expired(now)) continue;
+    }
     result.status = LookupStatus::kHit;
     result.rule = *rule;
     result.owner_labels = static_cast<std::uint8_t>(n);

@@ -88,6 +88,9 @@ struct AddressLookupResult {
   }
 };
 
+// For VerdictStore::lookup(): read the clock (time(2)) only if an expiry must be checked.
+inline constexpr std::int64_t kReadClock = INT64_MIN;
+
 class VerdictStore {
  public:
   // Opens `path` read-only and checks it: its checksum trailer matches the file (verified
@@ -103,6 +106,8 @@ class VerdictStore {
   // The rule that applies to the name: the most specific (longest) matching owner wins; on
   // the queried name itself its exact/subtree rule applies, on its ancestors their
   // subtree/wildcard rules; expired rules are skipped as if absent. Never throws.
+  // `now` may be kReadClock: the clock is then read only when a rule with an expiry time is
+  // found (most lookups find nothing and need no time).
   LookupResult lookup(const NameKey& key, std::int64_t now) const noexcept;
   // The same for a wire-format name; owner_key is left empty (use owner_labels).
   LookupResult lookup_wire(const std::uint8_t* wire, std::size_t size,

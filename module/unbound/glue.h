@@ -72,10 +72,17 @@ inline std::atomic<std::size_t> next_health_slot{0};
 
 // This thread's slot. Unbound's workers of one generation start one after another, so they
 // get consecutive numbers: distinct slots for up to kHealthSlots threads.
+// Trivial and initial-exec (see detail::holder_thread_cache in store_holder.h): no guard
+// and no __tls_get_addr call per query. 0: not taken yet.
+inline thread_local std::size_t health_slot_plus_one __attribute__((tls_model("initial-exec"))) = 0;
+
 inline std::size_t health_slot_index() noexcept {
-  thread_local const std::size_t slot =
-      next_health_slot.fetch_add(1, std::memory_order_relaxed) % kHealthSlots;
-  return slot;
+  std::size_t slot = health_slot_plus_one;
+  if (slot == 0) {
+    slot = next_health_slot.fetch_add(1, std::memory_order_relaxed) % kHealthSlots + 1;
+    health_slot_plus_one = slot;
+  }
+  return slot - 1;
 }
 
 // How often each worker looks for a pending cache sweep, and when the follow-up sweep runs.
@@ -219,7 +226,7 @@ inline bool policy_applies(std::uint16_t qclass) noexcept {
 inline LookupResult lookup_name(const VerdictStore& store, const std::uint8_t* wire, std::size_t size,
                          NameKey& key) noexcept {
   if (!make_name_key(wire, size, key)) return {};
-  return store.lookup(key, now_seconds());
+  return store.lookup(key, kReadClock);
 }
 
 // The store lookup for an address (4 or 16 octets); a hit's owner_key is the address rule's

@@ -1,27 +1,33 @@
-"""Instructions per cached query inside Unbound (callgrind), for plain Unbound and for each
-module given: deterministic figures to compare two builds of the module.
+"""Instructions per cached query inside Unbound (callgrind), for plain Unbound, plain Unbound
+with one idle thread, and each module given: deterministic figures to compare builds.
 
-  python3 tests/bench/ir_compare.py [--rules N] [--address-rules N] [--queries N]
-                                    [--shared DIR] MODULE.so...
+  python3 tests/bench/ir_compare.py [--rules N] [--address-rules N] [--names N]
+                                    [--breakdown N] [--keep DIR] MODULE.so...
 
 Starts NSD (the integration harness's test bed) for the upstream, compiles a store of N
 random listed names (default 100,000) and, with --address-rules, as many random IPv4 /32
-and /24 address rules (RPZ rpz-ip triggers), and runs ../shared/tools/ir-per-query.sh once for
-plain Unbound (with one idle thread, as the module starts threads of its own) and once per
-module, all with one worker thread and pass traffic (2,000 unlisted names, all cache hits).
+and /24 address rules (RPZ rpz-ip triggers), then for each variant starts Unbound (one
+worker thread) under callgrind, resolves the pass names (default 2,000 unlisted names) twice
+and counts one more pass over them, all answered from the cache (harness/callgrind.py: the
+count covers exactly that pass, and is repeated unless every query was answered with 0
+cache misses). Prints instructions per query, the module's functions (inclusive, per query)
+and the differences. The plain variant with one idle thread is the fair baseline for the
+module's own work: the module's watcher and flusher threads make the process
+multi-threaded, which costs glibc's cancellation wrappers on every recvfrom/sendto.
 Environment: DNSVERDICT_CLI, UNBOUND_EXECUTABLE (as for the integration tests).
 """
 
 import argparse
 import os
 import random
-import re
+import shutil
 import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 sys.path.insert(0, os.path.join(HERE, "harness"))
+import callgrind  # noqa: E402
 import harness  # noqa: E402
 import servers  # noqa: E402
 
@@ -31,12 +37,13 @@ def main():
     parser.add_argument("modules", nargs="+")
     parser.add_argument("--rules", type=int, default=100000)
     parser.add_argument("--address-rules", type=int, default=0)
-    parser.add_argument("--queries", type=int, default=5000)
-    parser.add_argument("--verbose", action="store_true",
-                        help="also print the tool's output (where its callgrind files are)")
-    parser.add_argument("--shared", default=os.path.join(HERE, "..", "..", "..", "shared"))
+    parser.add_argument("--names", type=int, default=2000,
+                        help="pass names: warmed twice, then each asked once, all cache hits")
+    parser.add_argument("--breakdown", type=int, default=25,
+                        help="print the module's N largest functions (inclusive, per query)")
+    parser.add_argument("--keep", metavar="DIR",
+                        help="keep the callgrind files there (callgrind.out.N, N = variant)")
     options = parser.parse_args()
-    tool = os.path.join(options.shared, "tools", "ir-per-query.sh")
     bed = harness.Testbed(create_store=False)
     try:
         bed._start_nsd()
@@ -63,37 +70,63 @@ def main():
                        check=True, timeout=600)
         warm = os.path.join(bed.dir, "warm.txt")
         with open(warm, "w") as out:
-            for i in range(2000):
+            for i in range(options.names):
                 out.write("pass%d.lab A\n" % i)
         with open(os.path.join(bed.dir, "dnsverdict.conf"), "w") as out:
             out.write("store: %s\n" % bed.store)
         # Absolute paths: Unbound resolves dynlib-file from its own directory.
-        variants = [("plain Unbound (+1 idle thread)", None)] + [
-            (m, os.path.abspath(m)) for m in options.modules]
-        for label, module in variants:
-            conf = write_conf(bed, module)
-            env = dict(os.environ, DNSVERDICT_CONFIG=os.path.join(bed.dir, "dnsverdict.conf"),
-                       IDLE_THREAD="1" if module is None else "0")
-            result = subprocess.run(["bash", tool, harness.UNBOUND, conf, str(bed.port),
-                                     "probe.lab", warm, str(options.queries)],
-                                    capture_output=True, text=True, env=env, timeout=1800)
-            match = re.search(r"instructions per query: (-?\d+)", result.stdout)
-            print("%-60s %s" % (label, match.group(1) if match else result.stdout + result.stderr))
-            if options.verbose:
-                print(result.stdout)
+        variants = [("plain Unbound", None, False),
+                    ("plain Unbound + 1 idle thread", None, True)] + [
+            (m, os.path.abspath(m), False) for m in options.modules]
+        idle = callgrind.idle_thread_library(bed.dir)
+        dnsperf = shutil.which("dnsperf")
+        figures = {}
+        for index, (label, module, idle_thread) in enumerate(variants):
+            env = dict(os.environ, DNSVERDICT_CONFIG=os.path.join(bed.dir, "dnsverdict.conf"))
+            server = callgrind.CallgrindUnbound(
+                harness.UNBOUND, bed.dir, "ir-%d" % index, conf_text(bed, module), "probe.lab",
+                env=env, preload=idle if idle_thread else None)
+            try:
+                server.warm(dnsperf, warm)
+                result = server.measure(dnsperf, warm, cached=True)
+            finally:
+                server.stop()
+            figures[label] = result
+            print("%-60s %8.1f   (%d queries, %d cache misses, %d attempt(s)%s)" % (
+                label, result["per_query"], result["queries"], result["cachemiss"],
+                result["attempts"], "" if result["clean"] else ", NOT CLEAN"))
+            if module and options.breakdown:
+                for per_query, name, obj in callgrind.breakdown(
+                        result["dump"], result["queries"], objects=(os.path.basename(module),),
+                        extra=EXTRA)[:options.breakdown]:
+                    print("    %8.1f  %s  [%s]" % (per_query, name, obj))
+            if options.keep:
+                os.makedirs(options.keep, exist_ok=True)
+                kept = os.path.join(options.keep, "callgrind.out.%d" % index)
+                shutil.copyfile(result["dump"], kept)
+                print("    callgrind file: %s" % kept)
             sys.stdout.flush()
+        base = figures["plain Unbound + 1 idle thread"]["per_query"]
+        threads = base - figures["plain Unbound"]["per_query"]
+        print("one idle thread costs plain Unbound %+.1f instructions per query" % threads)
+        for label, module, _ in variants[2:]:
+            print("%s: %+.1f per query over plain + idle thread (module's own), %+.1f over "
+                  "plain" % (label, figures[label]["per_query"] - base,
+                             figures[label]["per_query"] - figures["plain Unbound"]["per_query"]))
     finally:
         bed.cleanup()
 
 
-def write_conf(bed, module):
+def conf_text(bed, module):
     """The benchmark harness's unbound.conf (one thread, no per-query logging) for lab."""
-    path = os.path.join(bed.dir, "ir-unbound.conf")
     variant = "dnsverdict" if module else "plain"
-    with open(path, "w") as out:
-        out.write(servers.unbound_config(bed.port, bed.dir, bed.nsd_port, [("lab", None)],
-                                         variant, module=module))
-    return path
+    return servers.unbound_config(bed.port, bed.dir, bed.nsd_port, [("lab", None)], variant,
+                                  module=module)
+
+
+# Beside the module's own functions: what it causes elsewhere.
+EXTRA = ("__tls_get_addr", "__libc_recvfrom", "__libc_sendto", "recvfrom", "sendto",
+         "__pthread_enable_asynccancel", "__pthread_disable_asynccancel")
 
 
 if __name__ == "__main__":

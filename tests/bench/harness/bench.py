@@ -29,6 +29,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import callgrind  # noqa: E402
 import datagen  # noqa: E402
 import measure  # noqa: E402
 import report  # noqa: E402
@@ -65,6 +66,10 @@ def parse_args(argv):
                         help="largest rule set loaded into native RPZ (see the report for why)")
     parser.add_argument("--rpz-timeout", type=float, default=180)
     parser.add_argument("--dnsdist-max", type=int, default=1000000)
+    parser.add_argument("--ir-sizes", default="1000000,10000000",
+                        help="rule-set sizes for instructions per query (callgrind); '' skips")
+    parser.add_argument("--ir-names", type=int, default=2000,
+                        help="queries per traffic kind counted under callgrind")
     parser.add_argument("--micro-sizes", default="1000000,10000000", help="'' skips store_bench")
     parser.add_argument("--micro-compile", type=int, default=1000000)
     parser.add_argument("--doc", default="", help="Markdown file whose bench section is rewritten")
@@ -89,12 +94,14 @@ def parse_args(argv):
         args.swap_seconds = 2
         args.unique_rate = 1000
         args.micro_sizes = "10000"
+        args.ir_sizes = ""
         args.micro_compile = 10000
         args.micro_other = False
         args.profile = False
         args.check = True
     args.sizes = sorted(int(size) for size in args.sizes.split(",") if size)
     args.micro_sizes = [int(size) for size in args.micro_sizes.split(",") if size]
+    args.ir_sizes = [int(size) for size in args.ir_sizes.split(",") if size]
     args.work = os.path.abspath(args.work or os.path.join(args.build, "bench"))
     args.build = os.path.abspath(args.build)
     return args
@@ -125,6 +132,7 @@ def find_tools(args):
         "dnsdist": shutil.which("dnsdist"),
         "mdb_load": shutil.which("mdb_load"),
         "perf": shutil.which("perf"),
+        "valgrind": shutil.which("valgrind") if shutil.which("callgrind_control") else None,
     }
     for required in ("cli", "unbound", "nsd", "dnsperf"):
         if not tools[required] or not os.path.exists(tools[required]):
@@ -423,12 +431,78 @@ def measure_size(args, tools, data, size, processes, nsd):
             processes.stop(variant.server)
             if variant.backend:
                 processes.stop(variant.backend)
+    instructions = None
+    if size in args.ir_sizes and tools["valgrind"]:
+        instructions = measure_instructions(args, tools, data, entry, size, nsd)
     return {
         "variants": {name: variant.figures for name, variant in variants.items()},
         "skipped": skipped,
         "swap": swap,
         "hit_log": hit_log,
+        "instructions": instructions,
     }
+
+
+# Beside the module's own functions in the breakdown: what it causes elsewhere.
+IR_EXTRA = ("__tls_get_addr", "__pthread_enable_asynccancel", "__pthread_disable_asynccancel")
+
+
+def head_file(source, target, count):
+    with open(source) as lines, open(target, "w") as out:
+        for index, line in enumerate(lines):
+            if index >= count:
+                break
+            out.write(line)
+    return target
+
+
+def measure_instructions(args, tools, data, entry, size, nsd):
+    """Instructions per query under callgrind (harness/callgrind.py), one Unbound at a time:
+    plain, plain with one idle thread (what the module's own threads cost any Unbound), and
+    dnsverdict; pass traffic (cache hits, checked), mix (10% listed) and never-seen names."""
+    directory = os.path.join(entry["dir"], "callgrind")
+    os.makedirs(directory, exist_ok=True)
+    count = args.ir_names
+    files = {
+        "pass": head_file(data["queries"]["pass"], os.path.join(directory, "pass.txt"), count),
+        "mix": head_file(data["queries"]["mix"], os.path.join(directory, "mix.txt"), count),
+    }
+    # Never seen: fresh names, fewer (each recurses to NSD, 50x slower under valgrind).
+    files["unique"] = datagen.write_unique_queries(
+        os.path.join(directory, "unique.txt"), max(count // 4, 100), 1000 + size % 997)
+    idle = callgrind.idle_thread_library(directory)
+    module_conf = write_module_conf(directory, entry["store"])
+    result = {"names": count, "variants": {}}
+    for name in ("plain", "plain+idle", "dnsverdict"):
+        if name == "dnsverdict" and not tools["module"]:
+            continue
+        variant = "dnsverdict" if name == "dnsverdict" else "plain"
+        text = servers.unbound_config(servers.free_port(), os.path.join(directory, name),
+                                      nsd.port, data["zones"], variant,
+                                      module=tools["module"])
+        env = dict(os.environ, DNSVERDICT_CONFIG=module_conf)
+        log("size %d: callgrind %s" % (size, name))
+        server = callgrind.CallgrindUnbound(tools["unbound"], directory, name, text, PROBE,
+                                            env=env, preload=idle if name == "plain+idle" else None)
+        figures = {}
+        try:
+            # The pass names and the mix's listed ones, twice: every pass query is then a hit.
+            server.warm(tools["dnsperf"], files["mix"])
+            server.warm(tools["dnsperf"], files["pass"])
+            for traffic, cached in (("pass", True), ("mix", False), ("unique", False)):
+                measured = server.measure(tools["dnsperf"], files[traffic], cached=cached)
+                if traffic == "pass" and name == "dnsverdict":
+                    measured["functions"] = callgrind.breakdown(
+                        measured["dump"], measured["queries"], extra=IR_EXTRA)[:16]
+                figures[traffic] = measured
+                log("size %d: callgrind %-10s %-6s %.0f instructions/query (%d queries, "
+                    "%d cache misses%s)" % (size, name, traffic, measured["per_query"],
+                                           measured["queries"], measured["cachemiss"],
+                                           "" if measured["clean"] else ", NOT CLEAN"))
+        finally:
+            server.stop()
+        result["variants"][name] = figures
+    return result
 
 
 MODULE_OBJECTS = ("dnsverdict.so", "libxxhash", "liblmdb")

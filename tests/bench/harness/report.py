@@ -216,6 +216,57 @@ def with_int_sizes(results):
     return results
 
 
+IR_TRAFFIC = (("pass", "pass (cache hits)"), ("mix", "mix 10% listed"),
+              ("unique", "never seen"))
+
+
+def render_instructions(add, counted):
+    add("### Instructions per query (callgrind)")
+    add("")
+    add("User-space instructions inside Unbound's UDP receive callback per query "
+        "(tests/bench/harness/callgrind.py): one Unbound at a time under valgrind's callgrind, "
+        "one worker thread, warmed twice, then each traffic file asked once, one query at a "
+        "time; the count covers exactly that pass, and for pass traffic Unbound's statistics "
+        "must show every query answered from the cache (0 cache misses). *plain + idle "
+        "thread*: plain Unbound with one idle thread preloaded, as the module's watcher and "
+        "flusher threads make the process multi-threaded (glibc's cancellation wrappers "
+        "around recvfrom/sendto); dnsverdict minus that is the module's own work.")
+    add("")
+    add("| rules | traffic | queries | plain | plain + idle thread | dnsverdict | "
+        "module's own (− plain + idle) | threads (idle − plain) | × plain |")
+    add("|---|---|---|---|---|---|---|---|---|")
+    for size, figures in counted:
+        variants = figures["variants"]
+        for traffic, label in IR_TRAFFIC:
+            plain = (variants.get("plain") or {}).get(traffic)
+            idle = (variants.get("plain+idle") or {}).get(traffic)
+            module = (variants.get("dnsverdict") or {}).get(traffic)
+            if not plain:
+                continue
+            clean = all(f is None or f.get("clean", True) for f in (plain, idle, module))
+            add("| %s | %s | %d | %.0f | %s | %s | %s | %s | %s |" % (
+                size_label(int(size)), label + ("" if clean else " (not clean)"),
+                plain["queries"], plain["per_query"],
+                fmt(idle and idle["per_query"], "%.0f"), fmt(module and module["per_query"], "%.0f"),
+                fmt(module and idle and module["per_query"] - idle["per_query"], "%+.0f"),
+                fmt(idle and idle["per_query"] - plain["per_query"], "%+.0f"),
+                fmt(module and module["per_query"] / plain["per_query"], "%.3f×")))
+    add("")
+    for size, figures in counted:
+        module = (figures["variants"].get("dnsverdict") or {}).get("pass") or {}
+        if not module.get("functions"):
+            continue
+        add("dnsverdict at %s rules, pass traffic: the module's functions, inclusive "
+            "instructions per query (callgrind_annotate --inclusive=yes; a function's figure "
+            "includes what it calls):" % size_label(int(size)))
+        add("")
+        add("| instructions | function | object |")
+        add("|---|---|---|")
+        for per_query, name, obj in module["functions"]:
+            add("| %.1f | `%s` | %s |" % (per_query, name.replace("|", "\\|"), obj or "—"))
+        add("")
+
+
 def render(results):
     results = with_int_sizes(results)
     environment = results["environment"]
@@ -353,6 +404,12 @@ def render(results):
                 load["sent"], load["lost"] or 0, load["rcodes"].get("SERVFAIL", 0),
                 baseline.get("lost", "—"), baseline.get("sent", "—")))
         add("")
+
+    counted = [(size, entry["instructions"]) for size, entry in
+               sorted(results["sizes"].items(), key=lambda kv: int(kv[0]))
+               if entry.get("instructions")]
+    if counted:
+        render_instructions(add, counted)
 
     micro = results.get("micro") or {}
     if micro.get("store") or micro.get("other"):
