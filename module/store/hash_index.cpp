@@ -94,15 +94,20 @@ void HashIndexBuilder::add(std::string_view key, std::uint64_t hash, std::string
   ++entries_;
 }
 
-std::string HashIndexBuilder::finish_index() const {
-  std::string out(kIndexHeaderSize, '\0');
+void HashIndexBuilder::write_index(char* out) const noexcept {
   std::uint64_t slot_count = slots_.size(), heap_size = heap_.size();
-  std::memcpy(out.data(), kMagic, 8);
-  std::memcpy(out.data() + 8, &kVersion, 4);
-  std::memcpy(out.data() + 16, &slot_count, 8);
-  std::memcpy(out.data() + 24, &entries_, 8);
-  std::memcpy(out.data() + 32, &heap_size, 8);
-  out.append(reinterpret_cast<const char*>(slots_.data()), slots_.size() * 8);
+  std::memset(out, 0, kIndexHeaderSize);
+  std::memcpy(out, kMagic, 8);
+  std::memcpy(out + 8, &kVersion, 4);
+  std::memcpy(out + 16, &slot_count, 8);
+  std::memcpy(out + 24, &entries_, 8);
+  std::memcpy(out + 32, &heap_size, 8);
+  std::memcpy(out + kIndexHeaderSize, slots_.data(), slots_.size() * 8);
+}
+
+std::string HashIndexBuilder::finish_index() const {
+  std::string out(index_size(), '\0');
+  write_index(out.data());
   return out;
 }
 

@@ -38,6 +38,17 @@ void sync_path(const std::string& path, bool directory) {
   if (rc != 0) throw ToolError(fmt::format("{}: fsync failed: {}", path, std::strerror(saved)));
 }
 
+// Cuts the written file to the size its pages use and syncs it: the one fsync of the store.
+void finish_file(const std::string& path, std::uint64_t size) {
+  int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0) throw ToolError(fmt::format("{}: cannot open to sync: {}", path, std::strerror(errno)));
+  int rc = ::ftruncate(fd, static_cast<off_t>(size));
+  if (rc == 0) rc = ::fsync(fd);
+  int saved = errno;
+  ::close(fd);
+  if (rc != 0) throw ToolError(fmt::format("{}: cannot sync: {}", path, std::strerror(saved)));
+}
+
 // Removes the temporary file unless released.
 struct TempFile {
   std::string path;
@@ -58,8 +69,12 @@ class StoreBuilder {
     check(mdb_env_set_maxdbs(env, db::kCount + 1));
     check(mdb_env_set_mapsize(env, map_size));
     // One writer, nobody reads the temporary file: no lock file; durability comes from the
-    // explicit sync before the rename.
-    check(mdb_env_open(env, path.c_str(), MDB_NOSUBDIR | MDB_NOSYNC | MDB_NOLOCK, 0644));
+    // one fsync before the rename (finish_file). MDB_WRITEMAP: pages are written in the
+    // file's mapping, not copied from malloc'ed pages by writev; the big values are built
+    // straight into it (reserve). LMDB sizes the file to the map; finish() gives the size
+    // the store really has.
+    check(mdb_env_open(env, path.c_str(),
+                       MDB_NOSUBDIR | MDB_NOSYNC | MDB_NOLOCK | MDB_WRITEMAP, 0644));
     begin();
     for (const char* name : {db::kMeta, db::kRules, db::kCampaigns, db::kCategories, db::kSources,
                              db::kFilter, db::kAddressRules}) {
@@ -80,12 +95,25 @@ class StoreBuilder {
     check(mdb_put(txn_.get(), dbi(db_name), &mdb_key, &mdb_value, flags));
   }
 
+  // Room for a `size`-octet value under `key`, to fill before the next put or reserve.
+  char* reserve(const char* db_name, std::string_view key, std::size_t size) {
+    MDB_val mdb_key = to_val(key), mdb_value{size, nullptr};
+    check(mdb_put(txn_.get(), dbi(db_name), &mdb_key, &mdb_value, MDB_RESERVE));
+    return static_cast<char*>(mdb_value.mv_data);
+  }
+
   void commit() { txn_.commit(path_); }
 
-  void finish() {
+  // Commits and closes; returns the octets the store uses (its last page's end), which is
+  // the size LMDB gives the file when it writes it page by page rather than mapped.
+  std::uint64_t finish() {
     commit();
-    check(mdb_env_sync(env_.get(), 1));
+    MDB_envinfo info;
+    MDB_stat stat;
+    check(mdb_env_info(env_.get(), &info));
+    check(mdb_env_stat(env_.get(), &stat));
     env_.reset();
+    return (static_cast<std::uint64_t>(info.me_last_pgno) + 1) * stat.ms_psize;
   }
 
  private:
@@ -163,8 +191,6 @@ PublishResult write_store(const RuleSet& rules, const std::string& target,
       throw ToolError(fmt::format("{}: too many rules for one store: {}", target, error.what()));
     }
   }
-  std::string filter_bytes = filter.finish();
-  std::string index_bytes = index.finish_index();
 
   // Address rules: their records, then the prefix table over them.
   const auto& address_records = rules.address_records();
@@ -181,7 +207,7 @@ PublishResult write_store(const RuleSet& rules, const std::string& target,
     throw ToolError(fmt::format("{}: too many address rules for one store: {}", target, error.what()));
   }
   std::size_t map_size =
-      (filter_bytes.size() + index_bytes.size() + index.heap().size() + prefix_bytes.size()) * 2 +
+      (filter.size() + index.index_size() + index.heap().size() + prefix_bytes.size()) * 2 +
       (std::size_t{64} << 20);
 
   // A folder that cannot take the temporary file is reported by the target's name (the
@@ -229,9 +255,11 @@ PublishResult write_store(const RuleSet& rules, const std::string& target,
     result.build_id = hex128(XXH3_128bits_digest(state));
 
     // Single values on LMDB overflow pages: contiguous in the file and read in place.
-    builder.put(db::kFilter, kFilterKey, filter_bytes);
-    builder.put(db::kRules, kIndexKey, index_bytes);
-    builder.put(db::kRules, kHeapKey, index.heap());
+    filter.write(builder.reserve(db::kFilter, kFilterKey, filter.size()));
+    index.write_index(builder.reserve(db::kRules, kIndexKey, index.index_size()));
+    const std::string& heap = index.heap();
+    char* heap_space = builder.reserve(db::kRules, kHeapKey, heap.size());
+    if (!heap.empty()) std::memcpy(heap_space, heap.data(), heap.size());
     if (!prefix_bytes.empty()) builder.put(db::kAddressRules, kPrefixTableKey, prefix_bytes);
 
     std::int64_t build_time = options.build_time != 0 ? options.build_time : std::time(nullptr);
@@ -260,9 +288,8 @@ PublishResult write_store(const RuleSet& rules, const std::string& target,
     }
     for (const auto& [trigger, count] : rules.skipped())
       meta(std::string(meta::kSkippedPrefix) + trigger, std::to_string(count));
-    builder.finish();
+    finish_file(temp.path, builder.finish());
   }
-  sync_path(temp.path, false);
 
   // Read back what was written through the reader the module uses.
   try {
