@@ -3,6 +3,8 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "huge_pages.h"
+
 namespace dnsverdict {
 namespace {
 
@@ -73,8 +75,11 @@ HashIndexBuilder::HashIndexBuilder(std::uint64_t expected_keys) {
   // Load factor at most 0.5..0.75: short probe runs, mostly inside one cache line.
   std::uint64_t slots = 16;
   while (slots < expected_keys + expected_keys / 3 + 1) slots <<= 1;
+  reserve_huge(slots_, slots);
   slots_.assign(slots, 0);
 }
+
+void HashIndexBuilder::reserve_heap(std::size_t bytes) { reserve_huge(heap_, bytes); }
 
 void HashIndexBuilder::add(std::string_view key, std::uint64_t hash, std::string_view record) {
   if (key.size() > 255 || record.size() > 0xffff) throw std::length_error("index entry too large");

@@ -46,7 +46,7 @@ class HashIndexBuilder {
   // Appends the entry to the heap; throws std::length_error when the heap would exceed the
   // 4 GiB the offsets can address.
   void add(std::string_view key, std::uint64_t hash, std::string_view record);
-  void reserve_heap(std::size_t bytes) { heap_.reserve(bytes); }
+  void reserve_heap(std::size_t bytes);
   void prefetch_slot(std::uint64_t hash) const noexcept {
     __builtin_prefetch(slots_.data() + (hash & (slots_.size() - 1)), 1);
   }

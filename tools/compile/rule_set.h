@@ -82,7 +82,7 @@ class RuleSet {
   // A registered source, to complete once its feed is parsed.
   SourceRecord& source(std::uint16_t id) { return sources_.at(id); }
   // Room for `rules` drafts in all (a hint; add() works without it).
-  void reserve(std::size_t rules) { drafts_.reserve(rules); }
+  void reserve(std::size_t rules);
   // A trigger the store cannot hold yet (rpz-ip, rpz-nsdname, ...): counted, reported.
   void count_skipped(std::string_view trigger) { ++skipped_[std::string(trigger)]; }
 

@@ -1,6 +1,7 @@
 #include "store_writer.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <xxhash.h>
@@ -16,6 +17,7 @@
 
 #include "bloom_filter.h"
 #include "hash_index.h"
+#include "huge_pages.h"
 #include "diagnostics.h"
 #include "lmdb_handle.h"
 #include "prefix_table.h"
@@ -99,6 +101,7 @@ class StoreBuilder {
   char* reserve(const char* db_name, std::string_view key, std::size_t size) {
     MDB_val mdb_key = to_val(key), mdb_value{size, nullptr};
     check(mdb_put(txn_.get(), dbi(db_name), &mdb_key, &mdb_value, MDB_RESERVE));
+    populate(mdb_value.mv_data, size);
     return static_cast<char*>(mdb_value.mv_data);
   }
 
@@ -124,6 +127,17 @@ class StoreBuilder {
   }
   void check(int code) {
     if (code != MDB_SUCCESS) throw ToolError(lmdb_message(path_, code));
+  }
+  // Faults the file pages of [data, data + size) in with one call instead of one page fault
+  // per 4 KiB as they are written (a hint: on kernels before 5.14 the writes fault them in).
+  static void populate(void* data, std::size_t size) noexcept {
+#ifndef MADV_POPULATE_WRITE
+    constexpr int MADV_POPULATE_WRITE = 23;
+#endif
+    const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+    auto begin = reinterpret_cast<std::uintptr_t>(data) & ~(page - 1);
+    auto end = reinterpret_cast<std::uintptr_t>(data) + size;
+    if (size > 0) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_POPULATE_WRITE);
   }
 
   std::string path_;
@@ -170,7 +184,9 @@ PublishResult write_store(const RuleSet& rules, const std::string& target,
   // Hash first, prefetching keys ahead; then fill the structures, prefetching the index slot
   // a few records ahead. Both loops are bound by cache misses, not by work.
   constexpr std::size_t kAhead = 16;
-  std::vector<std::uint64_t> hashes(records.size());
+  std::vector<std::uint64_t> hashes;
+  reserve_huge(hashes, records.size());
+  hashes.resize(records.size());
   for (std::size_t i = 0; i < records.size(); ++i) {
     if (i + kAhead < records.size()) __builtin_prefetch(records[i + kAhead].key.data());
     hashes[i] = filter_hash(records[i].key);
