@@ -196,6 +196,7 @@ PublishResult write_store(const RuleSet& rules, const std::string& target,
     if (i + kAhead < records.size()) {
       index.prefetch_slot(hashes[i + kAhead]);
       __builtin_prefetch(records[i + kAhead].key.data());
+      rules.prefetch(records[i + kAhead]);
     }
     encoded.clear();
     encode_slots(rules.slots(records[i]), encoded);
