@@ -63,7 +63,9 @@ struct TempFile {
 class StoreBuilder {
  public:
   // Writes `path`; errors name `target`, the store the operator asked for.
-  StoreBuilder(const std::string& path, const std::string& target, std::size_t map_size)
+  // `data_size`: about the octets the store will use, allocated on disk up front.
+  StoreBuilder(const std::string& path, const std::string& target, std::size_t map_size,
+               std::size_t data_size)
       : path_(target) {
     MDB_env* env = nullptr;
     check(mdb_env_create(&env));
@@ -77,6 +79,13 @@ class StoreBuilder {
     // the store really has.
     check(mdb_env_open(env, path.c_str(),
                        MDB_NOSUBDIR | MDB_NOSYNC | MDB_NOLOCK | MDB_WRITEMAP, 0644));
+    // The file is sparse: a full disk would show as SIGBUS on a write through the map, not
+    // as an error. Allocating the blocks first turns it into one ("No space left on device").
+    // Filesystems without fallocate are written as they are.
+    int fd = -1;
+    check(mdb_env_get_fd(env, &fd));
+    if (::fallocate(fd, 0, 0, static_cast<off_t>(data_size)) != 0 && errno != EOPNOTSUPP)
+      throw ToolError(fmt::format("{}: cannot write: {}", target, std::strerror(errno)));
     begin();
     for (const char* name : {db::kMeta, db::kRules, db::kCampaigns, db::kCategories, db::kSources,
                              db::kFilter, db::kAddressRules}) {
@@ -223,9 +232,9 @@ PublishResult write_store(const RuleSet& rules, const std::string& target,
   } catch (const std::length_error& error) {
     throw ToolError(fmt::format("{}: too many address rules for one store: {}", target, error.what()));
   }
-  std::size_t map_size =
-      (filter.size() + index.index_size() + index.heap().size() + prefix_bytes.size()) * 2 +
-      (std::size_t{64} << 20);
+  const std::size_t value_size =
+      filter.size() + index.index_size() + index.heap().size() + prefix_bytes.size();
+  const std::size_t map_size = value_size * 2 + (std::size_t{64} << 20);
 
   // A folder that cannot take the temporary file is reported by the target's name (the
   // temporary file's name would mean nothing to the operator).
@@ -250,7 +259,8 @@ PublishResult write_store(const RuleSet& rules, const std::string& target,
   XXH3_state_t* state = hasher.get();
   XXH3_128bits_reset(state);
   {
-    StoreBuilder builder(temp.path, target, map_size);
+    // The values, plus room for the small records and LMDB's own pages.
+    StoreBuilder builder(temp.path, target, map_size, value_size + (std::size_t{1} << 20));
     // The heap is every rule key and record in key order: it alone identifies the rules.
     XXH3_128bits_update(state, index.heap().data(), index.heap().size());
     // Likewise the prefix table for the address rules (none: the id of a name-only store is
