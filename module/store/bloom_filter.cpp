@@ -86,15 +86,20 @@ void BloomFilterBuilder::add(std::uint64_t anchor_hash, std::uint64_t key_hash) 
   ++key_count_;
 }
 
-std::string BloomFilterBuilder::finish() const {
-  std::string out(kBloomHeaderSize, '\0');
-  std::memcpy(out.data(), kMagic, 8);
-  std::memcpy(out.data() + 8, &kVersion, 4);
-  std::memcpy(out.data() + 16, &block_count_, 8);
-  std::memcpy(out.data() + 24, &key_count_, 8);
+void BloomFilterBuilder::write(char* out) const noexcept {
+  std::memset(out, 0, kBloomHeaderSize);
+  std::memcpy(out, kMagic, 8);
+  std::memcpy(out + 8, &kVersion, 4);
+  std::memcpy(out + 16, &block_count_, 8);
+  std::memcpy(out + 24, &key_count_, 8);
   std::uint64_t seed = kBloomSeed;
-  std::memcpy(out.data() + 32, &seed, 8);
-  out.append(reinterpret_cast<const char*>(words_.data()), words_.size() * 8);
+  std::memcpy(out + 32, &seed, 8);
+  std::memcpy(out + kBloomHeaderSize, words_.data(), words_.size() * 8);
+}
+
+std::string BloomFilterBuilder::finish() const {
+  std::string out(size(), '\0');
+  write(out.data());
   return out;
 }
 

@@ -53,7 +53,10 @@ class BloomFilterBuilder {
  public:
   explicit BloomFilterBuilder(std::uint64_t expected_keys, double bits_per_key = 12.0);
   void add(std::uint64_t anchor_hash, std::uint64_t key_hash) noexcept;
-  // Header and blocks, ready to store.
+  // Header and blocks, ready to store: size() octets, written by write() to memory of that
+  // size (the store writer's LMDB-reserved space), or returned by finish().
+  std::size_t size() const noexcept { return kBloomHeaderSize + words_.size() * 8; }
+  void write(char* out) const noexcept;
   std::string finish() const;
 
  private:

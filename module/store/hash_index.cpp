@@ -3,6 +3,8 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "huge_pages.h"
+
 namespace dnsverdict {
 namespace {
 
@@ -73,8 +75,11 @@ HashIndexBuilder::HashIndexBuilder(std::uint64_t expected_keys) {
   // Load factor at most 0.5..0.75: short probe runs, mostly inside one cache line.
   std::uint64_t slots = 16;
   while (slots < expected_keys + expected_keys / 3 + 1) slots <<= 1;
+  reserve_huge(slots_, slots);
   slots_.assign(slots, 0);
 }
+
+void HashIndexBuilder::reserve_heap(std::size_t bytes) { reserve_huge(heap_, bytes); }
 
 void HashIndexBuilder::add(std::string_view key, std::uint64_t hash, std::string_view record) {
   if (key.size() > 255 || record.size() > 0xffff) throw std::length_error("index entry too large");
@@ -94,15 +99,20 @@ void HashIndexBuilder::add(std::string_view key, std::uint64_t hash, std::string
   ++entries_;
 }
 
-std::string HashIndexBuilder::finish_index() const {
-  std::string out(kIndexHeaderSize, '\0');
+void HashIndexBuilder::write_index(char* out) const noexcept {
   std::uint64_t slot_count = slots_.size(), heap_size = heap_.size();
-  std::memcpy(out.data(), kMagic, 8);
-  std::memcpy(out.data() + 8, &kVersion, 4);
-  std::memcpy(out.data() + 16, &slot_count, 8);
-  std::memcpy(out.data() + 24, &entries_, 8);
-  std::memcpy(out.data() + 32, &heap_size, 8);
-  out.append(reinterpret_cast<const char*>(slots_.data()), slots_.size() * 8);
+  std::memset(out, 0, kIndexHeaderSize);
+  std::memcpy(out, kMagic, 8);
+  std::memcpy(out + 8, &kVersion, 4);
+  std::memcpy(out + 16, &slot_count, 8);
+  std::memcpy(out + 24, &entries_, 8);
+  std::memcpy(out + 32, &heap_size, 8);
+  std::memcpy(out + kIndexHeaderSize, slots_.data(), slots_.size() * 8);
+}
+
+std::string HashIndexBuilder::finish_index() const {
+  std::string out(index_size(), '\0');
+  write_index(out.data());
   return out;
 }
 

@@ -46,10 +46,14 @@ class HashIndexBuilder {
   // Appends the entry to the heap; throws std::length_error when the heap would exceed the
   // 4 GiB the offsets can address.
   void add(std::string_view key, std::uint64_t hash, std::string_view record);
-  void reserve_heap(std::size_t bytes) { heap_.reserve(bytes); }
+  void reserve_heap(std::size_t bytes);
   void prefetch_slot(std::uint64_t hash) const noexcept {
     __builtin_prefetch(slots_.data() + (hash & (slots_.size() - 1)), 1);
   }
+  // The index value: index_size() octets, written by write_index() to memory of that size
+  // (the store writer's LMDB-reserved space), or returned by finish_index().
+  std::size_t index_size() const noexcept { return kIndexHeaderSize + slots_.size() * 8; }
+  void write_index(char* out) const noexcept;
   std::string finish_index() const;
   const std::string& heap() const noexcept { return heap_; }
 

@@ -140,7 +140,7 @@ std::string change_text(const SourceRecord& source) {
 // Compiles one feed into `rules`: as it is now, or from its last good copy when it failed to
 // arrive, is not a feed, or shrank below its valve. Returns the reason it came from its last
 // good copy ("" when it did not).
-std::string compile_one(const FeedSource& feed, FeedArrival& arrival,
+std::string compile_one(const FeedSource& feed, const FeedCache& cache, FeedArrival& arrival,
                         const std::map<std::string, std::uint64_t>& previous_by_origin,
                         bool force, RuleSet& rules, Diagnostics& diagnostics,
                         SourceSummary& summary) {
@@ -192,6 +192,7 @@ std::string compile_one(const FeedSource& feed, FeedArrival& arrival,
   SourceRecord& record = rules.source(summary.id);
   if (!reason.empty()) {
     rules.discard_since(mark);
+    if (!feed.fetched()) cache.load_text(*arrival.last_good);
     const CachedFeed& last_good = *arrival.last_good;
     parse(last_good.text);
     record.status = "last good copy: " + reason;
@@ -307,11 +308,12 @@ int run_compile(const Arguments& args) {
                  feed.fetched() ? "fetching" : "reading", feed.path);
     FeedArrival arrival = obtain_feed(feed, &cache, now);
     SourceSummary summary{feed.path, FeedFormat::kAuto};
-    std::string reason = compile_one(feed, arrival, previous_by_origin, publish.force, rules,
+    std::string reason = compile_one(feed, cache, arrival, previous_by_origin, publish.force, rules,
                                      diagnostics, summary);
     if (!reason.empty()) {
       stale_feeds.push_back(feed.path);
     } else if (!arrival.origin.empty() && arrival.status != "unchanged") {
+      arrival.fresh.text = std::move(arrival.text);
       accepted.push_back(std::move(arrival.fresh));
     }
     summaries.push_back(summary);

@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 
 #include "feed_content.h"
+#include "huge_pages.h"
 #include "http_fetch.h"
 #include "zone_transfer.h"
 
@@ -32,7 +33,7 @@ std::string read_input(const std::string& path) {
   if (fd < 0) throw ToolError(fmt::format("{}: cannot read the feed: {}", path, std::strerror(errno)));
   struct stat info;
   std::string content;
-  if (::fstat(fd, &info) == 0 && S_ISREG(info.st_mode)) content.reserve(static_cast<std::size_t>(info.st_size));
+  if (::fstat(fd, &info) == 0 && S_ISREG(info.st_mode)) reserve_huge(content, static_cast<std::size_t>(info.st_size));
   char chunk[1 << 16];
   for (;;) {
     ssize_t got = ::read(fd, chunk, sizeof chunk);
@@ -142,7 +143,9 @@ FeedArrival obtain_feed(const FeedSource& feed, const FeedCache* cache, std::int
   } else if (feed.path != "-") {
     arrival.origin = std::filesystem::absolute(feed.path).lexically_normal().string();
   }
-  if (cache && !arrival.origin.empty()) arrival.last_good = cache->load(arrival.origin);
+  // A local file's held copy is read only if it is compiled instead (cmd_compile).
+  if (cache && !arrival.origin.empty())
+    arrival.last_good = cache->load(arrival.origin, feed.fetched());
   arrival.fresh.origin = arrival.origin;
   arrival.fresh.time = now;
 
@@ -161,7 +164,6 @@ FeedArrival obtain_feed(const FeedSource& feed, const FeedCache* cache, std::int
       arrival.version.clear();
     }
   }
-  arrival.fresh.text = arrival.text;
   return arrival;
 }
 

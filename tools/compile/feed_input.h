@@ -23,8 +23,12 @@ struct FeedArrival {
   // Set when the feed could not be had as it is now: why ("URL: HTTP status 500"). Only for
   // fetched feeds, and only when `last_good` holds a copy to compile instead.
   std::string failure;
-  std::optional<CachedFeed> last_good;  // the copy held before this compile, if any
-  CachedFeed fresh;  // the copy to keep once the feed is accepted (text, etag, serial)
+  // The copy held before this compile, if any; for a local file without its text
+  // (FeedCache::load_text reads it when it is compiled instead).
+  std::optional<CachedFeed> last_good;
+  // The copy to keep once the feed is accepted (etag, serial; its text is `text`, moved in
+  // by the caller when it keeps the copy: feeds can be hundreds of megabytes).
+  CachedFeed fresh;
 };
 
 // Reads or fetches `feed` (no cache: nullptr). Throws ToolError / NotAFeedError for a local

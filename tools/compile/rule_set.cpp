@@ -5,6 +5,7 @@
 #include <stdexcept>
 #include <tuple>
 
+#include "huge_pages.h"
 #include "prefix_table.h"
 
 namespace dnsverdict {
@@ -107,6 +108,10 @@ void RuleSet::discard_since(Mark mark) {
   }
 }
 
+void RuleSet::reserve(std::size_t rules) {
+  if (rules > drafts_.capacity()) reserve_huge(drafts_, rules);
+}
+
 void RuleSet::add(RuleDraft rule) {
   if (finalized_) throw std::logic_error("RuleSet::add after finalize");
   if (rule.allowlist) rule.action = Action::kAllow;
@@ -179,10 +184,11 @@ void RuleSet::finalize_names(std::vector<std::uint64_t>& per_source) {  // Sort 
     return value;
   };
   if (drafts_.size() > 0xffffffffu) throw std::length_error("too many rules for one compile");
-  std::vector<SortEntry> order(drafts_.size());
+  std::vector<SortEntry> order;
+  reserve_huge(order, drafts_.size());
   for (std::size_t i = 0; i < drafts_.size(); ++i)
-    order[i] = {load_prefix(drafts_[i].key, 0), load_prefix(drafts_[i].key, 8),
-                static_cast<std::uint32_t>(i)};
+    order.push_back({load_prefix(drafts_[i].key, 0), load_prefix(drafts_[i].key, 8),
+                     static_cast<std::uint32_t>(i)});
   std::sort(order.begin(), order.end(), [this](const SortEntry& a, const SortEntry& b) {
     if (a.high != b.high) return a.high < b.high;
     if (a.low != b.low) return a.low < b.low;
@@ -197,7 +203,7 @@ void RuleSet::finalize_names(std::vector<std::uint64_t>& per_source) {  // Sort 
 
   // Allowlisted names whose "below" slot is an allowlist rule, innermost last.
   std::vector<std::string_view> allow_stack;
-  records_.reserve(drafts_.size());
+  reserve_huge(records_, drafts_.size());
 
   // Drafts are visited in key order, i.e. at random in memory: prefetch the draft a few
   // groups ahead, and its key (a second pointer) once the draft has arrived.

@@ -1,6 +1,7 @@
 #include "feed_cache.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <xxhash.h>
 
@@ -17,15 +18,33 @@
 namespace dnsverdict {
 namespace {
 
+// One read into a string of the file's size: held feeds can be hundreds of megabytes.
 std::optional<std::string> read_file_if_any(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
     if (errno == ENOENT || errno == ENOTDIR) return std::nullopt;
     throw ToolError(fmt::format("{}: cannot read: {}", path, std::strerror(errno)));
   }
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
+  std::string content;
+  struct stat info;
+  if (::fstat(fd, &info) == 0 && S_ISREG(info.st_mode))
+    content.resize(static_cast<std::size_t>(info.st_size));
+  std::size_t done = 0;
+  for (;;) {
+    if (done == content.size()) content.resize(done + (1 << 16));
+    ssize_t got = ::read(fd, content.data() + done, content.size() - done);
+    if (got == 0) break;
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      int saved = errno;
+      ::close(fd);
+      throw ToolError(fmt::format("{}: cannot read: {}", path, std::strerror(saved)));
+    }
+    done += static_cast<std::size_t>(got);
+  }
+  ::close(fd);
+  content.resize(done);
+  return content;
 }
 
 void write_atomically(const std::string& path, std::string_view content) {
@@ -64,14 +83,22 @@ std::string FeedCache::base_path(std::string_view origin) const {
   return fmt::format("{}/{}-{:016x}", folder_, readable, XXH3_64bits(origin.data(), origin.size()));
 }
 
-std::optional<CachedFeed> FeedCache::load(std::string_view origin) const {
+std::optional<CachedFeed> FeedCache::load(std::string_view origin, bool with_text) const {
   std::string base = base_path(origin);
   std::optional<std::string> meta = read_file_if_any(base + ".meta");
   if (!meta) return std::nullopt;
-  std::optional<std::string> text = read_file_if_any(base + ".feed");
-  if (!text) return std::nullopt;
   CachedFeed feed;
-  feed.text = std::move(*text);
+  if (with_text) {
+    std::optional<std::string> text = read_file_if_any(base + ".feed");
+    if (!text) return std::nullopt;
+    feed.text = std::move(*text);
+  } else {
+    struct stat info;
+    if (::stat((base + ".feed").c_str(), &info) != 0) {
+      if (errno == ENOENT || errno == ENOTDIR) return std::nullopt;
+      throw ToolError(fmt::format("{}.feed: cannot read: {}", base, std::strerror(errno)));
+    }
+  }
   std::istringstream lines(*meta);
   std::string line;
   while (std::getline(lines, line)) {
@@ -91,6 +118,13 @@ std::optional<CachedFeed> FeedCache::load(std::string_view origin) const {
   }
   if (feed.origin != origin) return std::nullopt;  // a hash collision: not our copy
   return feed;
+}
+
+void FeedCache::load_text(CachedFeed& feed) const {
+  std::string path = base_path(feed.origin) + ".feed";
+  std::optional<std::string> text = read_file_if_any(path);
+  if (!text) throw ToolError(fmt::format("{}: the last good copy is gone", path));
+  feed.text = std::move(*text);
 }
 
 void FeedCache::save(const CachedFeed& feed) const {

@@ -30,7 +30,11 @@ class FeedCache {
   const std::string& folder() const noexcept { return folder_; }
   // The copy held for `origin`, or nullopt when there is none (or it is incomplete).
   // Throws ToolError("path: reason") when a file exists but cannot be read.
-  std::optional<CachedFeed> load(std::string_view origin) const;
+  // With `with_text` false the text is left empty (the copy is still checked to exist):
+  // load_text() reads it when it is needed after all.
+  std::optional<CachedFeed> load(std::string_view origin, bool with_text = true) const;
+  // Reads the held text of feed.origin into feed.text. Throws ToolError("path: reason").
+  void load_text(CachedFeed& feed) const;
   // Replaces the copy of feed.origin: text first, then metadata, each renamed into place.
   // Throws ToolError("path: reason").
   void save(const CachedFeed& feed) const;

@@ -1,8 +1,10 @@
 // `dnsverdict compile` run as the real program: what it says when it cannot write, the times
 // it takes, the per-feed safety valve, and input that is not a feed.
 #include <gtest/gtest.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 
-
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <string>
@@ -25,6 +27,29 @@ class CompileCommand : public ::testing::Test {
   }
   TempDir dir_;
 };
+
+// The store is written through a memory map of a sparse file: without its blocks allocated
+// first, a full disk killed the compile with SIGBUS and left the temporary file behind.
+TEST_F(CompileCommand, AFullDiskIsAnErrorAndLeavesNoTemporaryFile) {
+  std::string small = dir_.file("small");
+  ::mkdir(small.c_str(), 0755);
+  if (::mount("tmpfs", small.c_str(), "tmpfs", 0, "size=1m") != 0)
+    GTEST_SKIP() << "needs root to mount a 1 MB tmpfs";
+  struct Unmount {
+    std::string path;
+    ~Unmount() { ::umount(path.c_str()); }
+  } unmount{small};
+  std::string names;
+  for (int i = 0; i < 20000; ++i) names += "name" + std::to_string(i) + ".example\n";
+  std::string feed = dir_.write("feed.txt", names);
+  CliRun result = run({"-q", "-o", small + "/x.mdb", feed});
+  EXPECT_EQ(result.status, 1) << result.err;
+  EXPECT_NE(result.err.find(small + "/x.mdb: cannot write: No space left on device"),
+            std::string::npos)
+      << result.err;
+  for (const auto& entry : std::filesystem::directory_iterator(small))
+    ADD_FAILURE() << "left behind: " << entry.path();
+}
 
 TEST_F(CompileCommand, AnOutputFolderThatCannotTakeTheStoreIsNamedNotTheTemporaryFile) {
   std::string feed = dir_.write("feed.txt", "evil.example\n");
