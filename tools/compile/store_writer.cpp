@@ -82,8 +82,8 @@ class StoreBuilder {
     check(mdb_env_set_mapsize(env, map_size));
     // One writer, nobody reads the temporary file: no lock file; durability comes from the
     // one fsync before the rename (after cut_file and the checksum trailer). MDB_WRITEMAP:
-    // pages are written in the file's mapping, not copied from malloc'ed pages by writev; the big values are built
-    // straight into it (reserve). LMDB sizes the file to the map; finish() gives the size
+    // pages are written in the file's mapping, not copied from malloc'ed pages by writev;
+    // the big values are built straight into it (reserve). LMDB sizes the file to the map; finish() gives the size
     // the store really has.
     check(mdb_env_open(env, path.c_str(),
                        MDB_NOSUBDIR | MDB_NOSYNC | MDB_NOLOCK | MDB_WRITEMAP, 0644));
