@@ -89,13 +89,15 @@ struct AddressLookupResult {
 };
 
 // For VerdictStore::lookup(): read the clock (time(2)) only if an expiry must be checked.
-inline constexpr std::int64_t kReadClock = INT64_MIN;
+// (INT64_MIN is a time before every expiry: `lookup` asks with it for rules expired or not.)
+inline constexpr std::int64_t kReadClock = INT64_MAX;
 
 class VerdictStore {
  public:
   // Opens `path` read-only and checks it: its checksum trailer matches the file (verified
-  // before LMDB reads it; a store without a trailer is accepted, see checksum()), LMDB can open it, every database is present, the
-  // format version is kStoreFormatVersion, the filter is well-formed. Loads the small tables
+  // before LMDB reads it; a store without a trailer is accepted, see checksum()), LMDB can
+  // open it, every database is present, the format version is kStoreFormatVersion, the
+  // filter is well-formed. Loads the small tables
   // (campaigns, categories, sources, meta). Throws StoreError naming the path and problem.
   static std::shared_ptr<const VerdictStore> open(const std::string& path);
 
