@@ -175,9 +175,10 @@ TEST(StatsStore, TwoStoresMergeAsUnionNotSum) {
   EXPECT_EQ(twice.duplicate_buckets, 2u);  // its campaign and its rule bucket
 }
 
-// Writes `value` under a campaign bucket's key with LMDB directly (a damaged bucket).
-void put_raw_bucket(const std::string& path, const std::string& campaign, std::int64_t hour,
-                    const std::string& value) {
+// Writes `value` under `key` in one of a stats store's databases with LMDB directly, past
+// the store's own checks (a damaged bucket, another format version).
+void put_raw(const std::string& path, const char* database, const std::string& key,
+             const std::string& value) {
   MDB_env* raw = nullptr;
   ASSERT_EQ(mdb_env_create(&raw), MDB_SUCCESS);
   LmdbEnv env(raw);
@@ -186,13 +187,18 @@ void put_raw_bucket(const std::string& path, const std::string& campaign, std::i
   MDB_txn* txn = nullptr;
   ASSERT_EQ(mdb_txn_begin(raw, nullptr, 0, &txn), MDB_SUCCESS);
   MDB_dbi dbi;
-  ASSERT_EQ(mdb_dbi_open(txn, stats_db::kBuckets, 0, &dbi), MDB_SUCCESS);
-  StatsSubject subject;
-  subject.campaign = campaign;
-  std::string key = bucket_key(StatsScope::kCampaign, hour, subject);
+  ASSERT_EQ(mdb_dbi_open(txn, database, 0, &dbi), MDB_SUCCESS);
   MDB_val mdb_key = to_val(key), mdb_value = to_val(value);
   ASSERT_EQ(mdb_put(txn, dbi, &mdb_key, &mdb_value, 0), MDB_SUCCESS);
   ASSERT_EQ(mdb_txn_commit(txn), MDB_SUCCESS);
+}
+
+// Writes `value` under a campaign bucket's key (a damaged bucket).
+void put_raw_bucket(const std::string& path, const std::string& campaign, std::int64_t hour,
+                    const std::string& value) {
+  StatsSubject subject;
+  subject.campaign = campaign;
+  put_raw(path, stats_db::kBuckets, bucket_key(StatsScope::kCampaign, hour, subject), value);
 }
 
 // Retention pruning is a transaction of its own: a merge that fails (here on a damaged
@@ -382,18 +388,7 @@ std::string version1_value(const std::string& resolver, const std::string& campa
 }
 
 void set_format_version(const std::string& path, const std::string& version) {
-  MDB_env* raw = nullptr;
-  ASSERT_EQ(mdb_env_create(&raw), MDB_SUCCESS);
-  LmdbEnv env(raw);
-  ASSERT_EQ(mdb_env_set_maxdbs(raw, 2), MDB_SUCCESS);
-  ASSERT_EQ(mdb_env_open(raw, path.c_str(), MDB_NOSUBDIR, 0640), MDB_SUCCESS);
-  MDB_txn* txn = nullptr;
-  ASSERT_EQ(mdb_txn_begin(raw, nullptr, 0, &txn), MDB_SUCCESS);
-  MDB_dbi dbi;
-  ASSERT_EQ(mdb_dbi_open(txn, stats_db::kMeta, 0, &dbi), MDB_SUCCESS);
-  MDB_val key = to_val(stats_meta::kFormatVersion), value = to_val(version);
-  ASSERT_EQ(mdb_put(txn, dbi, &key, &value, 0), MDB_SUCCESS);
-  ASSERT_EQ(mdb_txn_commit(txn), MDB_SUCCESS);
+  put_raw(path, stats_db::kMeta, stats_meta::kFormatVersion, version);
 }
 
 // Campaign buckets carry their sites sketch and site sample; rule buckets do not.
