@@ -5,11 +5,11 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include <array>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <memory>
-#include <vector>
 
 #include "lmdb_handle.h"
 
@@ -17,7 +17,8 @@ namespace dnsverdict {
 namespace {
 
 constexpr std::size_t kMagicSize = 8;
-constexpr std::size_t kChunk = 1 << 20;
+// Read on the stack: a store opened every few seconds allocates no buffer for it.
+constexpr std::size_t kChunk = 64 << 10;
 
 [[noreturn]] void io_error(const std::string& path, const char* what) {
   int code = errno;
@@ -29,7 +30,7 @@ XXH128_hash_t hash_prefix(int fd, std::uint64_t length, const std::string& path)
   std::unique_ptr<XXH3_state_t, decltype(&XXH3_freeState)> state(XXH3_createState(),
                                                                   &XXH3_freeState);
   if (!state || XXH3_128bits_reset(state.get()) != XXH_OK) throw std::bad_alloc();
-  std::vector<unsigned char> buffer(kChunk);
+  std::array<unsigned char, kChunk> buffer;
   std::uint64_t offset = 0;
   while (offset < length) {
     std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(kChunk, length - offset));

@@ -260,6 +260,10 @@ class ClockJumpTest(unittest.TestCase):
     counters keep every hit across the jumps."""
 
     def setUp(self):
+        if harness.UNBOUND_PRELOAD:
+            # libfaketime's start-up and a sanitizer runtime's, both preloaded, hang Unbound
+            # before it starts (seen with libasan): the clock cannot be moved under them.
+            self.skipTest("libfaketime cannot be preloaded beside a sanitizer runtime")
         self.expires = int(time.time()) + 3600
         self.bed = harness.Testbed(store_feeds=[
             ("first.lab\n", []),
