@@ -57,7 +57,7 @@ if(Python3_Interpreter_FOUND AND UNBOUND_EXECUTABLE)
     set_tests_properties(integration.soak PROPERTIES
       ENVIRONMENT_MODIFICATION "SOAK_SECONDS=set:60;SOAK_RELOAD_EVERY=set:20")
     # Faults: a damaged store, a full disk, a store folder replaced, the clock jumping.
-    dnsverdict_integration_test(integration.faults faults_test.py 180)
+    dnsverdict_integration_test(integration.faults faults_test.py 400)
   endif()
 endif()
 
