@@ -461,7 +461,7 @@ class BlockedAnswerCacheTest(unittest.TestCase):
             self.assertEqual((answer.status, cached), ("NXDOMAIN", True), command)
         # A reload keeping the cache, with a store that no longer lists the name: init's sweep
         # removes the kept blocked answer.
-        harness.publish_store(self.bed.store, [("other.lab\n", ["--category", "malware"])])
+        harness.publish_store(self.bed.store, [("other.lab\n", [])])
         self.assertEqual(self.bed.control("reload_keep_cache").returncode, 0)
         self.bed.wait_answering()
         time.sleep(0.5)
@@ -470,33 +470,15 @@ class BlockedAnswerCacheTest(unittest.TestCase):
         self.bed.reload()
         self.assertEqual(self.bed.dig("other.lab").status, "NXDOMAIN")
         self.assertEqual(self.bed.dig("unlisted2.lab").addresses(), ["10.0.0.1"])
-        # A cached blocked answer, then a configuration with an exempt client, cache kept:
-        # the exempt client gets the real answer.
-        for _ in range(2):
-            answer, cached = self.ask("other.lab")
-        self.assertEqual((answer.status, cached), ("NXDOMAIN", True))
-        self.bed.exempt = True
-        with open(self.bed.module_conf, "w") as out:
-            out.write(self.bed.module_config_text())
-        starts = self.bed.log().count("built for Unbound")
-        self.assertEqual(self.bed.control("reload_keep_cache").returncode, 0)
-        deadline = time.time() + 15
-        while self.bed.log().count("built for Unbound") <= starts and time.time() < deadline:
-            time.sleep(0.1)
-        self.bed.wait_answering()
-        self.assertEqual(self.bed.dig("other.lab", source="127.0.0.2").addresses(), ["10.0.0.1"])
-        self.assertEqual(self.bed.dig("other.lab").status, "NXDOMAIN")
 
     def test_rule_expiry_caps_the_cache_time(self):
-        expires = int(time.time()) + 7
         self.bed.swap([("soon.lab\n", ["--action", "nxdomain", "--category", "malware",
-                                         "--expires", str(expires)])])
-        time.sleep(2.5)  # after the follow-up sweep, which removes cached blocked answers too
+                                         "--expires", "+3s"])])
         for _ in range(2):
             answer, cached = self.ask("soon.lab")
             self.assertEqual(answer.status, "NXDOMAIN")
         self.assertTrue(cached)
-        time.sleep(max(0.0, expires + 1 - time.time()))
+        time.sleep(4)
         self.assertEqual(self.bed.dig("soon.lab").addresses(), ["10.0.0.1"])
 
 
