@@ -7,8 +7,7 @@
 namespace dnsverdict::glue {
 
 // Cache sweep after a hot swap: names the new store blocks leave the message and rrset caches,
-// and so do A and AAAA rrsets holding an address it blocks (with every message built on them)
-// and every cached blocked answer (blocked_cache.cpp).
+// and so do A and AAAA rrsets holding an address it blocks (with every message built on them).
 //
 // It runs on Unbound's worker threads, from a timer on each worker's event loop, never on the
 // store watcher thread: Unbound deletes and recreates its caches during `unbound-control
@@ -29,7 +28,6 @@ struct SweepItem {
   hashvalue_type hash = 0;
   std::uint32_t addresses_offset = 0;  // of an A/AAAA rrset's addresses in SweepSlab::addresses
   std::uint32_t address_count = 0;
-  bool blocked_answer = false;  // a message with no records: maybe a cached blocked answer
 };
 
 struct SweepSlab {
@@ -66,11 +64,8 @@ struct SweepSlab {
 void collect_message(lruhash_entry* entry, void* argument) {
   auto* key = static_cast<msgreply_entry*>(entry->key);
   try {
-    auto* slab = static_cast<SweepSlab*>(argument);
-    slab->add(key->key.qname, key->key.qname_len, key->key.qtype, key->key.qclass, 0,
-              entry->hash);
-    const auto* rep = static_cast<const reply_info*>(entry->data);
-    slab->items.back().blocked_answer = rep != nullptr && is_cached_blocked_answer(*rep);
+    static_cast<SweepSlab*>(argument)->add(key->key.qname, key->key.qname_len, key->key.qtype,
+                                           key->key.qclass, 0, entry->hash);
   } catch (...) {  // out of memory: this entry is not checked (the sweep reports it)
   }
 }
@@ -147,11 +142,8 @@ bool sweep_slab(ModuleState& state, SweepJob& job) noexcept {
     }
     job.checked += slab.items.size();
     for (const SweepItem& item : slab.items) {
-      // Blocked answers (blocked_cache.cpp) leave at every swap, whatever the new store says:
-      // their rule may be gone or answer otherwise now.
-      bool flushed = (is_message && item.blocked_answer) ||
-                     (job.flush_messages &&
-                      (is_message || item.type == kTypeCname || item.type == LDNS_RR_TYPE_DNAME));
+      bool flushed = job.flush_messages &&
+                     (is_message || item.type == kTypeCname || item.type == LDNS_RR_TYPE_DNAME);
       // A message leaves with its rrsets: a cached message whose rrset was removed is no
       // longer answered from the cache (Unbound checks each rrset's id).
       if (!flushed && !blocks_someone(state, *job.store, slab.name(item), item.size) &&

@@ -68,33 +68,12 @@ int query_response_callback(module_qstate* qstate, dns_msg* response, int id,
   return 1;
 }
 
-// The EDE (RFC 8914) of a blocked answer, for clients that sent EDNS.
-void add_ede(const ModuleState& state, const Decision& decision, const LookupResult& lookup,
-             const VerdictStore& store, edns_data* edns, edns_option** opt_list_out,
-             regional* region) {
-  if (decision.blocked() && edns != nullptr && edns->edns_present && state.ede_enabled &&
-      state.config.ede != EdeChoice::kNone && opt_list_out != nullptr && region != nullptr) {
-    std::string text = ede_text(decision, lookup, store);
-    edns_opt_list_append_ede(opt_list_out, region,
-                             static_cast<sldns_ede_code>(state.config.ede), text.c_str());
-  }
-}
-
-// The cached answer is the blocked answer this decision gives (blocked_cache.cpp).
-bool is_this_blocked_answer(const reply_info* rep, const Decision& decision) noexcept {
-  if (rep == nullptr || !is_cached_blocked_answer(*rep)) return false;
-  int rcode = FLAGS_GET_RCODE(rep->flags);
-  return (decision.response == Response::kNxdomain && rcode == LDNS_RCODE_NXDOMAIN) ||
-         (decision.response == Response::kNodata && rcode == LDNS_RCODE_NOERROR);
-}
-
-// An answer from the message cache (qstate is null). It cannot be changed: the real answers
-// of listed names are kept out of the cache; here cached log/tag answers get their hit lines,
-// blocked answers stored by blocked_cache.cpp get theirs and their EDE as in reply_callback,
-// and anything else listed that still shows up is counted and reported once.
-int reply_cache_callback(query_info* qinfo, module_qstate*, reply_info* rep, int,
-                         edns_data* edns, edns_option** opt_list_out, comm_reply* repinfo,
-                         regional* region, timeval*, int, void* argument) noexcept {
+// An answer from the message cache (qstate is null). It cannot be changed: listed names are
+// kept out of the cache; here cached log/tag answers get their hit lines, and anything listed
+// that still shows up is counted and reported once.
+int reply_cache_callback(query_info* qinfo, module_qstate*, reply_info*, int, edns_data*,
+                         edns_option**, comm_reply* repinfo, regional*, timeval*, int,
+                         void* argument) noexcept {
   try {
     auto* state = static_cast<ModuleState*>(argument);
     if (state == nullptr || qinfo == nullptr || !policy_applies(qinfo->qclass)) return 1;
@@ -108,11 +87,6 @@ int reply_cache_callback(query_info* qinfo, module_qstate*, reply_info* rep, int
     dnsverdict_reply_client(repinfo, &client);
     QueryContext context = client_context(state->config, qinfo->qtype, &client);
     Decision decision = decide(lookup, *store, state->config, context);
-    if (decision.blocked() && is_this_blocked_answer(rep, decision)) {
-      add_ede(*state, decision, lookup, *store, edns, opt_list_out, region);
-      submit_hit(*state, decision, lookup, *store, *qinfo, client, "");
-      return 1;
-    }
     if (decision.blocked()) {
       // The client got the real data. Expected only between a swap and the end of the cache
       // sweep it asks for; otherwise a name escaped this module and that is reported.
@@ -208,7 +182,12 @@ int reply_callback(query_info* qinfo, module_qstate* qstate, reply_info* rep, in
       decision.note = "error-answer";
     }
 
-    add_ede(*state, decision, lookup, *store, edns, opt_list_out, region);
+    if (decision.blocked() && edns != nullptr && edns->edns_present && state->ede_enabled &&
+        state->config.ede != EdeChoice::kNone && opt_list_out != nullptr) {
+      std::string text = ede_text(decision, lookup, *store);
+      edns_opt_list_append_ede(opt_list_out, region,
+                               static_cast<sldns_ede_code>(state->config.ede), text.c_str());
+    }
     submit_hit(*state, decision, lookup, *store, *qinfo, client, "", trigger_of(*query));
   } catch (...) {
   }

@@ -5,7 +5,6 @@
 //  - queries.cpp: what operate() does with a new query and a finished one;
 //  - callbacks.cpp: the inplace callbacks (reply, reply_cache, query_response);
 //  - answers.cpp: blocked answers built in a query's region, the per-client rewrite;
-//  - blocked_cache.cpp: blocked answers every client gets alike, stored in the message cache;
 //  - cache.cpp: the cache sweep after a hot swap and the purge of listed names;
 //  - state.cpp: health counters, hit submission (hit log and counters);
 //  - client.c: the structures whose headers do not compile as C++ (client addresses);
@@ -16,8 +15,8 @@
 // module/ is plain C++ that includes no Unbound header.
 //
 // The paths a query takes and how each gets its verdict (docs/module.md has the long form):
-//  - recursion: operate(module_event_new) answers a blocked name itself; an NXDOMAIN or
-//    NODATA that every client gets alike is stored in the message cache (blocked_cache.cpp). Passed queries are checked again at module_event_moddone for listed names in
+//  - recursion: operate(module_event_new) answers a blocked name itself; the answer is never
+//    cached. Passed queries are checked again at module_event_moddone for listed names in
 //    the answer's CNAME chain (the CNAME-chain trigger).
 //  - message cache: a listed name never enters it. The query_response callback sets
 //    no_cache_store on any query whose upstream response holds a listed name (before the
@@ -311,17 +310,6 @@ reply_info* build_reply(regional* region, const query_info& qinfo, const Decisio
                         ub_packed_rrset_key* const* prefix, std::size_t prefix_count) noexcept;
 void copy_header(reply_info& to, const reply_info& from) noexcept;
 bool keep_real_reply_for_supers(module_qstate* qstate, reply_info* rep) noexcept;
-
-// blocked_cache.cpp
-bool is_cached_blocked_answer(const reply_info& rep) noexcept;
-bool same_answer_for_every_client(const ModuleState& state, const VerdictStore& store,
-                                  const LookupResult& lookup, std::uint16_t qtype,
-                                  Response response) noexcept;
-// Stores a blocked answer made in operate() in the message cache when every client gets it
-// alike (with answer-ttl, capped at the rule's expiry); otherwise does nothing.
-void cache_blocked_answer(ModuleState& state, module_qstate* qstate, const VerdictStore& store,
-                          const LookupResult& lookup, const Decision& decision,
-                          std::uint64_t generation, reply_info* rep) noexcept;
 
 // cache.cpp
 bool sweep_step(ModuleState& state) noexcept;
