@@ -189,7 +189,7 @@ class Testbed:
 
     def __init__(self, config_lines=(), store_feeds=None, create_store=True, remote_control=False,
                  dnssec=False, module_config="dynlib validator iterator", server_lines=(),
-                 stub_host_zone=False):
+                 stub_host_zone=False, exempt=True):
         self.dir = tempfile.mkdtemp(prefix="dnsverdict-it-")
         self.control_port = free_port() if remote_control else None
         self.store = os.path.join(self.dir, "verdicts.mdb")
@@ -209,6 +209,7 @@ class Testbed:
         self.module_config = module_config  # unbound.conf module-config
         self.stub_host_zone = stub_host_zone  # child.zz. through a name server known by name
         self.dnssec = dnssec  # also serve sec., signed, with its DS as Unbound's trust anchor
+        self.exempt = exempt  # 127.0.0.2 is an exempt client (`exempt:` in dnsverdict.conf)
         self.unbound_env = {}  # more environment for Unbound (LD_PRELOAD of libfaketime, ...)
 
     # -- lifecycle
@@ -296,8 +297,9 @@ zone:
         return zone + ".signed"
 
     def module_config_text(self):
-        lines = ["store: " + self.store, "hit-log: " + self.hit_log,
-                 "check-interval: 200ms", "exempt: 127.0.0.2/32"]
+        lines = ["store: " + self.store, "hit-log: " + self.hit_log, "check-interval: 200ms"]
+        if self.exempt:
+            lines.append("exempt: 127.0.0.2/32")
         keys = {line.split(":", 1)[0] for line in self.config_lines}
         lines = [line for line in lines if line.split(":", 1)[0] not in keys]
         return "\n".join(lines + self.config_lines) + "\n"

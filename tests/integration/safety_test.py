@@ -242,5 +242,31 @@ class QueryClassTest(harness.BedTestCase):
         self.assertIsNone(self.bed.unbound.poll())
 
 
+class ListedNameServerHostTest(unittest.TestCase):
+    """A listed name that is also a name server's host: clients asking for it get its verdict,
+    and the zones it serves still resolve. The iterator looks a name server's address up in
+    sub-queries that start at the iterator (never at this module) and read the message cache
+    first: whatever a client got for the listed name must not be there for them. No exempt
+    client here, so that nothing depends on the client."""
+
+    def setUp(self):
+        self.bed = harness.Testbed(store_feeds=[("ns.slowns.zz\n", [])], exempt=False,
+                                   stub_host_zone=True)
+        self.proxy = harness.SlowProxy(self.bed.slow_port, self.bed.nsd_port, delay=0.0)
+        self.bed.start()
+
+    def tearDown(self):
+        self.proxy.stop()
+        self.bed.cleanup()
+
+    def test_zone_of_a_listed_name_server_host_resolves(self):
+        # child.zz. is delegated to ns.slowns.zz, known by name only.
+        for _ in range(2):
+            self.assertEqual(self.bed.dig("ns.slowns.zz").status, "NXDOMAIN")
+        for name in ("www.child.zz", "www.child.zz", "other.child.zz"):
+            self.assertEqual(self.bed.dig(name).addresses(), ["10.7.7.7"], name)
+        self.assertEqual(self.bed.dig("ns.slowns.zz").status, "NXDOMAIN")
+
+
 if __name__ == "__main__":
     harness.run_tests()
