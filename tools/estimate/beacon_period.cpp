@@ -203,20 +203,26 @@ BeaconPeriod find_beacon_period(const ClientSample& sample) {
   }
   period.seconds = estimate * kSecondsPerSlot;
 
-  // Sites whose own slots repeat at the period (more pairs near it than random placement).
+  // Sites whose own slots repeat at the period: clearly more pairs near it than random
+  // placement gives (a weak excess is left out: integer-second times make slots 56 or 57
+  // seconds wide, a faint pattern of their own).
   auto near = static_cast<std::uint32_t>(std::lround(estimate));
   std::uint32_t from = near > 1 ? near - 1 : 1, to = std::min(near + 1, kMaxPeriodLagSlots);
   for (const SiteSlots& site : kept) {
     LagCounts own;
     add_site(site, own, from, to);
-    double observed = 0, expected = 0;
+    double observed = 0, expected = 0, variance = 0, scale = 0;
     for (std::uint32_t lag = from; lag <= to; ++lag) {
       double e, v, d;
       own.at(lag, e, v, d);
       observed += own.observed[lag];
       expected += e;
+      variance += v;
+      scale += d;
     }
-    period.sites += observed > expected ? 1 : 0;
+    bool repeats = variance > 0 && scale > 0 && (observed - expected) / std::sqrt(variance) >= 3 &&
+                   (observed - expected) / scale >= kMinPeriodExcess / 2;
+    period.sites += repeats ? 1 : 0;
   }
   if (period.sites < kMinPeriodSites) {
     period.reason = "the repeat is carried by fewer than " + std::to_string(kMinPeriodSites) + " sites";
