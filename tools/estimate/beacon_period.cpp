@@ -64,13 +64,28 @@ bool add_site(const SiteSlots& site, LagCounts& counts, std::uint32_t first_lag,
     if (!site.present[h]) continue;
     std::uint64_t mask = site.masks[h];
     int k = __builtin_popcountll(mask);
+    if (k == static_cast<int>(kSlotsPerHour)) continue;  // full: nothing to read from it
     double p = k / 64.0;
     for (std::uint32_t a = first_lag / kSlotsPerHour; a <= last_lag / kSlotsPerHour + 1 && h + a < n; ++a) {
       if (!site.present[h + a]) continue;
       std::uint64_t later = site.masks[h + a];
       double p_later = __builtin_popcountll(later) / 64.0;
+      if (p_later == 1) continue;  // a full hour: every pair is expected, nothing to read
       counts.add_pair(a, p, p_later, k * (k - 1) / (64.0 * 63.0));
-      informative = informative || (p > 0 && p < 1 && p_later > 0 && p_later < 1);
+      informative = true;
+      // Few queries: pair their slots directly (lag 64a + t - s for slot s of hour h and slot
+      // t of hour h + a).
+      if (k * __builtin_popcountll(later) < 2 * static_cast<int>(kSlotsPerHour)) {
+        for (std::uint64_t bits = mask; bits != 0; bits &= bits - 1) {
+          int slot = __builtin_ctzll(bits);
+          for (std::uint64_t other = later; other != 0; other &= other - 1) {
+            std::int64_t lag = static_cast<std::int64_t>(a) * kSlotsPerHour + __builtin_ctzll(other) - slot;
+            if (lag >= static_cast<std::int64_t>(first_lag) && lag <= static_cast<std::int64_t>(last_lag))
+              counts.observed[static_cast<std::size_t>(lag)] += 1;
+          }
+        }
+        continue;
+      }
       // Hour h + a is the later hour of lags 64a + b (its slot s + b) and the next hour's
       // partner of lags 64(a-1) + b (slot s + b - 64).
       for (std::uint32_t b = 0; b < kSlotsPerHour; ++b) {
@@ -220,7 +235,7 @@ BeaconPeriod find_beacon_period(const ClientSample& sample) {
       variance += v;
       scale += d;
     }
-    bool repeats = variance > 0 && scale > 0 && (observed - expected) / std::sqrt(variance) >= 3 &&
+    bool repeats = variance > 0 && scale > 0 && (observed - expected) / std::sqrt(variance) >= 2 &&
                    (observed - expected) / scale >= kMinPeriodExcess / 2;
     period.sites += repeats ? 1 : 0;
   }

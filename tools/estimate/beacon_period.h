@@ -12,7 +12,8 @@
 // largest confirmed multiple refines it.
 //
 // Cost: bounded by kPeriodSiteHours site-hours (sites in hash order, at most
-// kPeriodHoursPerSite each), each paired with the hours up to kMaxPeriodLagSlots later.
+// kPeriodHoursPerSite each), each paired with the hours up to kMaxPeriodLagSlots later; full
+// hours are skipped and sparse ones paired slot by slot.
 #pragma once
 
 #include <cstdint>
@@ -42,7 +43,7 @@ struct BeaconPeriod {
   double excess = 0;                   // the peak's correlation above the lags around it
   double z = 0;                        // its standard errors above the expectation
   std::uint32_t multiple = 0;          // the multiple of the period it was refined at
-  std::uint64_t sites = 0;             // sites whose own slots repeat at the period
+  std::uint64_t sites = 0;             // sites whose own slots repeat at it (2 standard errors)
   std::uint64_t informative_sites = 0; // sites with a pair of hours neither empty nor full
   std::uint64_t site_hours = 0;        // site-hours read (at most kPeriodSiteHours)
   std::string reason;                  // when not found: why, in one sentence

@@ -4,8 +4,9 @@
 //
 // From the beacon sample (estimator.h) the estimate learns what one device looks like from
 // the sites whose queries come at one regular interval (a beacon): its distinct queries per
-// active hour and its active hours per day. When no site beacons alone, nothing is corrected
-// (one device's behaviour is unknown). Then:
+// active hour and its active hours per day. When no site beacons alone, the beacon period
+// is read from the shared sites instead (beacon_period.h; see BeaconSummary::period); when
+// that fails too, nothing is corrected (one device's behaviour is unknown). With a reference:
 //   - a site whose busiest hours carry 1.5x or more of one device's queries, or whose IPv6
 //     addresses are in use at the same time, carries several devices (NAT, CGNAT, an egress
 //     address, a household's /64): its device-hours (distinct queries / one device's rate)
