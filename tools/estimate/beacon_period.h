@@ -29,7 +29,7 @@ inline constexpr std::uint32_t kMaxPeriodLagSlots = 12 * kSlotsPerHour;
 // queries within a few slots cannot be told apart at this resolution.
 inline constexpr std::uint32_t kMinPeriodLagSlots = 3;
 inline constexpr std::uint32_t kPeriodHoursPerSite = 96;
-inline constexpr std::uint32_t kPeriodSiteHours = 20000;
+inline constexpr std::uint32_t kPeriodSiteHours = 10000;
 // A peak is clear when it stands this far above the lags around it (as a correlation) and
 // this many standard errors above the expectation.
 inline constexpr double kMinPeriodExcess = 0.02;

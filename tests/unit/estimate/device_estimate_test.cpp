@@ -12,6 +12,7 @@
 #include "device_sim.h"
 #include "diagnostics.h"
 #include "device_estimate.h"
+#include "estimate_report.h"
 #include "estimator.h"
 #include "log_reader.h"
 #include "test_support.h"
@@ -57,6 +58,12 @@ TEST_P(DeviceEstimateTest, RangeHoldsTheTruthAndMiddleIsWithin25Percent) {
     EXPECT_FALSE(beacons.periodic_reference);
     EXPECT_TRUE(beacons.period.found) << beacons.period.reason;
     EXPECT_NEAR(beacons.period.seconds, scenario.beacon_seconds, 0.05 * scenario.beacon_seconds);
+    // The report's period line gives the seconds and the sites it came from.
+    std::string line = beacon_period_text(beacons);
+    EXPECT_EQ(line.rfind(std::to_string(std::lround(beacons.period.seconds)) + " s (", 0), 0u) << line;
+    EXPECT_NE(line.find(std::to_string(beacons.period.sites) + " of "), std::string::npos) << line;
+  } else if (beacons.periodic_reference) {
+    EXPECT_EQ(beacon_period_text(beacons).rfind("not searched: ", 0), 0u);
   }
   EXPECT_GE(devices.high, truth) << scenario.name;
   EXPECT_NEAR(static_cast<double>(devices.middle), truth, 0.25 * truth)
