@@ -101,6 +101,13 @@ double concurrent_addresses(const ClientActivity& activity) {
   return 1;
 }
 
+// Bins wide enough for 3 beacons of one device.
+std::uint32_t bin_hours_for(double beacon_period) {
+  for (std::uint32_t hours : kBinChoices)
+    if (hours * 3600.0 / beacon_period >= 3) return hours;
+  return 24;
+}
+
 // No site beacons alone: one device's rate is one query per beacon period, if the shared sites
 // show one. Each site is counted by the devices beaconing at once in its busiest bin; a
 // device that is on at other hours only is missed, so this leans low; the upper figure
@@ -113,12 +120,7 @@ void count_from_period(const ClientSample& sample, std::vector<SiteFigures>& sit
   const BeaconPeriod& period = summary.period;
   summary.beacon_period = period.seconds;
   summary.device_rate = 3600.0 / period.seconds;
-  summary.bin_hours = 24;
-  for (std::uint32_t hours : kBinChoices)
-    if (hours * 3600.0 / period.seconds >= 3) {
-      summary.bin_hours = hours;
-      break;
-    }
+  summary.bin_hours = bin_hours_for(period.seconds);
   summary.device_peak = summary.device_rate * summary.bin_hours;
   for (SiteFigures& site : sites) {
     site.peak = peak_in_bins(site, summary.bin_hours);
@@ -236,12 +238,7 @@ BeaconSummary summarize_beacons(const ClientSample& sample) {
     return summary;
   }
   summary.beacon_period = common_gap * 3600.0 / kSlotsPerHour;
-  summary.bin_hours = 24;
-  for (std::uint32_t hours : kBinChoices)
-    if (hours * 3600.0 / summary.beacon_period >= 3) {
-      summary.bin_hours = hours;
-      break;
-    }
+  summary.bin_hours = bin_hours_for(summary.beacon_period);
   for (SiteFigures& site : sites) site.peak = peak_in_bins(site, summary.bin_hours);
   summary.reference_sites = reference.size();
   std::vector<double> reference_rates, reference_peaks, daily_hours, stable_daily_hours;
