@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <random>
 #include <string>
 
 #include "device_sim.h"
@@ -108,6 +109,27 @@ TEST(DeviceEstimateUnitTest, TemporaryAddressesOfOneDeviceCountOnceTwoDevicesTwi
   EXPECT_EQ(devices.sites, 30u + 2u);
   EXPECT_EQ(beacons.multi_device_clients, 1u);
   EXPECT_EQ(devices.middle, 33u);
+}
+
+// Shared sites whose queries come at random times (no beacon): no site beacons alone and no
+// period shows, so nothing is corrected and the report says why.
+TEST(DeviceEstimateUnitTest, SharedSitesWithoutAPeriodAreNotCorrected) {
+  std::mt19937_64 random(21);
+  std::exponential_distribution<double> gap(1);
+  ClientSample sample;
+  constexpr std::int64_t kStart = 1605225600;
+  for (std::uint64_t site = 1; site <= 30; ++site) {
+    double per_hour = 20.0 + 5.0 * static_cast<double>(site);
+    for (double t = gap(random) * 3600 / per_hour; t < 3 * 86400.0; t += gap(random) * 3600 / per_hour)
+      sample.add(site, kStart + static_cast<std::int64_t>(t), 0);
+  }
+  BeaconSummary beacons = summarize_beacons(sample);
+  EXPECT_FALSE(beacons.periodic_reference);
+  EXPECT_TRUE(beacons.period_searched);
+  EXPECT_FALSE(beacons.period.found);
+  EXPECT_FALSE(beacons.corrected);
+  EXPECT_EQ(beacon_period_text(beacons).rfind("not found: ", 0), 0u) << beacon_period_text(beacons);
+  EXPECT_STREQ(device_method_middle(beacons), kDeviceMethodMiddleUncorrected);
 }
 
 INSTANTIATE_TEST_SUITE_P(Scenarios, DeviceEstimateTest, ::testing::ValuesIn(testing::device_scenarios()),
