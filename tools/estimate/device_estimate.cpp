@@ -101,6 +101,55 @@ double concurrent_addresses(const ClientActivity& activity) {
   return 1;
 }
 
+// Bins wide enough for 3 beacons of one device.
+std::uint32_t bin_hours_for(double beacon_period) {
+  for (std::uint32_t hours : kBinChoices)
+    if (hours * 3600.0 / beacon_period >= 3) return hours;
+  return 24;
+}
+
+// No site beacons alone: one device's rate is one query per beacon period, if the shared sites
+// show one. Each site is counted by the devices beaconing at once in its busiest bin; a
+// device that is on at other hours only is missed, so this leans low; the upper figure
+// assumes devices on kAssumedDeviceHours a day. Address churn is not corrected here: a
+// device that changes address counts once per address.
+void count_from_period(const ClientSample& sample, std::vector<SiteFigures>& sites, BeaconSummary& summary) {
+  summary.period_searched = true;
+  summary.period = find_beacon_period(sample);
+  if (!summary.period.found) return;
+  const BeaconPeriod& period = summary.period;
+  summary.beacon_period = period.seconds;
+  summary.device_rate = 3600.0 / period.seconds;
+  summary.bin_hours = bin_hours_for(period.seconds);
+  summary.device_peak = summary.device_rate * summary.bin_hours;
+  for (SiteFigures& site : sites) {
+    site.peak = peak_in_bins(site, summary.bin_hours);
+    // Device-hours on its busiest day.
+    std::map<std::uint32_t, double> daily_events;
+    for (std::size_t i = 0; i < site.events.size(); ++i)
+      daily_events[site.activity->hours[i].hour / 24] += site.events[i];
+    double busiest_day = 0;
+    for (const auto& [day, events] : daily_events) busiest_day = std::max(busiest_day, events);
+    auto at_once = [&](double seconds) {
+      return std::clamp(site.peak * seconds / (summary.bin_hours * 3600.0), 1.0, kMaxDevicesPerSite);
+    };
+    double devices = at_once(period.seconds);
+    summary.devices += devices;
+    summary.devices_low += at_once(period.low_seconds);
+    double high = at_once(period.high_seconds);
+    summary.devices_high += high;
+    summary.devices_upper += std::clamp(
+        std::max(high, busiest_day * period.high_seconds / 3600.0 / kAssumedDeviceHours), 1.0,
+        kMaxDevicesPerSite);
+    summary.identities += 1;
+    summary.stable_sites += site.span_hours > kStableSiteHours ? 1 : 0;
+    summary.multi_device_clients += devices >= 1.5 ? 1 : 0;
+    summary.capped_sites += devices == kMaxDevicesPerSite ? 1 : 0;
+  }
+  summary.devices_per_client = summary.devices / summary.identities;
+  summary.corrected = true;
+}
+
 }  // namespace
 
 BeaconSummary summarize_beacons(const ClientSample& sample) {
@@ -184,14 +233,12 @@ BeaconSummary summarize_beacons(const ClientSample& sample) {
     if (site.periodic && site.gap >= 0.8 * common_gap && site.gap <= 1.25 * common_gap)
       reference.push_back(&site);
   summary.periodic_reference = common_gap > 0 && reference.size() >= kMinReferenceSites;
-  if (!summary.periodic_reference) return summary;
+  if (!summary.periodic_reference) {
+    count_from_period(sample, sites, summary);
+    return summary;
+  }
   summary.beacon_period = common_gap * 3600.0 / kSlotsPerHour;
-  summary.bin_hours = 24;
-  for (std::uint32_t hours : kBinChoices)
-    if (hours * 3600.0 / summary.beacon_period >= 3) {
-      summary.bin_hours = hours;
-      break;
-    }
+  summary.bin_hours = bin_hours_for(summary.beacon_period);
   for (SiteFigures& site : sites) site.peak = peak_in_bins(site, summary.bin_hours);
   summary.reference_sites = reference.size();
   std::vector<double> reference_rates, reference_peaks, daily_hours, stable_daily_hours;
@@ -322,7 +369,8 @@ DeviceEstimate estimate_devices(const AddressCounts& counts, const BeaconSummary
   // The footprint of addresses (inflated by churn and address rotation) plus the devices that
   // shared sites hide.
   double hidden = std::max(0.0, devices - identities);
-  estimate.high = std::max(estimate.middle_high, whole(static_cast<double>(estimate.addresses) + hidden));
+  estimate.high = std::max({estimate.middle_high, whole(beacons.devices_upper * scale),
+                            whole(static_cast<double>(estimate.addresses) + hidden)});
   return estimate;
 }
 

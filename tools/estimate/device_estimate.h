@@ -4,8 +4,9 @@
 //
 // From the beacon sample (estimator.h) the estimate learns what one device looks like from
 // the sites whose queries come at one regular interval (a beacon): its distinct queries per
-// active hour and its active hours per day. When no site beacons alone, nothing is corrected
-// (one device's behaviour is unknown). Then:
+// active hour and its active hours per day. When no site beacons alone, the beacon period
+// is read from the shared sites instead (beacon_period.h; see BeaconSummary::period); when
+// that fails too, nothing is corrected (one device's behaviour is unknown). With a reference:
 //   - a site whose busiest hours carry 1.5x or more of one device's queries, or whose IPv6
 //     addresses are in use at the same time, carries several devices (NAT, CGNAT, an egress
 //     address, a household's /64): its device-hours (distinct queries / one device's rate)
@@ -21,6 +22,7 @@
 
 #include <cstdint>
 
+#include "beacon_period.h"
 #include "estimator.h"
 
 namespace dnsverdict {
@@ -29,6 +31,10 @@ namespace dnsverdict {
 inline constexpr std::size_t kMinBeaconClients = 20;
 // Devices one site is counted as at most: a stated cap, not a measurement.
 inline constexpr double kMaxDevicesPerSite = 1000;
+// When the devices' count comes from the beacon period (no site beacons alone): the high
+// counts each site's busiest day's device-hours as devices on this many hours a day (a
+// working day), an assumption stated in the report, not a measurement.
+inline constexpr double kAssumedDeviceHours = 8;
 // A site seen over a longer span (first to last query) is a stable device identity.
 inline constexpr std::uint32_t kStableSiteHours = 30;
 
@@ -63,6 +69,14 @@ struct BeaconSummary {
   double devices = 0;     // devices, with one device's mean daily hours
   double devices_low = 0, devices_high = 0;  // with its 75th and 25th percentile daily hours
   double devices_per_client = 1;             // devices / identities: the NAT factor
+
+  // When no site beacons alone, the period is read from the shared sites (beacon_period.h).
+  // Found, each site carries the devices beaconing at once in its busiest bin (its distinct
+  // queries there x the period), devices_low and devices_high with the period's low and high,
+  // and devices_upper the busiest day's device-hours over kAssumedDeviceHours.
+  bool period_searched = false;
+  BeaconPeriod period;
+  double devices_upper = 0;  // 0: none beyond devices_high
 };
 
 // The device range of one entity, with its factors.

@@ -92,7 +92,53 @@ std::string one_device_text(const BeaconSummary& beacons) {
                      grouped(beacons.reference_sites), grouped(beacons.periodic_sites));
 }
 
+std::string duration_text(double seconds) {
+  double minutes = seconds / 60;
+  return minutes < 90 ? fmt::format("{:.1f} min", minutes) : fmt::format("{:.2f} h", minutes / 60);
+}
+
 }  // namespace
+
+const char* device_method_middle(const BeaconSummary& beacons) {
+  if (!beacons.corrected) return kDeviceMethodMiddleUncorrected;
+  return beacons.period.found ? kDeviceMethodMiddlePeriod : kDeviceMethodMiddle;
+}
+
+const char* device_method_high(const BeaconSummary& beacons) {
+  if (!beacons.corrected) return kDeviceMethodHighUncorrected;
+  return beacons.period.found ? kDeviceMethodHighPeriod : kDeviceMethodHigh;
+}
+
+std::string beacon_period_text(const BeaconSummary& beacons) {
+  if (!beacons.period_searched) {
+    if (beacons.periodic_reference)
+      return fmt::format("not searched: {} sites beacon alone every {}", grouped(beacons.reference_sites),
+                         duration_text(beacons.beacon_period));
+    return fmt::format("not searched: fewer than {} sampled sites", kMinBeaconClients);
+  }
+  const BeaconPeriod& period = beacons.period;
+  if (!period.found) return "not found: " + period.reason;
+  return fmt::format("{:.0f} s ({} .. {}): {} of {} sites whose slots are neither all empty nor "
+                     "all full repeat at it; the peak stands {:.3f} above the lags around it "
+                     "({:.0f} standard errors), refined at {}x the period",
+                     period.seconds, duration_text(period.low_seconds),
+                     duration_text(period.high_seconds), grouped(period.sites),
+                     grouped(period.informative_sites), period.excess, period.z, period.multiple);
+}
+
+std::string beacon_period_json(const BeaconSummary& beacons) {
+  const BeaconPeriod& period = beacons.period;
+  return fmt::format(
+      "{{\"searched\":{},\"found\":{},\"seconds\":{},\"low_seconds\":{},\"high_seconds\":{},"
+      "\"sites\":{},\"informative_sites\":{},\"site_hours\":{},\"excess\":{},\"z\":{},"
+      "\"multiple\":{},\"text\":{}}}",
+      beacons.period_searched ? "true" : "false", period.found ? "true" : "false",
+      period.found ? fmt::format("{}", period.seconds) : "null",
+      period.found ? fmt::format("{}", period.low_seconds) : "null",
+      period.found ? fmt::format("{}", period.high_seconds) : "null", period.sites,
+      period.informative_sites, period.site_hours, period.excess, period.z, period.multiple,
+      inspect::json_string(beacon_period_text(beacons)));
+}
 
 std::vector<Suspect> campaign_suspects(const EstimateState& state, const EntityStats& campaign,
                                        const SuspectOptions& options) {
@@ -114,7 +160,12 @@ void print_device_range(std::FILE* out, const BeaconSummary& beacons,
              beacons.sample_fraction < 1
                  ? fmt::format(" (a {:.2f}% sample)", beacons.sample_fraction * 100)
                  : std::string());
-  if (beacons.corrected)
+  if (beacons.sampled_clients >= kMinBeaconClients)
+    fmt::print(out, "  period        {}\n", beacon_period_text(beacons));
+  if (beacons.corrected && beacons.period.found)
+    fmt::print(out, "  one device    a query every {} (the period); its hours a day are unknown\n",
+               duration_text(beacons.beacon_period));
+  else if (beacons.corrected)
     fmt::print(out, "  one device    {}; {:.1f} distinct queries per active hour, {:.1f} active "
                     "hours a day (p25 {:.1f}, p75 {:.1f}); queries repeated {:.2f}x\n",
                one_device_text(beacons), beacons.device_rate, beacons.device_hours,
@@ -122,22 +173,23 @@ void print_device_range(std::FILE* out, const BeaconSummary& beacons,
   fmt::print(out, "  devices       {} .. {}, middle {}", grouped(devices.low),
              grouped(devices.high), grouped(devices.middle));
   if (devices.corrected && (devices.middle_low != devices.middle || devices.middle_high != devices.middle))
-    fmt::print(out, " ({} .. {} for one device's daily hours at p75 .. p25)",
-               grouped(devices.middle_low), grouped(devices.middle_high));
+    fmt::print(out, " ({} .. {} for {})", grouped(devices.middle_low), grouped(devices.middle_high),
+               beacons.period.found ? "the period's low .. high"
+                                    : "one device's daily hours at p75 .. p25");
   fmt::print(out, "\n    low    = {}\n", kDeviceMethodLow);
   if (devices.corrected) {
-    fmt::print(out, "    middle = {}\n", kDeviceMethodMiddle);
+    fmt::print(out, "    middle = {}\n", device_method_middle(beacons));
     fmt::print(out, "             {} addresses x {:.3f} IPv6 x {:.3f} churn x {:.3f} NAT = {}\n",
                grouped(devices.addresses), devices.ipv6_factor, devices.churn_factor,
                devices.nat_factor, grouped(devices.middle));
-    fmt::print(out, "    high   = {}\n", kDeviceMethodHigh);
+    fmt::print(out, "    high   = {}\n", device_method_high(beacons));
     if (beacons.capped_sites > 0)
       fmt::print(out, "    caveat: {} sampled sites counted at the cap of {:.0f} devices\n",
                  grouped(beacons.capped_sites), kMaxDevicesPerSite);
   } else {
     fmt::print(out, "    middle = {}\n", kDeviceMethodMiddleUncorrected);
     fmt::print(out, "    high   = {}\n", kDeviceMethodHighUncorrected);
-    if (beacons.sampled_clients >= kMinBeaconClients && !beacons.periodic_reference)
+    if (beacons.sampled_clients >= kMinBeaconClients)
       fmt::print(out, "    caveat: {}\n", kDeviceCaveatNoPeriodic);
   }
 }
@@ -253,7 +305,7 @@ std::string json_entity_core(const EntityStats& entity) {
 }
 
 std::string json_one_device(const BeaconSummary& beacons) {
-  if (!beacons.corrected) return "null";
+  if (!beacons.corrected || beacons.period.found) return "null";
   return fmt::format(
       "{{\"reference_sites\":{},\"periodic_sites\":{},"
       "\"beacon_period_seconds\":{},\"distinct_queries_per_active_hour\":{},"
@@ -290,13 +342,14 @@ void print_estimate_json(std::FILE* out, const EstimateState& state, const Repor
                "\"median_queries_per_active_hour\":{},\"p90_queries_per_active_hour\":{},"
                "\"max_queries_per_active_hour\":{},\"median_active_hours\":{},"
                "\"multi_device_clients\":{},\"devices_per_client\":{},\"repeat_factor\":{},"
-               "\"stable_sites\":{},\"capped_sites\":{},\"one_device\":{}}}",
+               "\"stable_sites\":{},\"capped_sites\":{},\"one_device\":{},\"period\":{}}}",
                devices.low, inspect::json_string(time_text(devices.peak_hour)),
                devices.peak_daily_clients, inspect::json_string(day_text(devices.peak_day)),
                beacons.sampled_clients, beacons.sample_fraction, beacons.median_rate,
                beacons.p90_rate, beacons.max_rate, beacons.median_active_hours,
                beacons.multi_device_clients, beacons.devices_per_client, beacons.repeat_factor,
-               beacons.stable_sites, beacons.capped_sites, json_one_device(beacons));
+               beacons.stable_sites, beacons.capped_sites, json_one_device(beacons),
+               beacon_period_json(beacons));
     fmt::print(out,
                ",\"devices\":{{\"low\":{},\"middle\":{},\"high\":{},\"middle_range\":{{\"low\":{},"
                "\"high\":{}}},\"corrected\":{},\"factors\":{{\"addresses\":{},\"sites\":{},"
@@ -306,9 +359,9 @@ void print_estimate_json(std::FILE* out, const EstimateState& state, const Repor
                devices.corrected ? "true" : "false", devices.addresses, devices.sites,
                devices.ipv6_factor, devices.churn_factor, devices.nat_factor,
                inspect::json_string(kDeviceMethodLow),
-               inspect::json_string(devices.corrected ? kDeviceMethodMiddle : kDeviceMethodMiddleUncorrected),
-               inspect::json_string(devices.corrected ? kDeviceMethodHigh : kDeviceMethodHighUncorrected),
-               beacons.sampled_clients >= kMinBeaconClients && !beacons.periodic_reference
+               inspect::json_string(device_method_middle(beacons)),
+               inspect::json_string(device_method_high(beacons)),
+               beacons.sampled_clients >= kMinBeaconClients && !beacons.corrected
                    ? inspect::json_string(kDeviceCaveatNoPeriodic)
                    : std::string());
     fmt::print(out, ",\"rules\":[");

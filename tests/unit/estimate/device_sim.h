@@ -89,9 +89,6 @@ inline std::vector<DeviceScenario> device_scenarios() {
     DeviceScenario& s = add("cgnat-only", "every device behind CGNAT (20-200): no single-device address");
     s.devices = 3000;
     s.cgnat_share = 1.0;
-    s.limitation =
-        "no address carries one device alone, so nothing shows what one device does: the "
-        "estimate says so and corrects nothing (the figures are address counts)";
   }
   add("enterprise", "40% behind 100-300-device egress addresses, office hours").enterprise_share = 0.4;
   add("ipv6-privacy", "IPv6 homes of 1-3 devices, temporary addresses rotating every 2-24 h")
