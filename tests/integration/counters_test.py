@@ -82,6 +82,8 @@ class PersistenceTest(unittest.TestCase):
         self.assertLessEqual(devices["low"], 3)
         self.assertGreaterEqual(devices["high"], 3)
         self.assertIn("no correction", devices["method"]["middle"])
+        self.assertFalse(devices["period"]["found"])  # the period line's detail, as estimate's
+        self.assertTrue(devices["period"]["text"])
         self.assertIsNone(rule(report, "baidugif.lab").get("devices"))
         text = subprocess.run([harness.CLI, "stats", self.bed.stats_store], capture_output=True,
                               text=True, timeout=30)

@@ -309,15 +309,15 @@ std::string json_devices(const StatsDevices& stats) {
       "\"low\":{},\"high\":{}}},\"corrected\":{},\"addresses\":{},\"sites\":{},"
       "\"ipv6_factor\":{:.4f},\"churn_factor\":{:.4f},\"nat_factor\":{:.4f},"
       "\"sampled_sites\":{},\"sample_fraction\":{},\"multi_device_sites\":{},"
-      "\"beacon_period_seconds\":{:.0f},\"hours\":{},\"hours_without_sites\":{},"
+      "\"beacon_period_seconds\":{:.0f},\"period\":{},\"hours\":{},\"hours_without_sites\":{},"
       "\"method\":{{\"low\":{},\"middle\":{},\"high\":{}}}}}",
       devices.low, devices.middle, devices.high, devices.middle_low,
       devices.middle_high, devices.corrected ? "true" : "false", devices.addresses, devices.sites,
       devices.ipv6_factor, devices.churn_factor, devices.nat_factor, beacons.sampled_clients,
-      beacons.sample_fraction, beacons.multi_device_clients, beacons.beacon_period, stats.hours,
-      stats.hours_without_sites, inspect::json_string(kDeviceMethodLow),
-      inspect::json_string(devices.corrected ? kDeviceMethodMiddle : kDeviceMethodMiddleUncorrected),
-      inspect::json_string(devices.corrected ? kDeviceMethodHigh : kDeviceMethodHighUncorrected));
+      beacons.sample_fraction, beacons.multi_device_clients, beacons.beacon_period,
+      beacon_period_json(beacons), stats.hours, stats.hours_without_sites,
+      inspect::json_string(kDeviceMethodLow), inspect::json_string(device_method_middle(beacons)),
+      inspect::json_string(device_method_high(beacons)));
 }
 
 std::string json_subject(const SubjectReport& report) {
