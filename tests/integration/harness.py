@@ -33,6 +33,9 @@ NSD = os.environ.get("NSD_EXECUTABLE", "/usr/sbin/nsd")
 # Set for a sanitizer build of the module: the ASan or TSan runtime, preloaded into Unbound
 # only (TSan reads TSAN_OPTIONS from the environment: the `tsan` test preset sets it).
 UNBOUND_PRELOAD = os.environ.get("DNSVERDICT_UNBOUND_PRELOAD", "")
+# ThreadSanitizer's shadow memory grows with every address it has seen: resident memory is
+# printed but not checked under it.
+THREAD_SANITIZER = "tsan" in os.path.basename(UNBOUND_PRELOAD)
 SANITIZER_REPORT = re.compile(r"ERROR: (Address|Leak)Sanitizer|runtime error:|WARNING: ThreadSanitizer")
 
 ZONE = """$ORIGIN lab.

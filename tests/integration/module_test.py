@@ -272,7 +272,8 @@ class ManySwapsTest(harness.BedTestCase):
         print("RssAnon %d -> %d kB, RssFile %d -> %d kB, fds %d -> %d" % (
             before["RssAnon"], after["RssAnon"], before["RssFile"], after["RssFile"],
             files_before, self.bed.open_files()), file=sys.stderr)
-        self.assertLess(growth, 4096, "anonymous memory grew by %d kB over 100 swaps" % growth)
+        if not harness.THREAD_SANITIZER:
+            self.assertLess(growth, 4096, "anonymous memory grew by %d kB over 100 swaps" % growth)
         self.assertLessEqual(self.bed.mapped_stores(), 1)  # old stores are unmapped
         self.assertLessEqual(self.bed.open_files(), files_before + 1)
 
