@@ -266,20 +266,24 @@ std::shared_ptr<const VerdictStore> VerdictStore::open(const std::string& path) 
 // reverse order of declaration, and env_ is declared first.
 VerdictStore::~VerdictStore() = default;
 
-LookupResult VerdictStore::lookup(const NameKey& key, std::int64_t now) const noexcept {
+template <typename GetKey>
+LookupResult VerdictStore::search(const std::uint64_t* hashes, std::size_t labels, GetKey&& get_key,
+                                  std::int64_t now) const noexcept {
   LookupResult result;
-  std::size_t labels = key.label_count;
   if (labels == 0) return result;
-  // Hash every ancestor. Their filter block is the one of the top-level label (1 label) or
-  // of the two-label anchor (2 labels and more): at most two cache lines, fetched together.
-  std::uint64_t hashes[kMaxLabels];
-  for (std::size_t n = 1; n <= labels; ++n) hashes[n - 1] = filter_hash(key.prefix(n));
+  // The filter block of every ancestor is the one of the top-level label (1 label) or of the
+  // two-label anchor (2 labels and more): at most two cache lines, fetched together.
   filter_.prefetch(hashes[0]);
   if (labels >= 2) filter_.prefetch(hashes[1]);
+  const NameKey* key = nullptr;
   for (std::size_t n = labels; n >= 1; --n) {
     std::uint64_t anchor_hash = hashes[n >= 2 ? 1 : 0];
     if (!filter_.may_contain(anchor_hash, hashes[n - 1])) continue;
-    std::string_view owner = key.prefix(n);
+    if (key == nullptr && (key = get_key()) == nullptr) {
+      result.status = LookupStatus::kError;
+      return result;
+    }
+    std::string_view owner = key->prefix(n);
     std::string_view record;
     if (!index_.find(owner, hashes[n - 1], record)) continue;  // a filter false positive
     RuleSlots slots;
@@ -302,15 +306,36 @@ LookupResult VerdictStore::lookup(const NameKey& key, std::int64_t now) const no
   return result;
 }
 
-LookupResult VerdictStore::lookup_wire(const std::uint8_t* wire, std::size_t size,
-                                       std::int64_t now) const noexcept {
-  NameKey key;
-  if (!make_name_key(wire, size, key)) {
+LookupResult VerdictStore::lookup(const NameKey& key, std::int64_t now) const noexcept {
+  std::uint64_t hashes[kMaxLabels];
+  std::size_t labels = key_ancestor_hashes(key.bytes, key.size, hashes, kMaxLabels);
+  if (labels != key.label_count) {  // not a key make_name_key built
     LookupResult result;
     result.status = LookupStatus::kError;
     return result;
   }
-  LookupResult result = lookup(key, now);
+  return search(hashes, labels, [&key]() { return &key; }, now);
+}
+
+bool VerdictStore::lookup_name(const std::uint8_t* wire, std::size_t size, NameKey& key,
+                               std::int64_t now, LookupResult& result) const noexcept {
+  std::uint64_t hashes[kMaxLabels];
+  int labels = wire_ancestor_hashes(wire, size, hashes);
+  if (labels < 0) return false;
+  result = search(hashes, static_cast<std::size_t>(labels), [&]() -> const NameKey* {
+    return make_name_key(wire, size, key) ? &key : nullptr;
+  }, now);
+  return true;
+}
+
+LookupResult VerdictStore::lookup_wire(const std::uint8_t* wire, std::size_t size,
+                                       std::int64_t now) const noexcept {
+  NameKey key;
+  LookupResult result;
+  if (!lookup_name(wire, size, key, now, result)) {
+    result.status = LookupStatus::kError;
+    return result;
+  }
   result.owner_key = {};  // it pointed into `key`, which ends here
   return result;
 }
