@@ -19,7 +19,8 @@ std::uint64_t filter_hash(std::string_view key) noexcept {
   return filter_hash(key, anchor_hash);
 }
 
-std::uint64_t filter_hash(std::string_view key, std::uint64_t& anchor_hash) noexcept {
+std::uint64_t filter_hash(std::string_view key, std::uint64_t& anchor_hash,
+                          std::size_t* label_count) noexcept {
   const auto* bytes = reinterpret_cast<const std::uint8_t*>(key.data());
   const std::uint8_t* end = bytes + key.size();
   std::uint64_t state = kNameHashSeed;
@@ -27,9 +28,10 @@ std::uint64_t filter_hash(std::string_view key, std::uint64_t& anchor_hash) noex
   std::size_t labels = 0;
   for (std::size_t at = 0; at < key.size(); at += bytes[at] + 1u) {
     if (at + bytes[at] + 1u > key.size()) break;  // not a key: hashed up to its last label
-    state = name_hash_label<false>(state, bytes + at, bytes, end);
+    state = name_hash_label(state, bytes + at, bytes, end);
     if (++labels <= 2) anchor_hash = state;
   }
+  if (label_count != nullptr) *label_count = labels;
   return state;
 }
 
@@ -54,6 +56,7 @@ bool BloomFilterView::attach(std::string_view bytes) noexcept {
   blocks_ = reinterpret_cast<const unsigned char*>(bytes.data()) + kBloomHeaderSize;
   block_count_ = blocks;
   key_count_ = keys;
+  std::memcpy(&depths_, bytes.data() + 40, 8);
   return true;
 }
 
@@ -63,7 +66,9 @@ BloomFilterBuilder::BloomFilterBuilder(std::uint64_t expected_keys, double bits_
   words_.assign(block_count_ * 8, 0);
 }
 
-void BloomFilterBuilder::add(std::uint64_t anchor_hash, std::uint64_t key_hash) noexcept {
+void BloomFilterBuilder::add(std::uint64_t anchor_hash, std::uint64_t key_hash,
+                             std::size_t labels) noexcept {
+  depths_ |= labels == 0 ? ~std::uint64_t{0} : std::uint64_t{1} << (labels > 64 ? 63 : labels - 1);
   std::uint64_t* block = words_.data() + block_index(anchor_hash, block_count_) * 8;
   for (int word = 0; word < 8; ++word) block[word] |= bit_in_word(key_hash, word);
   ++key_count_;
@@ -77,6 +82,7 @@ void BloomFilterBuilder::write(char* out) const noexcept {
   std::memcpy(out + 24, &key_count_, 8);
   std::uint64_t seed = kBloomSeed;
   std::memcpy(out + 32, &seed, 8);
+  std::memcpy(out + 40, &depths_, 8);
   std::memcpy(out + kBloomHeaderSize, words_.data(), words_.size() * 8);
 }
 

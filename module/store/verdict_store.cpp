@@ -267,21 +267,23 @@ std::shared_ptr<const VerdictStore> VerdictStore::open(const std::string& path) 
 VerdictStore::~VerdictStore() = default;
 
 template <typename GetKey>
-LookupResult VerdictStore::search(const std::uint64_t* hashes, std::size_t labels, GetKey&& get_key,
-                                  std::int64_t now) const noexcept {
-  LookupResult result;
-  if (labels == 0) return result;
+void VerdictStore::search(const std::uint64_t* hashes, std::size_t labels, GetKey&& get_key,
+                          std::int64_t now, LookupResult& result) const noexcept {
+  if (labels == 0) return;
   // The filter block of every ancestor is the one of the top-level label (1 label) or of the
   // two-label anchor (2 labels and more): at most two cache lines, fetched together.
-  filter_.prefetch(hashes[0]);
-  if (labels >= 2) filter_.prefetch(hashes[1]);
+  const unsigned char* top_block = filter_.block(hashes[0]);
+  const unsigned char* anchor_block = labels >= 2 ? filter_.block(hashes[1]) : top_block;
+  __builtin_prefetch(top_block);
+  __builtin_prefetch(anchor_block);
   const NameKey* key = nullptr;
   for (std::size_t n = labels; n >= 1; --n) {
-    std::uint64_t anchor_hash = hashes[n >= 2 ? 1 : 0];
-    if (!filter_.may_contain(anchor_hash, hashes[n - 1])) continue;
+    if (!filter_.holds_depth(n) ||
+        !BloomFilterView::block_may_contain(n >= 2 ? anchor_block : top_block, hashes[n - 1]))
+      continue;
     if (key == nullptr && (key = get_key()) == nullptr) {
       result.status = LookupStatus::kError;
-      return result;
+      return;
     }
     std::string_view owner = key->prefix(n);
     std::string_view record;
@@ -289,7 +291,7 @@ LookupResult VerdictStore::search(const std::uint64_t* hashes, std::size_t label
     RuleSlots slots;
     if (!decode_slots(record, slots)) {
       result.status = LookupStatus::kError;
-      return result;
+      return;
     }
     const std::optional<Rule>& rule = n == labels ? slots.self : slots.below;
     if (!rule) continue;
@@ -301,20 +303,20 @@ LookupResult VerdictStore::search(const std::uint64_t* hashes, std::size_t label
     result.rule = *rule;
     result.owner_labels = static_cast<std::uint8_t>(n);
     result.owner_key = owner;
-    return result;
+    return;
   }
-  return result;
 }
 
 LookupResult VerdictStore::lookup(const NameKey& key, std::int64_t now) const noexcept {
+  LookupResult result;
   std::uint64_t hashes[kMaxLabels];
   std::size_t labels = key_ancestor_hashes(key.bytes, key.size, hashes, kMaxLabels);
   if (labels != key.label_count) {  // not a key make_name_key built
-    LookupResult result;
     result.status = LookupStatus::kError;
     return result;
   }
-  return search(hashes, labels, [&key]() { return &key; }, now);
+  search(hashes, labels, [&key]() { return &key; }, now, result);
+  return result;
 }
 
 bool VerdictStore::lookup_name(const std::uint8_t* wire, std::size_t size, NameKey& key,
@@ -322,9 +324,9 @@ bool VerdictStore::lookup_name(const std::uint8_t* wire, std::size_t size, NameK
   std::uint64_t hashes[kMaxLabels];
   int labels = wire_ancestor_hashes(wire, size, hashes);
   if (labels < 0) return false;
-  result = search(hashes, static_cast<std::size_t>(labels), [&]() -> const NameKey* {
+  search(hashes, static_cast<std::size_t>(labels), [&]() -> const NameKey* {
     return make_name_key(wire, size, key) ? &key : nullptr;
-  }, now);
+  }, now, result);
   return true;
 }
 

@@ -226,7 +226,7 @@ inline bool policy_applies(std::uint16_t qclass) noexcept {
 inline LookupResult lookup_name(const VerdictStore& store, const std::uint8_t* wire, std::size_t size,
                          NameKey& key) noexcept {
   LookupResult result;
-  if (!store.lookup_name(wire, size, key, kReadClock, result)) return {};
+  if (!store.lookup_name(wire, size, key, kReadClock, result)) result = LookupResult{};
   return result;
 }
 

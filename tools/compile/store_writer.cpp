@@ -259,14 +259,17 @@ PublishResult write_store(const RuleSet& rules, const std::string& target,
   // a few records ahead. Both loops are bound by cache misses, not by work.
   constexpr std::size_t kAhead = 16;
   // Each key's hash and its anchor's come from one pass over the key (name_hash.h).
-  std::vector<std::uint64_t> hashes, anchor_hashes;
+  // Each key's hash, its anchor's and its label count come from one pass over the key
+  // (name_hash.h); they are added to the filter here, and to the index below.
+  std::vector<std::uint64_t> hashes;
   reserve_huge(hashes, records.size());
-  reserve_huge(anchor_hashes, records.size());
   hashes.resize(records.size());
-  anchor_hashes.resize(records.size());
   for (std::size_t i = 0; i < records.size(); ++i) {
     if (i + kAhead < records.size()) __builtin_prefetch(records[i + kAhead].key.data());
-    hashes[i] = filter_hash(records[i].key, anchor_hashes[i]);
+    std::uint64_t anchor_hash;
+    std::size_t labels;
+    hashes[i] = filter_hash(records[i].key, anchor_hash, &labels);
+    filter.add(anchor_hash, hashes[i], labels);
   }
   std::string encoded;
   NameServerRules name_server_rules;
@@ -279,7 +282,6 @@ PublishResult write_store(const RuleSet& rules, const std::string& target,
     encoded.clear();
     encode_slots(rules.slots(records[i]), encoded);
     name_server_rules.add(records[i].key, encoded);
-    filter.add(anchor_hashes[i], hashes[i]);
     try {
       index.add(records[i].key, hashes[i], encoded);
     } catch (const std::length_error& error) {

@@ -164,6 +164,35 @@ TEST(BloomFilter, FalsePositiveRateIsNoWorseThanXxh3) {
   EXPECT_LE(our_positives, their_positives + their_positives / 10 + 50);
 }
 
+// The header records which label counts the keys have; a key added without its count marks
+// every depth.
+TEST(BloomFilter, RecordsTheKeysLabelDepths) {
+  BloomFilterBuilder builder(10);
+  for (const char* name : {"a.example.com", "b.example.com", "x.y.z.w.example.org"}) {
+    std::string key = key_of(name);
+    std::uint64_t anchor_hash;
+    std::size_t labels = 0;
+    std::uint64_t hash = filter_hash(key, anchor_hash, &labels);
+    builder.add(anchor_hash, hash, labels);
+  }
+  std::string bytes = builder.finish();
+  BloomFilterView view;
+  ASSERT_TRUE(view.attach(bytes));
+  EXPECT_EQ(view.depths(), (1u << 2) | (1u << 5));
+  EXPECT_FALSE(view.holds_depth(1));
+  EXPECT_FALSE(view.holds_depth(2));
+  EXPECT_TRUE(view.holds_depth(3));
+  EXPECT_TRUE(view.holds_depth(6));
+  EXPECT_FALSE(view.holds_depth(127));
+
+  BloomFilterBuilder unknown(10);
+  unknown.add(1, 2);
+  bytes = unknown.finish();
+  ASSERT_TRUE(view.attach(bytes));
+  EXPECT_TRUE(view.holds_depth(1));
+  EXPECT_TRUE(view.holds_depth(127));
+}
+
 TEST(BloomFilter, RejectsMalformedBytes) {
   BloomFilterView view;
   EXPECT_FALSE(view.attach(""));
