@@ -1,10 +1,5 @@
 #include "bloom_filter.h"
 
-// Inlined: the keys are short and hashed on every query; a call into libxxhash costs more
-// than the hash itself.
-#define XXH_INLINE_ALL
-#include <xxhash.h>
-
 #include <cmath>
 #include <cstring>
 
@@ -12,27 +7,32 @@ namespace dnsverdict {
 namespace {
 
 constexpr char kMagic[8] = {'D', 'V', 'B', 'L', 'O', 'O', 'M', '1'};
-constexpr std::uint32_t kVersion = 2;
+constexpr std::uint32_t kVersion = 3;  // 2: XXH3-64 of each key
 
-// Odd multipliers that spread the low 32 bits of the hash over the eight words' bit
-// positions (as in Parquet's split-block Bloom filter).
-constexpr std::uint32_t kSalt[8] = {0x47b6137bu, 0x44974d91u, 0x8824ad5bu, 0xa2b7289du,
-                                    0x705495c7u, 0x2df1424bu, 0x9efc4947u, 0x5c6bfb31u};
-
-inline std::uint64_t block_index(std::uint64_t hash, std::uint64_t blocks) noexcept {
-  // Lemire's fast range reduction on the upper 32 bits.
-  return ((hash >> 32) * blocks) >> 32;
-}
-
-inline std::uint64_t bit_in_word(std::uint64_t hash, int word) noexcept {
-  auto low = static_cast<std::uint32_t>(hash);
-  return std::uint64_t{1} << ((low * kSalt[word]) >> 26);
-}
+using bloom_detail::bit_in_word;
+using bloom_detail::block_index;
 
 }  // namespace
 
 std::uint64_t filter_hash(std::string_view key) noexcept {
-  return XXH3_64bits_withSeed(key.data(), key.size(), kBloomSeed);
+  std::uint64_t anchor_hash;
+  return filter_hash(key, anchor_hash);
+}
+
+std::uint64_t filter_hash(std::string_view key, std::uint64_t& anchor_hash,
+                          std::size_t* label_count) noexcept {
+  const auto* bytes = reinterpret_cast<const std::uint8_t*>(key.data());
+  const std::uint8_t* end = bytes + key.size();
+  std::uint64_t state = kNameHashSeed;
+  anchor_hash = state;
+  std::size_t labels = 0;
+  for (std::size_t at = 0; at < key.size(); at += bytes[at] + 1u) {
+    if (at + bytes[at] + 1u > key.size()) break;  // not a key: hashed up to its last label
+    state = name_hash_label(state, bytes + at, bytes, end);
+    if (++labels <= 2) anchor_hash = state;
+  }
+  if (label_count != nullptr) *label_count = labels;
+  return state;
 }
 
 std::string_view filter_anchor(std::string_view key) noexcept {
@@ -56,22 +56,8 @@ bool BloomFilterView::attach(std::string_view bytes) noexcept {
   blocks_ = reinterpret_cast<const unsigned char*>(bytes.data()) + kBloomHeaderSize;
   block_count_ = blocks;
   key_count_ = keys;
+  std::memcpy(&depths_, bytes.data() + 40, 8);
   return true;
-}
-
-bool BloomFilterView::may_contain(std::uint64_t anchor_hash,
-                                  std::uint64_t key_hash) const noexcept {
-  const unsigned char* block = blocks_ + block_index(anchor_hash, block_count_) * kBloomBlockSize;
-  for (int word = 0; word < 8; ++word) {
-    std::uint64_t value;
-    std::memcpy(&value, block + word * 8, 8);
-    if ((value & bit_in_word(key_hash, word)) == 0) return false;
-  }
-  return true;
-}
-
-void BloomFilterView::prefetch(std::uint64_t anchor_hash) const noexcept {
-  __builtin_prefetch(blocks_ + block_index(anchor_hash, block_count_) * kBloomBlockSize);
 }
 
 BloomFilterBuilder::BloomFilterBuilder(std::uint64_t expected_keys, double bits_per_key) {
@@ -80,7 +66,9 @@ BloomFilterBuilder::BloomFilterBuilder(std::uint64_t expected_keys, double bits_
   words_.assign(block_count_ * 8, 0);
 }
 
-void BloomFilterBuilder::add(std::uint64_t anchor_hash, std::uint64_t key_hash) noexcept {
+void BloomFilterBuilder::add(std::uint64_t anchor_hash, std::uint64_t key_hash,
+                             std::size_t labels) noexcept {
+  depths_ |= labels == 0 ? ~std::uint64_t{0} : std::uint64_t{1} << (labels > 64 ? 63 : labels - 1);
   std::uint64_t* block = words_.data() + block_index(anchor_hash, block_count_) * 8;
   for (int word = 0; word < 8; ++word) block[word] |= bit_in_word(key_hash, word);
   ++key_count_;
@@ -94,6 +82,7 @@ void BloomFilterBuilder::write(char* out) const noexcept {
   std::memcpy(out + 24, &key_count_, 8);
   std::uint64_t seed = kBloomSeed;
   std::memcpy(out + 32, &seed, 8);
+  std::memcpy(out + 40, &depths_, 8);
   std::memcpy(out + kBloomHeaderSize, words_.data(), words_.size() * 8);
 }
 

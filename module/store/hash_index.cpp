@@ -9,7 +9,7 @@ namespace dnsverdict {
 namespace {
 
 constexpr char kMagic[8] = {'D', 'V', 'I', 'N', 'D', 'E', 'X', '1'};
-constexpr std::uint32_t kVersion = 1;
+constexpr std::uint32_t kVersion = 2;  // 1: slots by XXH3-64 of the key
 
 inline std::uint32_t fingerprint(std::uint64_t hash) noexcept {
   return static_cast<std::uint32_t>(hash >> 32) | 1u;

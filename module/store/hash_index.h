@@ -7,7 +7,8 @@
 // Index: a 48-octet header — magic "DVINDEX1", u32 version, u32 reserved, u64 slot count
 // (a power of two), u64 entry count, u64 heap size, u64 reserved — then u64 slots. A slot is 0
 // when empty, else (fingerprint << 32 | heap offset), with fingerprint = the upper 32 bits
-// of the key's filter_hash() with the lowest bit set (never 0). Probing is linear from slot
+// of the key's filter_hash() (name_hash.h, version 2; version 1 used XXH3-64) with the lowest
+// bit set (never 0). Probing is linear from slot
 // (hash & (slot count - 1)). The key is always compared, so a fingerprint collision costs a
 // probe, never a wrong answer.
 #pragma once

@@ -27,7 +27,9 @@
 namespace dnsverdict {
 
 // 2: rules as heap + hash index; pre-filter blocks picked by the two-label anchor.
-inline constexpr std::uint32_t kStoreFormatVersion = 2;
+// 3: the pre-filter and the index keyed by name_hash.h (every ancestor's hash in one pass
+//    over a name) instead of XXH3-64 of each key.
+inline constexpr std::uint32_t kStoreFormatVersion = 3;
 
 namespace db {
 inline constexpr const char* kMeta = "meta";

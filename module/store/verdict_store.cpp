@@ -266,26 +266,32 @@ std::shared_ptr<const VerdictStore> VerdictStore::open(const std::string& path) 
 // reverse order of declaration, and env_ is declared first.
 VerdictStore::~VerdictStore() = default;
 
-LookupResult VerdictStore::lookup(const NameKey& key, std::int64_t now) const noexcept {
-  LookupResult result;
-  std::size_t labels = key.label_count;
-  if (labels == 0) return result;
-  // Hash every ancestor. Their filter block is the one of the top-level label (1 label) or
-  // of the two-label anchor (2 labels and more): at most two cache lines, fetched together.
-  std::uint64_t hashes[kMaxLabels];
-  for (std::size_t n = 1; n <= labels; ++n) hashes[n - 1] = filter_hash(key.prefix(n));
-  filter_.prefetch(hashes[0]);
-  if (labels >= 2) filter_.prefetch(hashes[1]);
+template <typename GetKey>
+void VerdictStore::search(const std::uint64_t* hashes, std::size_t labels, GetKey&& get_key,
+                          std::int64_t now, LookupResult& result) const noexcept {
+  if (labels == 0) return;
+  // The filter block of every ancestor is the one of the top-level label (1 label) or of the
+  // two-label anchor (2 labels and more): at most two cache lines, fetched together.
+  const unsigned char* top_block = filter_.block(hashes[0]);
+  const unsigned char* anchor_block = labels >= 2 ? filter_.block(hashes[1]) : top_block;
+  __builtin_prefetch(top_block);
+  __builtin_prefetch(anchor_block);
+  const NameKey* key = nullptr;
   for (std::size_t n = labels; n >= 1; --n) {
-    std::uint64_t anchor_hash = hashes[n >= 2 ? 1 : 0];
-    if (!filter_.may_contain(anchor_hash, hashes[n - 1])) continue;
-    std::string_view owner = key.prefix(n);
+    if (!filter_.holds_depth(n) ||
+        !BloomFilterView::block_may_contain(n >= 2 ? anchor_block : top_block, hashes[n - 1]))
+      continue;
+    if (key == nullptr && (key = get_key()) == nullptr) {
+      result.status = LookupStatus::kError;
+      return;
+    }
+    std::string_view owner = key->prefix(n);
     std::string_view record;
     if (!index_.find(owner, hashes[n - 1], record)) continue;  // a filter false positive
     RuleSlots slots;
     if (!decode_slots(record, slots)) {
       result.status = LookupStatus::kError;
-      return result;
+      return;
     }
     const std::optional<Rule>& rule = n == labels ? slots.self : slots.below;
     if (!rule) continue;
@@ -297,20 +303,41 @@ LookupResult VerdictStore::lookup(const NameKey& key, std::int64_t now) const no
     result.rule = *rule;
     result.owner_labels = static_cast<std::uint8_t>(n);
     result.owner_key = owner;
+    return;
+  }
+}
+
+LookupResult VerdictStore::lookup(const NameKey& key, std::int64_t now) const noexcept {
+  LookupResult result;
+  std::uint64_t hashes[kMaxLabels];
+  std::size_t labels = key_ancestor_hashes(key.bytes, key.size, hashes, kMaxLabels);
+  if (labels != key.label_count) {  // not a key make_name_key built
+    result.status = LookupStatus::kError;
     return result;
   }
+  search(hashes, labels, [&key]() { return &key; }, now, result);
   return result;
+}
+
+bool VerdictStore::lookup_name(const std::uint8_t* wire, std::size_t size, NameKey& key,
+                               std::int64_t now, LookupResult& result) const noexcept {
+  std::uint64_t hashes[kMaxLabels];
+  int labels = wire_ancestor_hashes(wire, size, hashes);
+  if (labels < 0) return false;
+  search(hashes, static_cast<std::size_t>(labels), [&]() -> const NameKey* {
+    return make_name_key(wire, size, key) ? &key : nullptr;
+  }, now, result);
+  return true;
 }
 
 LookupResult VerdictStore::lookup_wire(const std::uint8_t* wire, std::size_t size,
                                        std::int64_t now) const noexcept {
   NameKey key;
-  if (!make_name_key(wire, size, key)) {
-    LookupResult result;
+  LookupResult result;
+  if (!lookup_name(wire, size, key, now, result)) {
     result.status = LookupStatus::kError;
     return result;
   }
-  LookupResult result = lookup(key, now);
   result.owner_key = {};  // it pointed into `key`, which ends here
   return result;
 }

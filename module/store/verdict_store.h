@@ -111,6 +111,14 @@ class VerdictStore {
   // `now` may be kReadClock: the clock is then read only when a rule with an expiry time is
   // found (most lookups find nothing and need no time).
   LookupResult lookup(const NameKey& key, std::int64_t now) const noexcept;
+  // The same for a wire-format name as received (any case): its ancestors are hashed in one
+  // pass over `wire` and checked in the pre-filter first; `key` is built only when the filter
+  // may hold one of them (a name that matches nothing mostly needs no key). A hit's owner_key
+  // points into `key`. Returns false (`result` untouched) when `wire` is not a valid
+  // uncompressed wire name (make_name_key's rules). `result` must be a default LookupResult
+  // (a miss): a miss leaves it as it is.
+  bool lookup_name(const std::uint8_t* wire, std::size_t size, NameKey& key, std::int64_t now,
+                   LookupResult& result) const noexcept;
   // The same for a wire-format name; owner_key is left empty (use owner_labels).
   LookupResult lookup_wire(const std::uint8_t* wire, std::size_t size,
                            std::int64_t now) const noexcept;
@@ -162,6 +170,12 @@ class VerdictStore {
 
  private:
   VerdictStore() = default;
+  // The lookup over precomputed ancestor hashes; key() returns the name's key (built on first
+  // call) or null when it cannot be built.
+  // Sets `result` on a hit or an error; leaves it untouched on a miss.
+  template <typename GetKey>
+  void search(const std::uint64_t* hashes, std::size_t labels, GetKey&& key, std::int64_t now,
+              LookupResult& result) const noexcept;
   static void read_name_server_meta(VerdictStore& store);
 
   std::string path_;

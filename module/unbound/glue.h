@@ -225,8 +225,9 @@ inline bool policy_applies(std::uint16_t qclass) noexcept {
 // The store lookup for a wire name; `key` must outlive the result (owner_key points into it).
 inline LookupResult lookup_name(const VerdictStore& store, const std::uint8_t* wire, std::size_t size,
                          NameKey& key) noexcept {
-  if (!make_name_key(wire, size, key)) return {};
-  return store.lookup(key, kReadClock);
+  LookupResult result;
+  if (!store.lookup_name(wire, size, key, kReadClock, result)) result = LookupResult{};
+  return result;
 }
 
 // The store lookup for an address (4 or 16 octets); a hit's owner_key is the address rule's

@@ -1,7 +1,7 @@
 """Instructions per cached query inside Unbound (callgrind), for plain Unbound, plain Unbound
 with one idle thread, and each module given: deterministic figures to compare builds.
 
-  python3 tests/bench/ir_compare.py [--rules N] [--address-rules N] [--names N]
+  python3 tests/bench/ir_compare.py [--rules N] [--address-rules N] [--feed FILE] [--names N]
                                     [--breakdown N] [--keep DIR] MODULE.so...
 
 Starts NSD (the integration harness's test bed) for the upstream, compiles a store of N
@@ -37,6 +37,9 @@ def main():
     parser.add_argument("modules", nargs="+")
     parser.add_argument("--rules", type=int, default=100000)
     parser.add_argument("--address-rules", type=int, default=0)
+    parser.add_argument("--feed", action="append", default=[], metavar="FILE",
+                        help="a further feed compiled into the store (e.g. rules at other "
+                             "label depths than the random names' three)")
     parser.add_argument("--names", type=int, default=2000,
                         help="pass names: warmed twice, then each asked once, all cache hits")
     parser.add_argument("--breakdown", type=int, default=25,
@@ -66,6 +69,7 @@ def main():
                     else:
                         out.write("24.0.%d.%d.%d.rpz-ip CNAME .\n" % tuple(octets[1:]))
             feeds += ["--format", "rpz", os.path.join(bed.dir, "addresses.rpz")]
+        feeds += [os.path.abspath(feed) for feed in options.feed]
         subprocess.run([harness.CLI, "compile", "-q", "--force", "-o", bed.store] + feeds,
                        check=True, timeout=600)
         warm = os.path.join(bed.dir, "warm.txt")

@@ -1,14 +1,17 @@
 // Name normalisation from wire format, as names arrive from the network and from dnstap:
-// wire_name_length, make_name_key, key_to_wire, name_to_text, ascii_lowercase. Properties:
+// wire_name_length, make_name_key, key_to_wire, name_to_text, ascii_lowercase,
+// wire_ancestor_hashes. Properties:
 // make_name_key accepts exactly what wire_name_length accepts; the key has one prefix per
 // ancestor, each the key of that ancestor; key_to_wire gives the name back, lowercased;
 // name_to_text prints it as text that parses back to it; the eight-at-a-time lowercasing
-// equals the plain one, on any bytes.
+// equals the plain one, on any bytes; wire_ancestor_hashes accepts the same names as
+// make_name_key and gives every ancestor the hash of its key.
 #include <cstddef>
 #include <cstdint>
 #include <string>
 
 #include "dns_name.h"
+#include "name_hash.h"
 #include "fuzz_support.h"
 
 using namespace dnsverdict;
@@ -34,7 +37,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   NameKey key;
   bool keyed = make_name_key(data, size, key);
   FUZZ_CHECK(keyed == (length != 0));
+  // The filter's hashes, from the wire name as received: the same names accepted, and every
+  // ancestor's hash that of its key (name_hash.h).
+  std::uint64_t wire_hashes[kMaxLabels];
+  int hashed = wire_ancestor_hashes(data, size, wire_hashes);
+  FUZZ_CHECK((hashed >= 0) == keyed);
   if (!keyed) return 0;
+  std::uint64_t key_hashes[kMaxLabels];
+  FUZZ_CHECK(key_ancestor_hashes(key.bytes, key.size, key_hashes, kMaxLabels) == key.label_count);
+  FUZZ_CHECK(hashed == key.label_count);
+  for (int n = 0; n < hashed; ++n) FUZZ_CHECK(wire_hashes[n] == key_hashes[n]);
 
   std::string wire = plain_lowercase(bytes.substr(0, length));
   FUZZ_CHECK(key.size + 1u == length);

@@ -37,6 +37,26 @@ FEEDS = [
 ]
 
 
+def set_format_version(path, version):
+    """Rewrites a real store's format version in its meta with LMDB's own tools (the
+    checksum trailer is removed first: the store is then read unverified, as one written
+    before checksums, and refused for its version alone)."""
+    with open(path, "r+b") as store:
+        store.seek(-32, os.SEEK_END)
+        if store.read(8) == b"DVSUM001":
+            store.truncate(os.path.getsize(path) - 32)
+    dumped = subprocess.run(["mdb_dump", "-n", "-p", "-s", "meta", path], capture_output=True,
+                            text=True, check=True).stdout
+    dumped, replaced = re.subn(r" format_version\n \d+\n", " format_version\n %d\n" % version,
+                               dumped)
+    assert replaced == 1, dumped
+    subprocess.run(["mdb_load", "-n", "-s", "meta", path], input=dumped, text=True,
+                   capture_output=True, check=True)
+    for leftover in (path + "-lock",):
+        if os.path.exists(leftover):
+            os.remove(leftover)
+
+
 class ModuleTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -249,6 +269,22 @@ class HotSwapTest(harness.BedTestCase):
         self.assertEqual(self.bed.dig("second.lab").status, "NXDOMAIN")
 
 
+    def test_older_format_swapped_in_keeps_last_good(self):
+        self.assertEqual(self.bed.dig("first.lab").status, "NXDOMAIN")
+        older = self.bed.store + ".older"
+        harness.compile_store(older, [("second.lab\n", [])])
+        set_format_version(older, 2)
+        os.rename(older, self.bed.store)
+        time.sleep(0.8)
+        self.assertEqual(self.bed.dig("first.lab").status, "NXDOMAIN")
+        self.assertEqual(self.bed.dig("second.lab").addresses(), ["10.0.0.1"])
+        log = self.bed.log()
+        self.assertEqual(log.count("new store rejected"), 1)
+        self.assertIn("store format version 2, this build reads version 3", log)
+        self.bed.swap([("second.lab\n", [])])  # a store of this version is picked up again
+        self.assertEqual(self.bed.dig("second.lab").status, "NXDOMAIN")
+
+
 class ManySwapsTest(harness.BedTestCase):
     """Memory, mappings and descriptors stay flat across 100 swaps; reload works."""
 
@@ -443,22 +479,30 @@ class StartFailureTest(unittest.TestCase):
 
     @staticmethod
     def other_version(path):
-        """A real store whose meta says format version 99 (rewritten with LMDB's own tools)."""
-        dumped = subprocess.run(["mdb_dump", "-n", "-p", "-s", "meta", path], capture_output=True,
-                                text=True, check=True).stdout
-        dumped, replaced = re.subn(r" format_version\n \d+\n", " format_version\n 99\n", dumped)
-        assert replaced == 1, dumped
-        subprocess.run(["mdb_load", "-n", "-s", "meta", path], input=dumped, text=True,
-                       capture_output=True, check=True)
-        for leftover in (path + "-lock",):
-            if os.path.exists(leftover):
-                os.remove(leftover)
+        """A real store whose meta says format version 99."""
+        set_format_version(path, 99)
+
+    @staticmethod
+    def older_version(path):
+        """The previous format (2), as an older dnsverdict compiled it."""
+        set_format_version(path, 2)
+
+    @staticmethod
+    def newer_version(path):
+        set_format_version(path, 4)
 
     @staticmethod
     def truncated(path):
         size = os.path.getsize(path)
         with open(path, "r+b") as out:
             out.truncate(size // 2)
+
+    def test_another_format_version_is_refused_loudly(self):
+        for prepare, version in ((self.older_version, 2), (self.newer_version, 4)):
+            status, log = self.run_with("open", prepare)
+            self.assertEqual(status, "NOERROR", prepare.__name__)
+            self.assertEqual(log.count("NO STORE"), 1, prepare.__name__)
+            self.assertIn("store format version %d, this build reads version 3" % version, log)
 
     def test_fail_open_and_closed(self):
         for prepare in (self.missing, self.garbage, self.truncated, self.other_version):

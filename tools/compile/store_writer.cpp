@@ -258,12 +258,18 @@ PublishResult write_store(const RuleSet& rules, const std::string& target,
   // Hash first, prefetching keys ahead; then fill the structures, prefetching the index slot
   // a few records ahead. Both loops are bound by cache misses, not by work.
   constexpr std::size_t kAhead = 16;
+  // Each key's hash and its anchor's come from one pass over the key (name_hash.h).
+  // Each key's hash, its anchor's and its label count come from one pass over the key
+  // (name_hash.h); they are added to the filter here, and to the index below.
   std::vector<std::uint64_t> hashes;
   reserve_huge(hashes, records.size());
   hashes.resize(records.size());
   for (std::size_t i = 0; i < records.size(); ++i) {
     if (i + kAhead < records.size()) __builtin_prefetch(records[i + kAhead].key.data());
-    hashes[i] = filter_hash(records[i].key);
+    std::uint64_t anchor_hash;
+    std::size_t labels;
+    hashes[i] = filter_hash(records[i].key, anchor_hash, &labels);
+    filter.add(anchor_hash, hashes[i], labels);
   }
   std::string encoded;
   NameServerRules name_server_rules;
@@ -276,8 +282,6 @@ PublishResult write_store(const RuleSet& rules, const std::string& target,
     encoded.clear();
     encode_slots(rules.slots(records[i]), encoded);
     name_server_rules.add(records[i].key, encoded);
-    std::string_view anchor = filter_anchor(records[i].key);
-    filter.add(anchor.size() == records[i].key.size() ? hashes[i] : filter_hash(anchor), hashes[i]);
     try {
       index.add(records[i].key, hashes[i], encoded);
     } catch (const std::length_error& error) {

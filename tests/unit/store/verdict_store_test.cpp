@@ -332,30 +332,87 @@ TEST(VerdictStore, StoreWithoutChecksumOpensUnverified) {
   EXPECT_EQ(describe(VerdictStore::open(path)->checksum()).rfind("verified (XXH3-128 ", 0), 0u);
 }
 
+// The previous format (2: XXH3-keyed filter and index), a newer one and a strange one are
+// refused by their version, with the version the build reads.
 TEST(VerdictStore, OtherFormatVersionIsRefused) {
-  TempDir dir;
-  std::string path = dir.file("s.mdb");
-  build(path, {{{"a.test"}}});
-  dir.write("s.mdb", without_trailer(testing::read_file(path)));
-  MDB_env* env;
-  mdb_env_create(&env);
-  mdb_env_set_maxdbs(env, 10);
-  ASSERT_EQ(mdb_env_open(env, path.c_str(), MDB_NOSUBDIR | MDB_NOLOCK, 0644), 0);
-  MDB_txn* txn;
-  mdb_txn_begin(env, nullptr, 0, &txn);
-  MDB_dbi dbi;
-  ASSERT_EQ(mdb_dbi_open(txn, db::kMeta, 0, &dbi), 0);
-  MDB_val key = to_val(meta::kFormatVersion), value = to_val("99");
-  ASSERT_EQ(mdb_put(txn, dbi, &key, &value, 0), 0);
-  mdb_txn_commit(txn);
-  mdb_env_close(env);
-  append_checksum_trailer(path);
-  try {
-    VerdictStore::open(path);
-    FAIL() << "opened";
-  } catch (const StoreError& error) {
-    EXPECT_NE(std::string(error.what()).find("format version 99"), std::string::npos) << error.what();
+  for (const char* version : {"2", "4", "99"}) {
+    TempDir dir;
+    std::string path = dir.file("s.mdb");
+    build(path, {{{"a.test"}}});
+    dir.write("s.mdb", without_trailer(testing::read_file(path)));
+    MDB_env* env;
+    mdb_env_create(&env);
+    mdb_env_set_maxdbs(env, 10);
+    ASSERT_EQ(mdb_env_open(env, path.c_str(), MDB_NOSUBDIR | MDB_NOLOCK, 0644), 0);
+    MDB_txn* txn;
+    mdb_txn_begin(env, nullptr, 0, &txn);
+    MDB_dbi dbi;
+    ASSERT_EQ(mdb_dbi_open(txn, db::kMeta, 0, &dbi), 0);
+    MDB_val key = to_val(meta::kFormatVersion), value = to_val(version);
+    ASSERT_EQ(mdb_put(txn, dbi, &key, &value, 0), 0);
+    mdb_txn_commit(txn);
+    mdb_env_close(env);
+    append_checksum_trailer(path);
+    try {
+      VerdictStore::open(path);
+      FAIL() << "opened version " << version;
+    } catch (const StoreError& error) {
+      std::string expected = std::string("store format version ") + version +
+                             ", this build reads version " + std::to_string(kStoreFormatVersion);
+      EXPECT_NE(std::string(error.what()).find(expected), std::string::npos) << error.what();
+    }
   }
+}
+
+// A wire name is hashed and checked in the filter before its key is built: a name the filter
+// rejects gets no key; a listed one (any case) gets its key and its owner, as lookup(key).
+TEST(VerdictStore, WireLookupBuildsTheKeyOnlyForAFilterHit) {
+  TempDir dir;
+  auto store = build(dir.file("s.mdb"), {{{"tree.test", RuleKind::kSubtree},
+                                          {"exact.longer-than-eight.test", RuleKind::kExact}}});
+  auto wire_of = [](std::string_view name) {
+    std::string wire, error;
+    EXPECT_TRUE(parse_name(name, wire, error));
+    return wire;
+  };
+  auto lookup = [&](const std::string& wire, NameKey& key, LookupResult& result) {
+    return store->lookup_name(reinterpret_cast<const std::uint8_t*>(wire.data()), wire.size(), key,
+                              kNow, result);
+  };
+  int keys_built = 0;
+  for (int i = 0; i < 200; ++i) {
+    NameKey key;
+    LookupResult result;
+    ASSERT_TRUE(lookup(wire_of("name" + std::to_string(i) + ".other.test"), key, result));
+    EXPECT_FALSE(result.hit());
+    EXPECT_NE(result.status, LookupStatus::kError);
+    keys_built += key.label_count != 0;
+  }
+  // Only filter false positives (about 0.5% at 12 bits per key) build a key.
+  EXPECT_LE(keys_built, 4);
+
+  // parse_name lowercases: the mixed case is written into the wire name itself.
+  std::string wire("\3WWW\4Tree\4TEST", 14);
+  wire.push_back('\0');
+  NameKey key;
+  LookupResult result;
+  ASSERT_TRUE(lookup(wire, key, result));
+  ASSERT_TRUE(result.hit());
+  EXPECT_EQ(result.owner_labels, 2);
+  std::string expected_owner, error;
+  ASSERT_TRUE(text_to_key("tree.test", expected_owner, error));
+  EXPECT_EQ(result.owner_key, expected_owner);
+  EXPECT_EQ(key.label_count, 3);
+
+  NameKey exact_key;
+  ASSERT_TRUE(lookup(wire_of("EXACT.Longer-Than-Eight.test"), exact_key, result));
+  EXPECT_TRUE(result.hit());
+  EXPECT_EQ(result.owner_labels, 3);
+
+  // Not a wire name: false, as make_name_key refuses it.
+  const std::uint8_t pointer[] = {0xc0, 0x0c};
+  NameKey bad_key;
+  EXPECT_FALSE(store->lookup_name(pointer, sizeof pointer, bad_key, kNow, result));
 }
 
 TEST(VerdictStore, ManyThreadsLookUpAtOnce) {
