@@ -125,7 +125,8 @@ def find_tools(args):
     prefix = cmake_cache(build, "UNBOUND_PREFIX") or os.path.join(build, "unbound")
     tools = {
         "cli": args.cli or os.path.join(build, "tools", "dnsverdict"),
-        "module": args.module or os.path.join(build, "module", "dnsverdict.so"),
+        # Absolute: Unbound opens the module from its own working folder.
+        "module": os.path.abspath(args.module or os.path.join(build, "module", "dnsverdict.so")),
         "unbound": args.unbound or os.path.join(prefix, "sbin", "unbound"),
         "nsd": shutil.which("nsd") or "/usr/sbin/nsd",
         "dnsperf": shutil.which("dnsperf"),
