@@ -16,6 +16,9 @@ import threading
 import time
 import unittest
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+
 CLI = os.environ.get("DNSVERDICT_CLI", "dnsverdict")
 SECRET = "c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0"
 KNOTD = shutil.which("knotd") or "/usr/sbin/knotd"
@@ -26,16 +29,6 @@ def free_port():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
-
-
-def wait_until(condition, timeout=30.0, step=0.05):
-    """True once condition() is true; False after `timeout` s."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(step)
-    return condition()
 
 
 class Folder(unittest.TestCase):
@@ -113,7 +106,7 @@ log:
                                      stderr=subprocess.STDOUT)
         self.addCleanup(self.stop_knot)
         # Knot can take seconds to start on a loaded machine (CTest runs tests side by side).
-        self.assertTrue(wait_until(lambda: "SOA" in self.kdig("SOA").stdout),
+        self.assertTrue(harness.wait_for(lambda: "SOA" in self.kdig("SOA").stdout, 30),
                         "knotd did not answer in 30 s:\n" + self.knot_log())
         self.write("xfr.secret", SECRET + "\n")
         self.write("feeds.manifest", f"""[feed rpz.example]
@@ -150,8 +143,9 @@ format = rpz
             serial=2, records="bad.test CNAME .\nkeep.test CNAME rpz-drop.\nnew.test CNAME ."))
         subprocess.run([KNOTC, "-c", self.path("knot.conf"), "zone-reload", "rpz.example"],
                        check=True, capture_output=True, timeout=10)
-        self.assertTrue(wait_until(lambda: " 2 3600 " in self.kdig("SOA", "+short").stdout),
-                        "knotd did not load serial 2 in 30 s:\n" + self.knot_log())
+        self.assertTrue(
+            harness.wait_for(lambda: " 2 3600 " in self.kdig("SOA", "+short").stdout, 30),
+            "knotd did not load serial 2 in 30 s:\n" + self.knot_log())
         # The primary really answers incrementally: new SOA, old SOA, deletions, ...
         ixfr = [line for line in self.kdig("IXFR=1").stdout.splitlines()
                 if line and not line.startswith(";;") and "TSIG" not in line]
@@ -162,7 +156,7 @@ format = rpz
         self.assertEqual(result.returncode, 0, result.stderr)
         self.assertIn("3 entries read (unchanged)", result.stderr)
         self.assertIn("    IXFR, serial 2\n", result.stderr)
-        self.assertTrue(wait_until(lambda: "IXFR, outgoing" in self.knot_log()),
+        self.assertTrue(harness.wait_for(lambda: "IXFR, outgoing" in self.knot_log(), 30),
                         self.knot_log())  # knotd logs the transfer as it ends
         self.assertTrue(self.matches("new.test"))
         self.assertFalse(self.matches("worse.test"))

@@ -93,6 +93,16 @@ alias   CNAME bad.sec.
 """
 
 
+def wait_for(condition, timeout=5.0, step=0.1):
+    """True once condition() is true, False after `timeout` s."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if condition():
+            return True
+        time.sleep(step)
+    return condition()
+
+
 def free_port():
     """A port free for both UDP and TCP on 127.0.0.1."""
     for _ in range(50):
