@@ -67,7 +67,6 @@ class BloomFilterView {
   bool may_contain(std::uint64_t anchor_hash, std::uint64_t key_hash) const noexcept {
     return block_may_contain(block(anchor_hash), key_hash);
   }
-  void prefetch(std::uint64_t anchor_hash) const noexcept { __builtin_prefetch(block(anchor_hash)); }
   // The block of an anchor, then the check of a key in it: a lookup finds the block of its
   // anchor once for all its ancestors.
   const unsigned char* block(std::uint64_t anchor_hash) const noexcept {
