@@ -12,6 +12,7 @@
 #include <cstring>
 #include <mutex>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -598,6 +599,52 @@ TEST(StatsFlusher, FlushNowReportsWhatItsCallbacksThrow) {
   EXPECT_TRUE(flusher.flush_now(error)) << error;
   clock_throws = true;
   flusher.stop();  // the final flush fails too, without terminating
+}
+
+// Flushes that fail and succeed by turns (a disk at the edge of full: a failed write gives
+// back what it took, so the next flush fits): the flusher logs the failure once, and that the
+// store works again only after two flushes in a row succeed.
+TEST(StatsFlusher, AFlushBetweenFailuresIsNoRecovery) {
+  testing::TempDir dir;
+  HitCounters counters;
+  std::atomic<bool> clock_throws{false};
+  std::vector<std::string> errors, infos;
+  std::mutex log_mutex;
+  StatsFlusher flusher;
+  StatsFlusher::Options flusher_options;
+  flusher_options.counters = &counters;
+  flusher_options.stats_path = dir.file("stats.lmdb");
+  flusher_options.interval = std::chrono::seconds(3600);
+  flusher_options.clock = [&]() -> std::int64_t {
+    if (clock_throws) throw std::runtime_error("No space left on device");
+    return kHour + 30;
+  };
+  flusher_options.logger = [&](StatsFlusher::Severity severity, const std::string& message) {
+    std::lock_guard<std::mutex> lock(log_mutex);
+    (severity == StatsFlusher::Severity::kInfo ? infos : errors).push_back(message);
+  };
+  std::string error;
+  ASSERT_TRUE(flusher.start(flusher_options, error)) << error;
+  for (int round = 0; round < 3; ++round) {
+    clock_throws = true;
+    EXPECT_FALSE(flusher.flush_now(error));
+    clock_throws = false;
+    EXPECT_TRUE(flusher.flush_now(error)) << error;
+  }
+  {
+    std::lock_guard<std::mutex> lock(log_mutex);
+    EXPECT_EQ(errors.size(), 1u) << ::testing::PrintToString(errors);
+    for (const std::string& message : infos)
+      EXPECT_EQ(message.find("working again"), std::string::npos) << message;
+  }
+  EXPECT_TRUE(flusher.flush_now(error)) << error;  // the second in a row
+  flusher.stop();
+  std::lock_guard<std::mutex> lock(log_mutex);
+  EXPECT_EQ(errors.size(), 1u) << ::testing::PrintToString(errors);
+  int recoveries = 0;
+  for (const std::string& message : infos)
+    recoveries += message.find("working again after 3 failed flushes") != std::string::npos;
+  EXPECT_EQ(recoveries, 1) << ::testing::PrintToString(infos);
 }
 
 // A stats store that cannot be opened at start (its folder is not there yet) does not stop

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -723,6 +724,62 @@ TEST(HitLog, WriteErrorSummariesComeAtMostOncePerInterval) {
   EXPECT_GE(log->write_errors(), 5u);
   EXPECT_GE(reported, 2u);  // the first, and at least one summary
   EXPECT_LE(reported, 1 + static_cast<std::size_t>(elapsed / 50ms) + 1);
+}
+
+// A disk at the edge of full: a failed write gives back what it took, the next write fits,
+// the one after fails again. Here a pipe the test empties now and then does the same. The
+// log says once that it cannot write, and that it writes again only once its writes have
+// gone on succeeding for the recovery interval, not at every write that fits in between.
+TEST(HitLog, AWriteBetweenFailuresIsNoRecovery) {
+  TempDir dir;
+  const std::string path = dir.file("hits.pipe");
+  ASSERT_EQ(::mkfifo(path.c_str(), 0640), 0);
+  const int reader = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  ASSERT_GE(reader, 0);
+  ASSERT_GE(::fcntl(reader, F_SETPIPE_SZ, 4096), 0);
+  Messages messages;
+  HitLog::Options options = options_for(path);
+  options.flush_interval = 1ms;
+  options.error_report_interval = 1h;
+  options.recovery_interval = 2s;
+  options.logger = messages.logger();
+  auto log = open_log(options);
+  ASSERT_TRUE(log->is_open());
+  auto fill_until_a_write_fails = [&] {
+    const std::uint64_t errors = log->write_errors();
+    return eventually([&] {
+      log->submit(sample_record());
+      return log->write_errors() > errors;
+    });
+  };
+  auto empty_the_pipe = [&] {
+    char buffer[65536];
+    while (::read(reader, buffer, sizeof buffer) > 0) {
+    }
+  };
+  auto one_write_succeeds = [&] {
+    const std::uint64_t written = log->written();
+    log->submit(sample_record());
+    return eventually([&] { return log->written() > written; });
+  };
+  for (int round = 0; round < 3; ++round) {
+    ASSERT_TRUE(fill_until_a_write_fails());
+    empty_the_pipe();
+    ASSERT_TRUE(one_write_succeeds());
+  }
+  ASSERT_TRUE(fill_until_a_write_fails());
+  EXPECT_EQ(messages.lines().size(), 1u) << ::testing::PrintToString(messages.lines());
+  EXPECT_EQ(messages.lines().at(0),
+            "error: cannot write to " + path +
+                ": Resource temporarily unavailable; its lines are dropped until a write succeeds");
+  empty_the_pipe();
+  ASSERT_TRUE(one_write_succeeds());
+  ASSERT_TRUE(eventually([&] { return messages.lines().size() >= 2; }));
+  const std::vector<std::string> lines = messages.lines();
+  EXPECT_EQ(lines.size(), 2u) << ::testing::PrintToString(lines);
+  EXPECT_EQ(lines[1].rfind("info: writing to " + path + " again after ", 0), 0u) << lines[1];
+  log.reset();
+  ::close(reader);
 }
 
 // A clock the test moves.
