@@ -113,4 +113,13 @@ done
 
 echo "dnsverdict: the module against each Unbound:" >&2
 printf '  %s\n' "${summary[@]}" >&2
+# What failed, from each failing version's log: the tests ctest lists and the lines around
+# their failures (the whole output stays in the log).
+for version in "$@"; do
+  log=build-compat/$version.log
+  if grep -q '^The following tests FAILED:' "$log" 2>/dev/null; then
+    echo "dnsverdict: Unbound $version: what failed ($log):" >&2
+    grep -E '^(FAIL|ERROR):|Error:|Error\b.*:|Assertion|^\s+[0-9]+ - ' "$log" | tail -n 40 | sed 's/^/  /' >&2
+  fi
+done
 exit $failed

@@ -140,6 +140,7 @@ void StatsFlusher::open_store() {
 void StatsFlusher::note_failure(const std::string& error) noexcept {
   try {
     ++failures_in_a_row_;
+    one_good_flush_ = false;
     if (failures_in_a_row_ > 1 && error == last_error_) return;
     last_error_ = error;
     log(Severity::kError, error + (store_ ? "" : "; nothing is counted until it opens") +
@@ -152,6 +153,13 @@ void StatsFlusher::note_failure(const std::string& error) noexcept {
 // Under flush_mutex_.
 void StatsFlusher::note_success() noexcept {
   if (failures_in_a_row_ == 0) return;
+  // Said after two flushes in a row: on a disk at the edge of full, the pages a failed flush
+  // gave back let the next one fit, and the one after fails again.
+  if (!one_good_flush_) {
+    one_good_flush_ = true;
+    return;
+  }
+  one_good_flush_ = false;
   try {
     log(Severity::kInfo, options_.stats_path + ": stats store working again after " +
                              std::to_string(failures_in_a_row_) + " failed flushes");

@@ -101,7 +101,8 @@ class StatsFlusher {
   std::mutex flush_mutex_;  // one flush at a time; guards the members up to wake_mutex_
   std::optional<StatsStore> store_;
   StatsStore::Usage usage_;
-  std::uint64_t failures_in_a_row_ = 0;
+  std::uint64_t failures_in_a_row_ = 0;  // since the store last worked (two flushes in a row)
+  bool one_good_flush_ = false;           // failing, and the last flush succeeded
   std::string last_error_;
   bool map_full_logged_ = false;
 

@@ -522,6 +522,7 @@ void HitLog::run_writer() noexcept {
     const std::size_t lines = drain(batch, wall_time);
     report_due(open_failures_, stopping && lines == 0);
     report_due(write_failures_, stopping && lines == 0);
+    settled(write_failures_, stopping && lines == 0);
     if (stopping) {
       if (lines != 0) continue;
       if (limiter_) write_summaries(true, now_us());
@@ -632,8 +633,11 @@ std::uint64_t HitLog::write_batch(std::string& batch, std::uint64_t lines) noexc
   if (error != 0) {
     write_errors_.fetch_add(1, std::memory_order_relaxed);
     failed(write_failures_, error);
-  } else {
-    recovered(write_failures_);
+  } else if (write_failures_.failing && !write_failures_.settling) {
+    // Said once writes have gone on succeeding (settled()): on a disk at the edge of full,
+    // the blocks a failed write gave back let the next write fit, and the one after fails.
+    write_failures_.settling = true;
+    write_failures_.good_since = std::chrono::steady_clock::now();
   }
   return std::min(complete, lines);
 }
@@ -698,6 +702,7 @@ void HitLog::log(Severity severity, const std::string& message) const noexcept {
 
 void HitLog::failed(FailureReport& report, int error) noexcept {
   report.last_error = error;
+  report.settling = false;
   ++report.failures;
   if (report.failing) {
     ++report.unreported;
@@ -739,6 +744,13 @@ void HitLog::report_due(FailureReport& report, bool now) noexcept {
   }
   report.unreported = 0;
   report.reported = time;
+}
+
+void HitLog::settled(FailureReport& report, bool now) noexcept {
+  if (!report.settling) return;
+  if (!now && std::chrono::steady_clock::now() - report.good_since < options_.recovery_interval)
+    return;
+  recovered(report);
 }
 
 void HitLog::recovered(FailureReport& report) noexcept {

@@ -177,6 +177,10 @@ class HitLog {
     // Failed opens and writes: the first is logged at once, the rest in at most one summary
     // per interval while they go on, and one line when the log works again.
     std::chrono::milliseconds error_report_interval{std::chrono::seconds(60)};
+    // After failed writes, how long writes must go on succeeding before the log says it
+    // writes again: on a disk at the edge of full, a write that fits between two that do not
+    // is no recovery.
+    std::chrono::milliseconds recovery_interval{std::chrono::seconds(5)};
     HitLogLimits limits;  // default: no limits
     Logger logger;        // default: silent. Called from open() and the writer thread.
     // Test seams. `clock`: unix time in microseconds, read by the writer for the rate limits
@@ -247,6 +251,9 @@ class HitLog {
     std::uint64_t dropped_before = 0;  // dropped() when they began
     int last_error = 0;
     std::chrono::steady_clock::time_point reported{};
+    // Writes only: failing, but writes have succeeded since this time (none failed since).
+    bool settling = false;
+    std::chrono::steady_clock::time_point good_since{};
   };
 
   explicit HitLog(Options options);
@@ -269,6 +276,9 @@ class HitLog {
   void log(Severity severity, const std::string& message) const noexcept;
   void failed(FailureReport& report, int error) noexcept;
   void report_due(FailureReport& report, bool now) noexcept;
+  // Says the log writes again once writes have succeeded for the recovery interval (or
+  // `now`, when the log closes).
+  void settled(FailureReport& report, bool now) noexcept;
   void recovered(FailureReport& report) noexcept;
 
   // Owns the log file descriptor.
