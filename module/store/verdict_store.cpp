@@ -266,21 +266,55 @@ std::shared_ptr<const VerdictStore> VerdictStore::open(const std::string& path) 
 // reverse order of declaration, and env_ is declared first.
 VerdictStore::~VerdictStore() = default;
 
-template <typename GetKey>
-void VerdictStore::search(const std::uint64_t* hashes, std::size_t labels, GetKey&& get_key,
-                          std::int64_t now, LookupResult& result) const noexcept {
-  if (labels == 0) return;
+namespace {
+
+// Bit n - 1 for every label depth n from 1 to `labels` (bit 63: 64 and more).
+std::uint64_t depths_up_to(std::size_t labels) noexcept {
+  return labels >= 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << labels) - 1;
+}
+
+constexpr std::uint64_t kDeepDepths = std::uint64_t{1} << 63;  // 64 labels and more
+
+}  // namespace
+
+std::uint64_t VerdictStore::filter_candidates(const std::uint64_t* hashes,
+                                              std::uint64_t depths) const noexcept {
   // The filter block of every ancestor is the one of the top-level label (1 label) or of the
-  // two-label anchor (2 labels and more): at most two cache lines, fetched together.
-  const unsigned char* top_block = filter_.block(hashes[0]);
-  const unsigned char* anchor_block = labels >= 2 ? filter_.block(hashes[1]) : top_block;
-  __builtin_prefetch(top_block);
-  __builtin_prefetch(anchor_block);
+  // two-label anchor (2 labels and more): at most two cache lines, the anchor's fetched while
+  // the top-level label's is checked.
+  std::uint64_t candidates = depths & kDeepDepths;
+  std::uint64_t pending = depths & ~kDeepDepths;
+  const unsigned char* anchor_block = nullptr;
+  if (pending > 1) {
+    anchor_block = filter_.block(hashes[1]);
+    __builtin_prefetch(anchor_block);
+  }
+  if (pending & 1u) {
+    if (BloomFilterView::block_may_contain(filter_.block(hashes[0]), hashes[0])) candidates |= 1u;
+    pending &= ~std::uint64_t{1};
+  }
+  for (; pending != 0; pending &= pending - 1) {
+    int bit = __builtin_ctzll(pending);
+    if (BloomFilterView::block_may_contain(anchor_block, hashes[bit])) {
+      candidates |= std::uint64_t{1} << bit;
+    }
+  }
+  return candidates;
+}
+
+template <typename GetKey>
+void VerdictStore::search(const std::uint64_t* hashes, std::size_t labels,
+                          std::uint64_t candidates, GetKey&& get_key, std::int64_t now,
+                          LookupResult& result) const noexcept {
   const NameKey* key = nullptr;
   for (std::size_t n = labels; n >= 1; --n) {
-    if (!filter_.holds_depth(n) ||
-        !BloomFilterView::block_may_contain(n >= 2 ? anchor_block : top_block, hashes[n - 1]))
+    if (n >= 64) {  // one depth bit for all of them: each is checked in the filter here
+      if ((candidates & kDeepDepths) == 0 ||
+          !BloomFilterView::block_may_contain(filter_.block(hashes[1]), hashes[n - 1]))
+        continue;
+    } else if (((candidates >> (n - 1)) & 1u) == 0) {
       continue;
+    }
     if (key == nullptr && (key = get_key()) == nullptr) {
       result.status = LookupStatus::kError;
       return;
@@ -315,18 +349,41 @@ LookupResult VerdictStore::lookup(const NameKey& key, std::int64_t now) const no
     result.status = LookupStatus::kError;
     return result;
   }
-  search(hashes, labels, [&key]() { return &key; }, now, result);
+  std::uint64_t candidates = filter_candidates(hashes, filter_.depths() & depths_up_to(labels));
+  if (candidates != 0) search(hashes, labels, candidates, [&key]() { return &key; }, now, result);
   return result;
+}
+
+bool VerdictStore::probe_name(const std::uint8_t* wire, std::size_t size,
+                              NameProbe& probe) const noexcept {
+  std::uint8_t starts[kMaxLabels + 1];
+  int labels = wire_label_starts(wire, size, starts);
+  probe.labels = labels;
+  if (labels <= 0) return false;
+  std::uint64_t depths = filter_.depths() & depths_up_to(static_cast<std::size_t>(labels));
+  if (depths == 0) return false;  // every key has more labels than the name
+  // Ancestors deeper than every key are not hashed.
+  std::size_t deepest = (depths & kDeepDepths) != 0
+                            ? static_cast<std::size_t>(labels)
+                            : static_cast<std::size_t>(64 - __builtin_clzll(depths));
+  wire_top_hashes(wire, size, starts, static_cast<std::size_t>(labels), deepest, probe.hashes);
+  probe.candidates = filter_candidates(probe.hashes, depths);
+  return probe.candidates != 0;
+}
+
+void VerdictStore::lookup_probed(const NameProbe& probe, const std::uint8_t* wire,
+                                 std::size_t size, NameKey& key, std::int64_t now,
+                                 LookupResult& result) const noexcept {
+  search(probe.hashes, static_cast<std::size_t>(probe.labels), probe.candidates,
+         [&]() -> const NameKey* { return make_name_key(wire, size, key) ? &key : nullptr; },
+         now, result);
 }
 
 bool VerdictStore::lookup_name(const std::uint8_t* wire, std::size_t size, NameKey& key,
                                std::int64_t now, LookupResult& result) const noexcept {
-  std::uint64_t hashes[kMaxLabels];
-  int labels = wire_ancestor_hashes(wire, size, hashes);
-  if (labels < 0) return false;
-  search(hashes, static_cast<std::size_t>(labels), [&]() -> const NameKey* {
-    return make_name_key(wire, size, key) ? &key : nullptr;
-  }, now, result);
+  NameProbe probe;
+  if (!probe_name(wire, size, probe)) return probe.labels >= 0;
+  lookup_probed(probe, wire, size, key, now, result);
   return true;
 }
 

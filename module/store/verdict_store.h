@@ -88,6 +88,16 @@ struct AddressLookupResult {
   }
 };
 
+// A wire name's ancestors as the pre-filter sees them, filled by VerdictStore::probe_name().
+// Trivial on purpose: nothing in it is initialised before probe_name() writes it.
+struct NameProbe {
+  int labels;               // the name's labels; -1 when it is not a valid wire name
+  std::uint64_t candidates;  // bit n - 1: the filter may hold the ancestor with n labels
+                             // (bit 63: one of 64 labels and more, checked by the lookup)
+  std::uint64_t hashes[kMaxLabels];  // hashes[n - 1]: the ancestor with n labels, hashed as
+                                     // deep as the deepest label depth some key has
+};
+
 // For VerdictStore::lookup(): read the clock (time(2)) only if an expiry must be checked.
 // (INT64_MIN is a time before every expiry: `lookup` asks with it for rules expired or not.)
 inline constexpr std::int64_t kReadClock = INT64_MAX;
@@ -119,6 +129,15 @@ class VerdictStore {
   // (a miss): a miss leaves it as it is.
   bool lookup_name(const std::uint8_t* wire, std::size_t size, NameKey& key, std::int64_t now,
                    LookupResult& result) const noexcept;
+  // lookup_name() in two halves. The first is all that a name no rule applies to mostly
+  // needs: it finds the name's labels, hashes its ancestors of the label depths some key has
+  // (top-level label down, no deeper than the deepest such depth) and checks them in the
+  // pre-filter. Returns false when no rule can apply: `wire` is not a valid wire name
+  // (probe.labels is -1) or the filter holds none of its ancestors. The second, after the
+  // first returned true for the same name, is lookup_name()'s search for the rule.
+  bool probe_name(const std::uint8_t* wire, std::size_t size, NameProbe& probe) const noexcept;
+  void lookup_probed(const NameProbe& probe, const std::uint8_t* wire, std::size_t size,
+                     NameKey& key, std::int64_t now, LookupResult& result) const noexcept;
   // The same for a wire-format name; owner_key is left empty (use owner_labels).
   LookupResult lookup_wire(const std::uint8_t* wire, std::size_t size,
                            std::int64_t now) const noexcept;
@@ -170,12 +189,15 @@ class VerdictStore {
 
  private:
   VerdictStore() = default;
-  // The lookup over precomputed ancestor hashes; key() returns the name's key (built on first
-  // call) or null when it cannot be built.
+  // The depths of `depths` (bit n - 1 for n labels, bit 63 for 64 and more) whose ancestor
+  // the filter may hold; bit 63 is kept as it is (search() checks those ancestors).
+  std::uint64_t filter_candidates(const std::uint64_t* hashes, std::uint64_t depths) const noexcept;
+  // The lookup over precomputed ancestor hashes, at the candidate depths filter_candidates()
+  // left; key() returns the name's key (built on first call) or null when it cannot be built.
   // Sets `result` on a hit or an error; leaves it untouched on a miss.
   template <typename GetKey>
-  void search(const std::uint64_t* hashes, std::size_t labels, GetKey&& key, std::int64_t now,
-              LookupResult& result) const noexcept;
+  void search(const std::uint64_t* hashes, std::size_t labels, std::uint64_t candidates,
+              GetKey&& key, std::int64_t now, LookupResult& result) const noexcept;
   static void read_name_server_meta(VerdictStore& store);
 
   std::string path_;
