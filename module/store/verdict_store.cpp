@@ -266,42 +266,6 @@ std::shared_ptr<const VerdictStore> VerdictStore::open(const std::string& path) 
 // reverse order of declaration, and env_ is declared first.
 VerdictStore::~VerdictStore() = default;
 
-namespace {
-
-// Bit n - 1 for every label depth n from 1 to `labels` (bit 63: 64 and more).
-std::uint64_t depths_up_to(std::size_t labels) noexcept {
-  return labels >= 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << labels) - 1;
-}
-
-constexpr std::uint64_t kDeepDepths = std::uint64_t{1} << 63;  // 64 labels and more
-
-}  // namespace
-
-std::uint64_t VerdictStore::filter_candidates(const std::uint64_t* hashes,
-                                              std::uint64_t depths) const noexcept {
-  // The filter block of every ancestor is the one of the top-level label (1 label) or of the
-  // two-label anchor (2 labels and more): at most two cache lines, the anchor's fetched while
-  // the top-level label's is checked.
-  std::uint64_t candidates = depths & kDeepDepths;
-  std::uint64_t pending = depths & ~kDeepDepths;
-  const unsigned char* anchor_block = nullptr;
-  if (pending > 1) {
-    anchor_block = filter_.block(hashes[1]);
-    __builtin_prefetch(anchor_block);
-  }
-  if (pending & 1u) {
-    if (BloomFilterView::block_may_contain(filter_.block(hashes[0]), hashes[0])) candidates |= 1u;
-    pending &= ~std::uint64_t{1};
-  }
-  for (; pending != 0; pending &= pending - 1) {
-    int bit = __builtin_ctzll(pending);
-    if (BloomFilterView::block_may_contain(anchor_block, hashes[bit])) {
-      candidates |= std::uint64_t{1} << bit;
-    }
-  }
-  return candidates;
-}
-
 template <typename GetKey>
 void VerdictStore::search(const std::uint64_t* hashes, std::size_t labels,
                           std::uint64_t candidates, GetKey&& get_key, std::int64_t now,
@@ -309,7 +273,7 @@ void VerdictStore::search(const std::uint64_t* hashes, std::size_t labels,
   const NameKey* key = nullptr;
   for (std::size_t n = labels; n >= 1; --n) {
     if (n >= 64) {  // one depth bit for all of them: each is checked in the filter here
-      if ((candidates & kDeepDepths) == 0 ||
+      if ((candidates & store_detail::kDeepDepths) == 0 ||
           !BloomFilterView::block_may_contain(filter_.block(hashes[1]), hashes[n - 1]))
         continue;
     } else if (((candidates >> (n - 1)) & 1u) == 0) {
@@ -349,26 +313,9 @@ LookupResult VerdictStore::lookup(const NameKey& key, std::int64_t now) const no
     result.status = LookupStatus::kError;
     return result;
   }
-  std::uint64_t candidates = filter_candidates(hashes, filter_.depths() & depths_up_to(labels));
+  std::uint64_t candidates = filter_candidates(hashes, filter_.depths() & store_detail::depths_up_to(labels));
   if (candidates != 0) search(hashes, labels, candidates, [&key]() { return &key; }, now, result);
   return result;
-}
-
-bool VerdictStore::probe_name(const std::uint8_t* wire, std::size_t size,
-                              NameProbe& probe) const noexcept {
-  std::uint8_t starts[kMaxLabels + 1];
-  int labels = wire_label_starts(wire, size, starts);
-  probe.labels = labels;
-  if (labels <= 0) return false;
-  std::uint64_t depths = filter_.depths() & depths_up_to(static_cast<std::size_t>(labels));
-  if (depths == 0) return false;  // every key has more labels than the name
-  // Ancestors deeper than every key are not hashed.
-  std::size_t deepest = (depths & kDeepDepths) != 0
-                            ? static_cast<std::size_t>(labels)
-                            : static_cast<std::size_t>(64 - __builtin_clzll(depths));
-  wire_top_hashes(wire, size, starts, static_cast<std::size_t>(labels), deepest, probe.hashes);
-  probe.candidates = filter_candidates(probe.hashes, depths);
-  return probe.candidates != 0;
 }
 
 void VerdictStore::lookup_probed(const NameProbe& probe, const std::uint8_t* wire,

@@ -26,6 +26,7 @@
 #include "dns_name.h"
 #include "ip_prefix.h"
 #include "lmdb_handle.h"
+#include "name_hash.h"
 #include "prefix_table.h"
 #include "store_checksum.h"
 #include "store_format.h"
@@ -217,5 +218,61 @@ class VerdictStore {
   std::map<std::uint16_t, SourceRecord> sources_;
   LmdbTxn open_txn_;  // the views above are valid while it is open
 };
+
+// probe_name() and filter_candidates() are inlined where they are called: they are all the
+// work of most queries, and a call would cost the callback a second frame.
+namespace store_detail {
+
+// Bit n - 1 for every label depth n from 1 to `labels` (bit 63: 64 and more).
+inline std::uint64_t depths_up_to(std::size_t labels) noexcept {
+  return labels >= 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << labels) - 1;
+}
+
+inline constexpr std::uint64_t kDeepDepths = std::uint64_t{1} << 63;  // 64 labels and more
+
+}  // namespace store_detail
+
+[[gnu::always_inline]] inline std::uint64_t VerdictStore::filter_candidates(const std::uint64_t* hashes,
+                                                     std::uint64_t depths) const noexcept {
+  // The filter block of every ancestor is the one of the top-level label (1 label) or of the
+  // two-label anchor (2 labels and more): at most two cache lines, the anchor's fetched while
+  // the top-level label's is checked.
+  std::uint64_t candidates = depths & store_detail::kDeepDepths;
+  std::uint64_t pending = depths & ~store_detail::kDeepDepths;
+  const unsigned char* anchor_block = nullptr;
+  if (pending > 1) {
+    anchor_block = filter_.block(hashes[1]);
+    __builtin_prefetch(anchor_block);
+  }
+  if (pending & 1u) {
+    if (BloomFilterView::block_may_contain(filter_.block(hashes[0]), hashes[0])) candidates |= 1u;
+    pending &= ~std::uint64_t{1};
+  }
+  for (; pending != 0; pending &= pending - 1) {
+    int bit = __builtin_ctzll(pending);
+    if (BloomFilterView::block_may_contain(anchor_block, hashes[bit])) {
+      candidates |= std::uint64_t{1} << bit;
+    }
+  }
+  return candidates;
+}
+
+[[gnu::always_inline]] inline bool VerdictStore::probe_name(const std::uint8_t* wire, std::size_t size,
+                                     NameProbe& probe) const noexcept {
+  std::uint8_t starts[kMaxLabels + 1];
+  int labels = wire_label_starts(wire, size, starts);
+  probe.labels = labels;
+  if (labels <= 0) return false;
+  std::uint64_t depths =
+      filter_.depths() & store_detail::depths_up_to(static_cast<std::size_t>(labels));
+  if (depths == 0) return false;  // every key has more labels than the name
+  // Ancestors deeper than every key are not hashed.
+  std::size_t deepest = (depths & store_detail::kDeepDepths) != 0
+                            ? static_cast<std::size_t>(labels)
+                            : static_cast<std::size_t>(64 - __builtin_clzll(depths));
+  wire_top_hashes(wire, size, starts, static_cast<std::size_t>(labels), deepest, probe.hashes);
+  probe.candidates = filter_candidates(probe.hashes, depths);
+  return probe.candidates != 0;
+}
 
 }  // namespace dnsverdict
