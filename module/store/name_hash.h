@@ -91,17 +91,13 @@ inline std::size_t key_ancestor_hashes(const std::uint8_t* key, std::size_t size
   return labels;
 }
 
-// The hash of every ancestor of a wire-format name as received (any case): hashes[n - 1]
-// for the ancestor with n labels, the same as key_ancestor_hashes() of the name's key.
-// `hashes` must hold kMaxLabels. Returns the number of labels, or -1 when `wire` is not a
+// Where each label of a wire-format name starts, leaf first (the order of the wire name):
+// `starts` must hold kMaxLabels + 1. Returns the number of labels, or -1 when `wire` is not a
 // valid uncompressed wire name (make_name_key's rules). Reads only inside [wire, wire + size).
-inline int wire_ancestor_hashes(const std::uint8_t* wire, std::size_t size,
-                                std::uint64_t* hashes) noexcept {
-  // The label starts first (the wire name lists labels leaf first), then the hashes from the
-  // top-level label down.
+inline int wire_label_starts(const std::uint8_t* wire, std::size_t size,
+                             std::uint8_t* starts) noexcept {
   // A label starting inside the first 255 octets is at most the 128th: no label count check
   // (a 128th label is refused at the next octet).
-  std::uint8_t starts[kMaxLabels + 1];
   const std::size_t limit = size < kMaxNameOctets ? size : kMaxNameOctets;
   std::size_t labels = 0, i = 0;
   for (;;) {
@@ -112,13 +108,37 @@ inline int wire_ancestor_hashes(const std::uint8_t* wire, std::size_t size,
     starts[labels++] = static_cast<std::uint8_t>(i);
     i += length + 1u;
   }
+  return static_cast<int>(labels);
+}
+
+// The hashes of a wire name's ancestors with 1 to `count` labels (count <= labels), from
+// the label starts wire_label_starts() found: hashes[n - 1] for n labels.
+inline void wire_top_hashes(const std::uint8_t* wire, std::size_t size, const std::uint8_t* starts,
+                            std::size_t labels, std::size_t count,
+                            std::uint64_t* hashes) noexcept {
   std::uint64_t state = kNameHashSeed;
   const std::uint8_t* end = wire + size;
-  for (std::size_t n = 0; n < labels; ++n) {
+  for (std::size_t n = 0; n < count; ++n) {
     state = name_hash_label(state, wire + starts[labels - 1 - n], wire, end);
     hashes[n] = state;
   }
-  return static_cast<int>(labels);
+}
+
+// The hash of every ancestor of a wire-format name as received (any case): hashes[n - 1]
+// for the ancestor with n labels, the same as key_ancestor_hashes() of the name's key.
+// `hashes` must hold kMaxLabels. Returns the number of labels, or -1 when `wire` is not a
+// valid uncompressed wire name (make_name_key's rules). Reads only inside [wire, wire + size).
+inline int wire_ancestor_hashes(const std::uint8_t* wire, std::size_t size,
+                                std::uint64_t* hashes) noexcept {
+  // The label starts first (the wire name lists labels leaf first), then the hashes from the
+  // top-level label down.
+  std::uint8_t starts[kMaxLabels + 1];
+  int labels = wire_label_starts(wire, size, starts);
+  if (labels > 0) {
+    wire_top_hashes(wire, size, starts, static_cast<std::size_t>(labels),
+                    static_cast<std::size_t>(labels), hashes);
+  }
+  return labels;
 }
 
 }  // namespace dnsverdict

@@ -267,20 +267,18 @@ std::shared_ptr<const VerdictStore> VerdictStore::open(const std::string& path) 
 VerdictStore::~VerdictStore() = default;
 
 template <typename GetKey>
-void VerdictStore::search(const std::uint64_t* hashes, std::size_t labels, GetKey&& get_key,
-                          std::int64_t now, LookupResult& result) const noexcept {
-  if (labels == 0) return;
-  // The filter block of every ancestor is the one of the top-level label (1 label) or of the
-  // two-label anchor (2 labels and more): at most two cache lines, fetched together.
-  const unsigned char* top_block = filter_.block(hashes[0]);
-  const unsigned char* anchor_block = labels >= 2 ? filter_.block(hashes[1]) : top_block;
-  __builtin_prefetch(top_block);
-  __builtin_prefetch(anchor_block);
+void VerdictStore::search(const std::uint64_t* hashes, std::size_t labels,
+                          std::uint64_t candidates, GetKey&& get_key, std::int64_t now,
+                          LookupResult& result) const noexcept {
   const NameKey* key = nullptr;
   for (std::size_t n = labels; n >= 1; --n) {
-    if (!filter_.holds_depth(n) ||
-        !BloomFilterView::block_may_contain(n >= 2 ? anchor_block : top_block, hashes[n - 1]))
+    if (n >= 64) {  // one depth bit for all of them: each is checked in the filter here
+      if ((candidates & store_detail::kDeepDepths) == 0 ||
+          !BloomFilterView::block_may_contain(filter_.block(hashes[1]), hashes[n - 1]))
+        continue;
+    } else if (((candidates >> (n - 1)) & 1u) == 0) {
       continue;
+    }
     if (key == nullptr && (key = get_key()) == nullptr) {
       result.status = LookupStatus::kError;
       return;
@@ -315,18 +313,24 @@ LookupResult VerdictStore::lookup(const NameKey& key, std::int64_t now) const no
     result.status = LookupStatus::kError;
     return result;
   }
-  search(hashes, labels, [&key]() { return &key; }, now, result);
+  std::uint64_t candidates = filter_candidates(hashes, filter_.depths() & store_detail::depths_up_to(labels));
+  if (candidates != 0) search(hashes, labels, candidates, [&key]() { return &key; }, now, result);
   return result;
+}
+
+void VerdictStore::lookup_probed(const NameProbe& probe, const std::uint8_t* wire,
+                                 std::size_t size, NameKey& key, std::int64_t now,
+                                 LookupResult& result) const noexcept {
+  search(probe.hashes, static_cast<std::size_t>(probe.labels), probe.candidates,
+         [&]() -> const NameKey* { return make_name_key(wire, size, key) ? &key : nullptr; },
+         now, result);
 }
 
 bool VerdictStore::lookup_name(const std::uint8_t* wire, std::size_t size, NameKey& key,
                                std::int64_t now, LookupResult& result) const noexcept {
-  std::uint64_t hashes[kMaxLabels];
-  int labels = wire_ancestor_hashes(wire, size, hashes);
-  if (labels < 0) return false;
-  search(hashes, static_cast<std::size_t>(labels), [&]() -> const NameKey* {
-    return make_name_key(wire, size, key) ? &key : nullptr;
-  }, now, result);
+  NameProbe probe;
+  if (!probe_name(wire, size, probe)) return probe.labels >= 0;
+  lookup_probed(probe, wire, size, key, now, result);
   return true;
 }
 

@@ -26,6 +26,7 @@
 #include "dns_name.h"
 #include "ip_prefix.h"
 #include "lmdb_handle.h"
+#include "name_hash.h"
 #include "prefix_table.h"
 #include "store_checksum.h"
 #include "store_format.h"
@@ -88,6 +89,16 @@ struct AddressLookupResult {
   }
 };
 
+// A wire name's ancestors as the pre-filter sees them, filled by VerdictStore::probe_name().
+// Trivial on purpose: nothing in it is initialised before probe_name() writes it.
+struct NameProbe {
+  int labels;               // the name's labels; -1 when it is not a valid wire name
+  std::uint64_t candidates;  // bit n - 1: the filter may hold the ancestor with n labels
+                             // (bit 63: one of 64 labels and more, checked by the lookup)
+  std::uint64_t hashes[kMaxLabels];  // hashes[n - 1]: the ancestor with n labels, hashed as
+                                     // deep as the deepest label depth some key has
+};
+
 // For VerdictStore::lookup(): read the clock (time(2)) only if an expiry must be checked.
 // (INT64_MIN is a time before every expiry: `lookup` asks with it for rules expired or not.)
 inline constexpr std::int64_t kReadClock = INT64_MAX;
@@ -119,6 +130,15 @@ class VerdictStore {
   // (a miss): a miss leaves it as it is.
   bool lookup_name(const std::uint8_t* wire, std::size_t size, NameKey& key, std::int64_t now,
                    LookupResult& result) const noexcept;
+  // lookup_name() in two halves. The first is all that a name no rule applies to mostly
+  // needs: it finds the name's labels, hashes its ancestors of the label depths some key has
+  // (top-level label down, no deeper than the deepest such depth) and checks them in the
+  // pre-filter. Returns false when no rule can apply: `wire` is not a valid wire name
+  // (probe.labels is -1) or the filter holds none of its ancestors. The second, after the
+  // first returned true for the same name, is lookup_name()'s search for the rule.
+  bool probe_name(const std::uint8_t* wire, std::size_t size, NameProbe& probe) const noexcept;
+  void lookup_probed(const NameProbe& probe, const std::uint8_t* wire, std::size_t size,
+                     NameKey& key, std::int64_t now, LookupResult& result) const noexcept;
   // The same for a wire-format name; owner_key is left empty (use owner_labels).
   LookupResult lookup_wire(const std::uint8_t* wire, std::size_t size,
                            std::int64_t now) const noexcept;
@@ -170,12 +190,15 @@ class VerdictStore {
 
  private:
   VerdictStore() = default;
-  // The lookup over precomputed ancestor hashes; key() returns the name's key (built on first
-  // call) or null when it cannot be built.
+  // The depths of `depths` (bit n - 1 for n labels, bit 63 for 64 and more) whose ancestor
+  // the filter may hold; bit 63 is kept as it is (search() checks those ancestors).
+  std::uint64_t filter_candidates(const std::uint64_t* hashes, std::uint64_t depths) const noexcept;
+  // The lookup over precomputed ancestor hashes, at the candidate depths filter_candidates()
+  // left; key() returns the name's key (built on first call) or null when it cannot be built.
   // Sets `result` on a hit or an error; leaves it untouched on a miss.
   template <typename GetKey>
-  void search(const std::uint64_t* hashes, std::size_t labels, GetKey&& key, std::int64_t now,
-              LookupResult& result) const noexcept;
+  void search(const std::uint64_t* hashes, std::size_t labels, std::uint64_t candidates,
+              GetKey&& key, std::int64_t now, LookupResult& result) const noexcept;
   static void read_name_server_meta(VerdictStore& store);
 
   std::string path_;
@@ -195,5 +218,61 @@ class VerdictStore {
   std::map<std::uint16_t, SourceRecord> sources_;
   LmdbTxn open_txn_;  // the views above are valid while it is open
 };
+
+// probe_name() and filter_candidates() are inlined where they are called: they are all the
+// work of most queries, and a call would cost the callback a second frame.
+namespace store_detail {
+
+// Bit n - 1 for every label depth n from 1 to `labels` (bit 63: 64 and more).
+inline std::uint64_t depths_up_to(std::size_t labels) noexcept {
+  return labels >= 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << labels) - 1;
+}
+
+inline constexpr std::uint64_t kDeepDepths = std::uint64_t{1} << 63;  // 64 labels and more
+
+}  // namespace store_detail
+
+[[gnu::always_inline]] inline std::uint64_t VerdictStore::filter_candidates(const std::uint64_t* hashes,
+                                                     std::uint64_t depths) const noexcept {
+  // The filter block of every ancestor is the one of the top-level label (1 label) or of the
+  // two-label anchor (2 labels and more): at most two cache lines, the anchor's fetched while
+  // the top-level label's is checked.
+  std::uint64_t candidates = depths & store_detail::kDeepDepths;
+  std::uint64_t pending = depths & ~store_detail::kDeepDepths;
+  const unsigned char* anchor_block = nullptr;
+  if (pending > 1) {
+    anchor_block = filter_.block(hashes[1]);
+    __builtin_prefetch(anchor_block);
+  }
+  if (pending & 1u) {
+    if (BloomFilterView::block_may_contain(filter_.block(hashes[0]), hashes[0])) candidates |= 1u;
+    pending &= ~std::uint64_t{1};
+  }
+  for (; pending != 0; pending &= pending - 1) {
+    int bit = __builtin_ctzll(pending);
+    if (BloomFilterView::block_may_contain(anchor_block, hashes[bit])) {
+      candidates |= std::uint64_t{1} << bit;
+    }
+  }
+  return candidates;
+}
+
+[[gnu::always_inline]] inline bool VerdictStore::probe_name(const std::uint8_t* wire, std::size_t size,
+                                     NameProbe& probe) const noexcept {
+  std::uint8_t starts[kMaxLabels + 1];
+  int labels = wire_label_starts(wire, size, starts);
+  probe.labels = labels;
+  if (labels <= 0) return false;
+  std::uint64_t depths =
+      filter_.depths() & store_detail::depths_up_to(static_cast<std::size_t>(labels));
+  if (depths == 0) return false;  // every key has more labels than the name
+  // Ancestors deeper than every key are not hashed.
+  std::size_t deepest = (depths & store_detail::kDeepDepths) != 0
+                            ? static_cast<std::size_t>(labels)
+                            : static_cast<std::size_t>(64 - __builtin_clzll(depths));
+  wire_top_hashes(wire, size, starts, static_cast<std::size_t>(labels), deepest, probe.hashes);
+  probe.candidates = filter_candidates(probe.hashes, depths);
+  return probe.candidates != 0;
+}
 
 }  // namespace dnsverdict

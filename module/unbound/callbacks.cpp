@@ -79,8 +79,16 @@ int reply_cache_callback(query_info* qinfo, module_qstate*, reply_info*, int, ed
     if (state == nullptr || qinfo == nullptr || !policy_applies(qinfo->qclass)) return 1;
     const VerdictStore* store = state->holder->current();
     if (store == nullptr) return 1;
+    // Most cached answers are for names no rule lists: the filter check alone tells, and
+    // nothing else (the key, the result) is built for them.
+    NameProbe probe;
+    if (!store->probe_name(qinfo->qname, qinfo->qname_len, probe)) {
+      count_lookup(*state, LookupStatus::kMiss);
+      return 1;
+    }
     NameKey key;
-    LookupResult lookup = lookup_name(*store, qinfo->qname, qinfo->qname_len, key);
+    LookupResult lookup;
+    store->lookup_probed(probe, qinfo->qname, qinfo->qname_len, key, kReadClock, lookup);
     count_lookup(*state, lookup);
     if (!lookup.hit()) return 1;
     dnsverdict_client client;

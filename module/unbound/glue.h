@@ -154,14 +154,17 @@ struct ModuleState {
 };
 
 // Counts one lookup made for a query (the health counters of the Prometheus file).
-inline void count_lookup(ModuleState& state, const LookupResult& lookup) noexcept {
+inline void count_lookup(ModuleState& state, LookupStatus status) noexcept {
   HealthSlot& slot = state.health[health_slot_index()];
   slot.lookups.fetch_add(1, std::memory_order_relaxed);
-  if (lookup.hit()) {
+  if (status == LookupStatus::kHit) {
     slot.hits.fetch_add(1, std::memory_order_relaxed);
-  } else if (lookup.status == LookupStatus::kError) {
+  } else if (status == LookupStatus::kError) {
     slot.errors.fetch_add(1, std::memory_order_relaxed);
   }
+}
+inline void count_lookup(ModuleState& state, const LookupResult& lookup) noexcept {
+  count_lookup(state, lookup.status);
 }
 
 // Runs on the flusher thread.

@@ -415,6 +415,86 @@ TEST(VerdictStore, WireLookupBuildsTheKeyOnlyForAFilterHit) {
   EXPECT_FALSE(store->lookup_name(pointer, sizeof pointer, bad_key, kNow, result));
 }
 
+// A wire lookup hashes and probes only the label depths some key has, no deeper than the
+// deepest (64 labels and more share one depth bit): it finds what lookup(key) finds, at every
+// depth, and probe_name() alone turns away what no rule can match.
+TEST(VerdictStore, WireLookupProbesOnlyTheDepthsKeysHave) {
+  TempDir dir;
+  std::string deep_owner;  // 66 labels
+  for (int i = 0; i < 65; ++i) deep_owner += "d.";
+  deep_owner += "test";
+  auto shallow = build(dir.file("shallow.mdb"), {{{"tree.test", RuleKind::kSubtree},
+                                                  {"tld", RuleKind::kExact}}});
+  auto three = build(dir.file("three.mdb"), {{{"a.b.test", RuleKind::kExact}}});
+  auto deep = build(dir.file("deep.mdb"), {{{deep_owner, RuleKind::kSubtree},
+                                            {"tree.test", RuleKind::kWildcard}}});
+  auto wire_of = [](const std::string& name) {
+    std::string wire, error;
+    EXPECT_TRUE(parse_name(name, wire, error)) << name << ": " << error;
+    return wire;
+  };
+  auto probe = [&](const VerdictStore& store, const std::string& name, NameProbe& result) {
+    std::string wire = wire_of(name);
+    return store.probe_name(reinterpret_cast<const std::uint8_t*>(wire.data()), wire.size(),
+                            result);
+  };
+  // The wire lookup and the key lookup agree; returns the owner's labels (0: a miss).
+  auto owner_labels = [&](const VerdictStore& store, const std::string& name) {
+    LookupResult by_wire = find(store, name);
+    std::string wire = wire_of(name);
+    NameKey key;
+    EXPECT_TRUE(make_name_key(reinterpret_cast<const std::uint8_t*>(wire.data()), wire.size(), key));
+    LookupResult by_key = store.lookup(key, kNow);
+    EXPECT_EQ(by_wire.status, by_key.status) << name;
+    EXPECT_EQ(by_wire.owner_labels, by_key.owner_labels) << name;
+    EXPECT_NE(by_wire.status, LookupStatus::kError) << name;
+    return by_wire.hit() ? int{by_wire.owner_labels} : 0;
+  };
+  std::string deeper = "x.y.z." + deep_owner;  // 69 labels
+  std::string long_unlisted;                   // 70 labels
+  for (int i = 0; i < 69; ++i) long_unlisted += "u.";
+  long_unlisted += "test";
+
+  EXPECT_EQ(owner_labels(*shallow, "tld"), 1);
+  EXPECT_EQ(owner_labels(*shallow, "x.tld"), 0);
+  EXPECT_EQ(owner_labels(*shallow, "tree.test"), 2);
+  EXPECT_EQ(owner_labels(*shallow, "a.b.c.d.e.tree.test"), 2);  // labels below 2 not hashed
+  EXPECT_EQ(owner_labels(*shallow, deeper.substr(0, 4) + "tree.test"), 2);
+  EXPECT_EQ(owner_labels(*shallow, long_unlisted), 0);
+  EXPECT_EQ(owner_labels(*shallow, "tree." + long_unlisted), 0);
+
+  EXPECT_EQ(owner_labels(*three, "a.b.test"), 3);
+  EXPECT_EQ(owner_labels(*three, "x.a.b.test"), 0);
+  EXPECT_EQ(owner_labels(*three, "b.test"), 0);
+
+  EXPECT_EQ(owner_labels(*deep, deep_owner), 66);
+  EXPECT_EQ(owner_labels(*deep, deeper), 66);
+  EXPECT_EQ(owner_labels(*deep, deep_owner.substr(2)), 0);  // 65 labels: its parent
+  EXPECT_EQ(owner_labels(*deep, long_unlisted), 0);
+  EXPECT_EQ(owner_labels(*deep, "x.tree.test"), 2);
+  std::string deep_under_tree;  // 67 labels under the wildcard
+  for (int i = 0; i < 65; ++i) deep_under_tree += "w.";
+  deep_under_tree += "tree.test";
+  EXPECT_EQ(owner_labels(*deep, deep_under_tree), 2);
+
+  // What no rule can match ends at the probe: a name shallower than every key, a name the
+  // filter rejects at each depth keys have, a name that is not a wire name.
+  NameProbe result;
+  EXPECT_FALSE(probe(*three, "b.test", result));
+  EXPECT_EQ(result.labels, 2);
+  int turned_away = 0;
+  for (int i = 0; i < 200; ++i) {
+    turned_away += !probe(*shallow, "name" + std::to_string(i) + ".other.test", result);
+    EXPECT_EQ(result.labels, 3);
+  }
+  EXPECT_GE(turned_away, 196);  // but for filter false positives (about 0.5%)
+  EXPECT_TRUE(probe(*shallow, "www.tree.test", result));
+  EXPECT_EQ(result.candidates & 0b110, 0b010u);  // depth 2 (tree.test); 3 has no key
+  const std::uint8_t pointer[] = {0xc0, 0x0c};
+  EXPECT_FALSE(shallow->probe_name(pointer, sizeof pointer, result));
+  EXPECT_EQ(result.labels, -1);
+}
+
 TEST(VerdictStore, ManyThreadsLookUpAtOnce) {
   TempDir dir;
   std::vector<Spec> specs;
