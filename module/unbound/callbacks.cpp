@@ -125,11 +125,14 @@ int reply_callback(query_info* qinfo, module_qstate* qstate, reply_info* rep, in
     if (state == nullptr || qstate == nullptr) return 1;
     QueryState* query = query_state(qstate, id);
     if (query == nullptr || !query->verdict) return 1;
-    const VerdictStore* store = state->holder->current();
+    std::uint64_t generation = 0;
+    const VerdictStore* store = state->holder->current(generation);
     if (store == nullptr) return 1;
 
     NameKey key;
-    LookupResult lookup = lookup_trigger(*store, *query, key);
+    LookupResult lookup = query->answered_lookup != nullptr && generation == query->generation
+                              ? *query->answered_lookup
+                              : lookup_trigger(*store, *query, key);
     dnsverdict_client client;
     dnsverdict_reply_client(repinfo, &client);
     QueryContext context = client_context(state->config, qinfo->qtype, &client);

@@ -204,6 +204,10 @@ struct QueryState {
   std::uint8_t* ns_name = nullptr;
   std::size_t ns_name_len = 0;
   static constexpr std::uint8_t kNsName = 1, kNsAddress = 2;
+  // The lookup operate() answered with (`module_answered`), its owner key in the query's
+  // region: the reply callback takes it instead of looking up again while the store is of
+  // `generation`.
+  LookupResult* answered_lookup = nullptr;
 };
 
 inline std::int64_t now_seconds() noexcept { return static_cast<std::int64_t>(::time(nullptr)); }

@@ -2,6 +2,8 @@
 
 #include "unbound/subquery.h"
 
+#include <new>
+
 namespace dnsverdict::glue {
 
 // operate() helpers.
@@ -63,6 +65,20 @@ void take_redirect_answer(module_qstate* sub, module_qstate* super) noexcept {
   rep->an_numrrsets = used;
   rep->rrset_count = used;
   rep->flags = (rep->flags & ~0xfu) | static_cast<std::uint16_t>(rcode);
+}
+
+// A copy of `lookup` in `region`, its owner key included; null when out of memory.
+LookupResult* keep_lookup(regional* region, const LookupResult& lookup) noexcept {
+  auto* kept = static_cast<LookupResult*>(regional_alloc(region, sizeof(LookupResult)));
+  if (kept == nullptr) return nullptr;
+  new (kept) LookupResult(lookup);
+  if (!lookup.owner_key.empty()) {
+    auto* key = static_cast<char*>(
+        regional_alloc_init(region, lookup.owner_key.data(), lookup.owner_key.size()));
+    if (key == nullptr) return nullptr;
+    kept->owner_key = std::string_view(key, lookup.owner_key.size());
+  }
+  return kept;
 }
 
 // A new query: decide for the first waiting client (or for no client: prefetch).
@@ -146,6 +162,7 @@ void handle_new(ModuleState& state, module_qstate* qstate, int id) noexcept {
   qstate->return_msg = msg;
   qstate->return_rcode = LDNS_RCODE_NOERROR;
   query->module_answered = true;
+  query->answered_lookup = keep_lookup(qstate->region, lookup);
   if (decision.response == Response::kRedirect && follow_redirect(qstate, id, decision)) {
     query->following_redirect = true;  // finished in operate() once inform_super ran
     return;

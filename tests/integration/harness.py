@@ -375,7 +375,8 @@ stub-zone:
         self._wait_until(lambda: self.unbound.poll() is not None or
                          raw_query(self.port, "ns.lab", timeout=0.3) is not None, "unbound")
         if self.unbound.poll() is not None:
-            raise RuntimeError("unbound exited:\n" + self.log())
+            raise RuntimeError("unbound exited (status %d):\n%s"
+                               % (self.unbound.returncode, self.log()))
 
     def stop_unbound(self, timeout=10):
         """SIGTERM to Unbound only (NSD keeps running) and waits: the module's deinit runs
