@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <iterator>
 #include <stdexcept>
 #include <tuple>
 
@@ -106,6 +107,22 @@ void RuleSet::discard_since(Mark mark) {
     address_drafts_.resize(mark.addresses);
     address_prefixes_.resize(mark.addresses);
   }
+}
+
+void RuleSet::append(RuleSet&& part) {
+  if (finalized_ || part.finalized_) throw std::logic_error("RuleSet::append after finalize");
+  reserve(drafts_.size() + part.drafts_.size());
+  drafts_.insert(drafts_.end(), std::make_move_iterator(part.drafts_.begin()),
+                 std::make_move_iterator(part.drafts_.end()));
+  address_drafts_.insert(address_drafts_.end(), std::make_move_iterator(part.address_drafts_.begin()),
+                         std::make_move_iterator(part.address_drafts_.end()));
+  address_prefixes_.insert(address_prefixes_.end(), part.address_prefixes_.begin(),
+                           part.address_prefixes_.end());
+  for (const auto& [trigger, count] : part.skipped_) skipped_[trigger] += count;
+  part.drafts_.clear();
+  part.address_drafts_.clear();
+  part.address_prefixes_.clear();
+  part.skipped_.clear();
 }
 
 void RuleSet::reserve(std::size_t rules) {
