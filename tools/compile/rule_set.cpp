@@ -7,6 +7,7 @@
 #include <tuple>
 
 #include "huge_pages.h"
+#include "parallel.h"
 #include "prefix_table.h"
 
 namespace dnsverdict {
@@ -37,6 +38,33 @@ Rule to_rule(const RuleDraft& draft) {
   rule.expires = draft.expires;
   rule.data = draft.data;
   return rule;
+}
+
+// Fewer drafts than this are sorted on one thread.
+constexpr std::size_t kParallelSortMinimum = 4096;
+
+// Merges the sorted ranges [first, middle) and [middle, last) into `out` (last - first
+// elements) on two threads: one merges the smallest half of the elements from the front,
+// the other the largest half from the back. `less` must be a total order (no two elements
+// equal), so both agree on every element's place and the result is std::merge's.
+template <typename Entry, typename Less>
+void merge_halves(const Entry* first, const Entry* middle, const Entry* last, Entry* out,
+                  const Less& less) {
+  const std::size_t total = static_cast<std::size_t>(last - first);
+  const std::size_t front = total / 2;
+  run_in_parallel(
+      [&] {
+        const Entry* a = first;
+        const Entry* b = middle;
+        for (std::size_t i = 0; i < front; ++i)
+          out[i] = (b == last || (a != middle && less(*a, *b))) ? *a++ : *b++;
+      },
+      [&] {
+        const Entry* a = middle;  // one past the next candidate of the first range
+        const Entry* b = last;    // of the second
+        for (std::size_t i = total; i > front; --i)
+          out[i - 1] = (a == first || (b != middle && !less(*(b - 1), *(a - 1)))) ? *--b : *--a;
+      });
 }
 
 bool is_label_prefix(std::string_view ancestor, std::string_view key) {
@@ -201,19 +229,38 @@ void RuleSet::finalize_names(std::vector<std::uint64_t>& per_source) {  // Sort 
     return value;
   };
   if (drafts_.size() > 0xffffffffu) throw std::length_error("too many rules for one compile");
-  std::vector<SortEntry> order;
-  reserve_huge(order, drafts_.size());
-  for (std::size_t i = 0; i < drafts_.size(); ++i)
-    order.push_back({load_prefix(drafts_[i].key, 0), load_prefix(drafts_[i].key, 8),
-                     static_cast<std::uint32_t>(i)});
-  std::sort(order.begin(), order.end(), [this](const SortEntry& a, const SortEntry& b) {
+  auto less = [this](const SortEntry& a, const SortEntry& b) {
     if (a.high != b.high) return a.high < b.high;
     if (a.low != b.low) return a.low < b.low;
     const std::string& key_a = drafts_[a.index].key;
     const std::string& key_b = drafts_[b.index].key;
     if (key_a != key_b) return key_a < key_b;
     return a.index < b.index;  // input order among rules for the same name
-  });
+  };
+  // A total order (the index breaks ties): two halves sorted on two threads and merged are
+  // in the order one sort gives.
+  const std::size_t count = drafts_.size();
+  std::vector<SortEntry> order;
+  reserve_huge(order, count);
+  order.resize(count);
+  auto fill_and_sort = [&](std::size_t begin, std::size_t end) {
+    for (std::size_t i = begin; i < end; ++i)
+      order[i] = {load_prefix(drafts_[i].key, 0), load_prefix(drafts_[i].key, 8),
+                  static_cast<std::uint32_t>(i)};
+    std::sort(order.begin() + static_cast<std::ptrdiff_t>(begin),
+              order.begin() + static_cast<std::ptrdiff_t>(end), less);
+  };
+  if (compile_threads() < 2 || count < kParallelSortMinimum) {
+    fill_and_sort(0, count);
+  } else {
+    const std::size_t middle = count / 2;
+    run_in_parallel([&] { fill_and_sort(0, middle); }, [&] { fill_and_sort(middle, count); });
+    std::vector<SortEntry> merged;
+    reserve_huge(merged, count);
+    merged.resize(count);
+    merge_halves(order.data(), order.data() + middle, order.data() + count, merged.data(), less);
+    order.swap(merged);
+  }
   auto draft_at = [&](std::size_t position) -> const RuleDraft& {
     return drafts_[order[position].index];
   };
