@@ -145,6 +145,7 @@ class RuleSet {
   std::uint64_t rule_count_ = 0;
   std::uint64_t duplicates_ = 0;
   std::uint64_t shadowed_ = 0;
+  bool has_allowlist_ = false;  // a name draft is an allowlist entry
   bool finalized_ = false;
 };
 

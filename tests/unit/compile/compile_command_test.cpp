@@ -257,6 +257,11 @@ TEST_F(CompileThreads, OneAndTwoThreadsWriteTheSameStoreAndSayTheSame) {
   EXPECT_NE(last_err_.find(domain_feed + ":9040: \"bad..name9011\": empty label"), std::string::npos)
       << last_err_;
   EXPECT_NE(last_err_.find(domain_feed + ":7527: warning: 10.3.0.1/16 has host bits set"), std::string::npos) << last_err_;
+
+  // With an allowlist (its entries shadow the rules below them, resolved in one pass).
+  std::string allow_feed = dir_.write("allow.txt", "name1.example\ntwice.example\n");
+  expect_same({domain_feed, "--allow", allow_feed, adblock_feed});
+  EXPECT_EQ(last_status_, 0) << last_err_;
 }
 
 TEST_F(CompileThreads, TheFirstErrorsAndWhereMaxErrorsGivesUpAreThoseOfOneThread) {
