@@ -250,13 +250,16 @@ PublishResult write_store(const RuleSet& rules, const std::string& target,
         "{} it holds now (a truncated feed?); use --force to replace it anyway",
         target, rules.rule_count(), options.min_ratio * 100, result.previous_rules));
 
-  // The records in key order (their keys and drafts are scattered over the compiler's memory),
-  // in two steps, each on two threads (parallel.h): first each half's hashes (name_hash.h)
-  // and encoded records; then the filter on one thread (hashing the keys again, with their
-  // anchors and label counts: cheaper than keeping those) while the other adds the records to
-  // the heap and index in key order. Every loop prefetches a few records ahead: they are bound
-  // by cache misses, not by work.
+  // The records in key order (their keys and drafts are scattered over the compiler's memory).
+  // With two threads (parallel.h), in two steps: first each half's hashes (name_hash.h) and
+  // encoded records, one half per thread; then the filter on one thread (hashing the keys
+  // again, with their anchors and label counts: cheaper than keeping those) while the other
+  // adds the records to the heap and index in key order. With one thread, the filter pass
+  // keeps the hashes and the index pass encodes each record as it adds it (no buffer of
+  // encoded records). Every loop prefetches a few records ahead: they are bound by cache
+  // misses, not by work.
   const std::size_t count = records.size();
+  const bool parallel = compile_threads() >= 2;
   BloomFilterBuilder filter(count);
   HashIndexBuilder index(count);
   index.reserve_heap(count * 64);
@@ -265,25 +268,27 @@ PublishResult write_store(const RuleSet& rules, const std::string& target,
   reserve_huge(hashes, count);
   hashes.resize(count);
   std::vector<std::size_t> encoded_ends;  // where a record ends in its half's encoded records
-  reserve_huge(encoded_ends, count);
-  encoded_ends.resize(count);
   const std::size_t middle = count / 2;
   std::string encoded_halves[2];
-  auto encode = [&](std::size_t begin, std::size_t end, std::string& encoded) {
-    encoded.reserve((end - begin) * 32);
-    advise_huge_pages(encoded.data(), encoded.capacity());
-    for (std::size_t i = begin; i < end; ++i) {
-      if (i + kAhead < end) {
-        __builtin_prefetch(records[i + kAhead].key.data());
-        rules.prefetch(records[i + kAhead]);
+  if (parallel) {
+    reserve_huge(encoded_ends, count);
+    encoded_ends.resize(count);
+    auto encode = [&](std::size_t begin, std::size_t end, std::string& encoded) {
+      encoded.reserve((end - begin) * 32);
+      advise_huge_pages(encoded.data(), encoded.capacity());
+      for (std::size_t i = begin; i < end; ++i) {
+        if (i + kAhead < end) {
+          __builtin_prefetch(records[i + kAhead].key.data());
+          rules.prefetch(records[i + kAhead]);
+        }
+        hashes[i] = filter_hash(records[i].key);
+        encode_slots(rules.slots(records[i]), encoded);
+        encoded_ends[i] = encoded.size();
       }
-      hashes[i] = filter_hash(records[i].key);
-      encode_slots(rules.slots(records[i]), encoded);
-      encoded_ends[i] = encoded.size();
-    }
-  };
-  run_in_parallel([&] { encode(0, middle, encoded_halves[0]); },
-                  [&] { encode(middle, count, encoded_halves[1]); });
+    };
+    run_in_parallel([&] { encode(0, middle, encoded_halves[0]); },
+                    [&] { encode(middle, count, encoded_halves[1]); });
+  }
   NameServerRules name_server_rules;
   run_in_parallel(
       [&] {
@@ -293,17 +298,27 @@ PublishResult write_store(const RuleSet& rules, const std::string& target,
           std::size_t labels;
           std::uint64_t hash = filter_hash(records[i].key, anchor_hash, &labels);
           filter.add(anchor_hash, hash, labels);
+          if (!parallel) hashes[i] = hash;  // this pass runs first
         }
       },
       [&] {
+        std::string scratch;
         for (std::size_t i = 0; i < count; ++i) {
           if (i + kAhead < count) {
             index.prefetch_slot(hashes[i + kAhead]);
             __builtin_prefetch(records[i + kAhead].key.data());
+            if (!parallel) rules.prefetch(records[i + kAhead]);
           }
-          const std::string& half = encoded_halves[i < middle ? 0 : 1];
-          std::size_t begin = i == 0 || i == middle ? 0 : encoded_ends[i - 1];
-          std::string_view encoded(half.data() + begin, encoded_ends[i] - begin);
+          std::string_view encoded;
+          if (parallel) {
+            const std::string& half = encoded_halves[i < middle ? 0 : 1];
+            std::size_t begin = i == 0 || i == middle ? 0 : encoded_ends[i - 1];
+            encoded = std::string_view(half.data() + begin, encoded_ends[i] - begin);
+          } else {
+            scratch.clear();
+            encode_slots(rules.slots(records[i]), scratch);
+            encoded = scratch;
+          }
           name_server_rules.add(records[i].key, encoded);
           try {
             index.add(records[i].key, hashes[i], encoded);
