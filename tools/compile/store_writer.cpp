@@ -274,7 +274,10 @@ PublishResult write_store(const RuleSet& rules, const std::string& target,
     reserve_huge(encoded_ends, count);
     encoded_ends.resize(count);
     auto encode = [&](std::size_t begin, std::size_t end, std::string& encoded) {
-      encoded.reserve((end - begin) * 32);
+      // A record of one rule without data is 31 octets. Room for 64 a record (pages never
+      // written cost nothing) keeps records with data from outgrowing it: a string that does
+      // is copied whole.
+      encoded.reserve((end - begin) * 64);
       advise_huge_pages(encoded.data(), encoded.capacity());
       for (std::size_t i = begin; i < end; ++i) {
         if (i + kAhead < end) {
