@@ -18,7 +18,10 @@ void Diagnostics::emit(std::string_view file, std::size_t line, std::string_view
 
 void Diagnostics::error(std::string_view file, std::size_t line, std::string_view reason) {
   ++errors_;
-  emit(file, line, "", reason);
+  if (defer_)
+    deferred_.push_back({true, std::string(file), line, std::string(reason)});
+  else
+    emit(file, line, "", reason);
   if (errors_ > max_errors_)
     throw ToolError(fmt::format("{}:{}: giving up after {} errors (--max-errors {})", file, line,
                                 errors_, max_errors_));
@@ -26,7 +29,19 @@ void Diagnostics::error(std::string_view file, std::size_t line, std::string_vie
 
 void Diagnostics::warning(std::string_view file, std::size_t line, std::string_view reason) {
   ++warnings_;
-  emit(file, line, "warning: ", reason);
+  if (defer_)
+    deferred_.push_back({false, std::string(file), line, std::string(reason)});
+  else
+    emit(file, line, "warning: ", reason);
+}
+
+void Diagnostics::replay(const Diagnostics& deferred) {
+  for (const Report& report : deferred.deferred_) {
+    if (report.error)
+      error(report.file, report.line, report.reason);
+    else
+      warning(report.file, report.line, report.reason);
+  }
 }
 
 }  // namespace dnsverdict

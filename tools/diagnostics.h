@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace dnsverdict {
 
@@ -34,6 +35,19 @@ class Diagnostics {
   // A remark that is not an error (does not count towards max_errors).
   void warning(std::string_view file, std::size_t line, std::string_view reason);
 
+  // A Diagnostics that prints nothing but keeps its reports, to replay() them later into
+  // another, in order: for a part of a feed parsed on another thread, whose reports must come
+  // after those of the part before it. It gives up (throws ToolError) at the same limit.
+  static Diagnostics deferred(std::size_t max_errors) {
+    Diagnostics kept(max_errors, nullptr, 0);
+    kept.defer_ = true;
+    return kept;
+  }
+  // Reports again here what `deferred` kept: printed, counted and limited (throws ToolError
+  // past max_errors) as if each had been reported here in the first place.
+  void replay(const Diagnostics& deferred);
+
+  std::size_t max_errors() const noexcept { return max_errors_; }
   std::size_t errors() const noexcept { return errors_; }
   std::size_t warnings() const noexcept { return warnings_; }
   // The first `keep` messages, newline-separated, for tests and summaries.
@@ -50,6 +64,14 @@ class Diagnostics {
   std::size_t errors_ = 0;
   std::size_t warnings_ = 0;
   std::string messages_;
+  struct Report {
+    bool error;
+    std::string file;
+    std::size_t line;
+    std::string reason;
+  };
+  bool defer_ = false;
+  std::vector<Report> deferred_;
 };
 
 }  // namespace dnsverdict

@@ -97,6 +97,10 @@ bool feed_name_to_key(std::string_view text, std::string& key, std::string& erro
 class LineReader {
  public:
   explicit LineReader(std::string_view content) noexcept;
+  // Continues a text split just after a line ending: `rest` is what follows, `lines_before`
+  // the lines before it (numbers go on from there; no byte-order mark is looked for).
+  LineReader(std::string_view rest, std::size_t lines_before) noexcept
+      : rest_(rest), line_number_(lines_before) {}
   // Next line without its ending; false at the end.
   bool next(std::string_view& line) noexcept;
   std::size_t line_number() const noexcept { return line_number_; }

@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <cctype>
+#include <iterator>
 #include <stdexcept>
 #include <tuple>
 
 #include "huge_pages.h"
+#include "parallel.h"
 #include "prefix_table.h"
 
 namespace dnsverdict {
@@ -36,6 +38,33 @@ Rule to_rule(const RuleDraft& draft) {
   rule.expires = draft.expires;
   rule.data = draft.data;
   return rule;
+}
+
+// Fewer drafts than this are sorted on one thread.
+constexpr std::size_t kParallelSortMinimum = 4096;
+
+// Merges the sorted ranges [first, middle) and [middle, last) into `out` (last - first
+// elements) on two threads: one merges the smallest half of the elements from the front,
+// the other the largest half from the back. `less` must be a total order (no two elements
+// equal), so both agree on every element's place and the result is std::merge's.
+template <typename Entry, typename Less>
+void merge_halves(const Entry* first, const Entry* middle, const Entry* last, Entry* out,
+                  const Less& less) {
+  const std::size_t total = static_cast<std::size_t>(last - first);
+  const std::size_t front = total / 2;
+  run_in_parallel(
+      [&] {
+        const Entry* a = first;
+        const Entry* b = middle;
+        for (std::size_t i = 0; i < front; ++i)
+          out[i] = (b == last || (a != middle && less(*a, *b))) ? *a++ : *b++;
+      },
+      [&] {
+        const Entry* a = middle;  // one past the next candidate of the first range
+        const Entry* b = last;    // of the second
+        for (std::size_t i = total; i > front; --i)
+          out[i - 1] = (a == first || (b != middle && !less(*(b - 1), *(a - 1)))) ? *--b : *--a;
+      });
 }
 
 bool is_label_prefix(std::string_view ancestor, std::string_view key) {
@@ -108,13 +137,33 @@ void RuleSet::discard_since(Mark mark) {
   }
 }
 
+void RuleSet::append(RuleSet&& part) {
+  if (finalized_ || part.finalized_) throw std::logic_error("RuleSet::append after finalize");
+  reserve(drafts_.size() + part.drafts_.size());
+  drafts_.insert(drafts_.end(), std::make_move_iterator(part.drafts_.begin()),
+                 std::make_move_iterator(part.drafts_.end()));
+  address_drafts_.insert(address_drafts_.end(), std::make_move_iterator(part.address_drafts_.begin()),
+                         std::make_move_iterator(part.address_drafts_.end()));
+  address_prefixes_.insert(address_prefixes_.end(), part.address_prefixes_.begin(),
+                           part.address_prefixes_.end());
+  for (const auto& [trigger, count] : part.skipped_) skipped_[trigger] += count;
+  has_allowlist_ = has_allowlist_ || part.has_allowlist_;
+  part.drafts_.clear();
+  part.address_drafts_.clear();
+  part.address_prefixes_.clear();
+  part.skipped_.clear();
+}
+
 void RuleSet::reserve(std::size_t rules) {
   if (rules > drafts_.capacity()) reserve_huge(drafts_, rules);
 }
 
 void RuleSet::add(RuleDraft rule) {
   if (finalized_) throw std::logic_error("RuleSet::add after finalize");
-  if (rule.allowlist) rule.action = Action::kAllow;
+  if (rule.allowlist) {
+    rule.action = Action::kAllow;
+    has_allowlist_ = true;
+  }
   drafts_.push_back(std::move(rule));
 }
 
@@ -184,89 +233,150 @@ void RuleSet::finalize_names(std::vector<std::uint64_t>& per_source) {  // Sort 
     return value;
   };
   if (drafts_.size() > 0xffffffffu) throw std::length_error("too many rules for one compile");
-  std::vector<SortEntry> order;
-  reserve_huge(order, drafts_.size());
-  for (std::size_t i = 0; i < drafts_.size(); ++i)
-    order.push_back({load_prefix(drafts_[i].key, 0), load_prefix(drafts_[i].key, 8),
-                     static_cast<std::uint32_t>(i)});
-  std::sort(order.begin(), order.end(), [this](const SortEntry& a, const SortEntry& b) {
+  auto less = [this](const SortEntry& a, const SortEntry& b) {
     if (a.high != b.high) return a.high < b.high;
     if (a.low != b.low) return a.low < b.low;
     const std::string& key_a = drafts_[a.index].key;
     const std::string& key_b = drafts_[b.index].key;
     if (key_a != key_b) return key_a < key_b;
     return a.index < b.index;  // input order among rules for the same name
-  });
+  };
+  // A total order (the index breaks ties): two halves sorted on two threads and merged are
+  // in the order one sort gives.
+  const std::size_t count = drafts_.size();
+  std::vector<SortEntry> order;
+  reserve_huge(order, count);
+  order.resize(count);
+  auto fill_and_sort = [&](std::size_t begin, std::size_t end) {
+    for (std::size_t i = begin; i < end; ++i)
+      order[i] = {load_prefix(drafts_[i].key, 0), load_prefix(drafts_[i].key, 8),
+                  static_cast<std::uint32_t>(i)};
+    std::sort(order.begin() + static_cast<std::ptrdiff_t>(begin),
+              order.begin() + static_cast<std::ptrdiff_t>(end), less);
+  };
+  if (compile_threads() < 2 || count < kParallelSortMinimum) {
+    fill_and_sort(0, count);
+  } else {
+    const std::size_t middle = count / 2;
+    run_in_parallel([&] { fill_and_sort(0, middle); }, [&] { fill_and_sort(middle, count); });
+    std::vector<SortEntry> merged;
+    reserve_huge(merged, count);
+    merged.resize(count);
+    merge_halves(order.data(), order.data() + middle, order.data() + count, merged.data(), less);
+    order.swap(merged);
+  }
   auto draft_at = [&](std::size_t position) -> const RuleDraft& {
     return drafts_[order[position].index];
   };
 
-  // Allowlisted names whose "below" slot is an allowlist rule, innermost last.
-  std::vector<std::string_view> allow_stack;
-  reserve_huge(records_, drafts_.size());
-
-  // Drafts are visited in key order, i.e. at random in memory: prefetch the draft a few
-  // groups ahead, and its key (a second pointer) once the draft has arrived.
-  auto prefetch = [&](std::size_t position) {
-    if (position + 16 < order.size()) __builtin_prefetch(&drafts_[order[position + 16].index]);
-    if (position + 8 < order.size()) __builtin_prefetch(draft_at(position + 8).key.data());
+  // Resolves the names in order[begin, end) (whole groups of one key) into `out`, counting
+  // into `tally`. Allowlisted names whose "below" slot is an allowlist rule, innermost last,
+  // are on a stack that starts empty: right for a range that starts the order, or for any
+  // range when no draft is an allowlist entry.
+  struct Tally {
+    std::uint64_t rules = 0, duplicates = 0, shadowed = 0;
+    std::map<Action, std::uint64_t> by_action;
+    std::map<RuleKind, std::uint64_t> by_kind;
+    std::vector<std::uint64_t> per_source;
   };
-  std::size_t begin = 0;
-  while (begin < order.size()) {
-    prefetch(begin);
-    std::size_t end = begin + 1;
-    while (end < order.size() && draft_at(end).key == draft_at(begin).key) ++end;
-    std::string_view key = draft_at(begin).key;
+  auto resolve = [&](std::size_t begin, const std::size_t stop, std::vector<FinalRecord>& out,
+                     Tally& tally) {
+    std::vector<std::string_view> allow_stack;
+    // Drafts are visited in key order, i.e. at random in memory: prefetch the draft a few
+    // groups ahead, and its key (a second pointer) once the draft has arrived.
+    auto prefetch = [&](std::size_t position) {
+      if (position + 16 < stop) __builtin_prefetch(&drafts_[order[position + 16].index]);
+      if (position + 8 < stop) __builtin_prefetch(draft_at(position + 8).key.data());
+    };
+    while (begin < stop) {
+      prefetch(begin);
+      std::size_t end = begin + 1;
+      while (end < stop && draft_at(end).key == draft_at(begin).key) ++end;
+      std::string_view key = draft_at(begin).key;
 
-    const RuleDraft* self = nullptr;
-    const RuleDraft* below = nullptr;
-    for (std::size_t i = begin; i < end; ++i) {
-      const RuleDraft& draft = draft_at(i);
-      if (draft.kind != RuleKind::kWildcard) {
-        if (self == nullptr || rank(draft, self_specificity(draft.kind)) >
-                                   rank(*self, self_specificity(self->kind)))
-          self = &draft;
+      const RuleDraft* self = nullptr;
+      const RuleDraft* below = nullptr;
+      for (std::size_t i = begin; i < end; ++i) {
+        const RuleDraft& draft = draft_at(i);
+        if (draft.kind != RuleKind::kWildcard) {
+          if (self == nullptr || rank(draft, self_specificity(draft.kind)) >
+                                     rank(*self, self_specificity(self->kind)))
+            self = &draft;
+        }
+        if (draft.kind != RuleKind::kExact) {
+          if (below == nullptr || rank(draft, below_specificity(draft.kind)) >
+                                      rank(*below, below_specificity(below->kind)))
+            below = &draft;
+        }
       }
-      if (draft.kind != RuleKind::kExact) {
-        if (below == nullptr || rank(draft, below_specificity(draft.kind)) >
-                                    rank(*below, below_specificity(below->kind)))
-          below = &draft;
-      }
-    }
-    // A draft that lost both slots it could fill is a duplicate.
-    std::size_t winners = (self != nullptr) + (below != nullptr) - (self != nullptr && self == below);
-    duplicates_ += (end - begin) - winners;
+      // A draft that lost both slots it could fill is a duplicate.
+      std::size_t winners =
+          (self != nullptr) + (below != nullptr) - (self != nullptr && self == below);
+      tally.duplicates += (end - begin) - winners;
 
-    // Allowlist entries above this name beat its blocking rules.
-    while (!allow_stack.empty() && !is_label_prefix(allow_stack.back(), key)) allow_stack.pop_back();
-    if (!allow_stack.empty()) {
-      if (self != nullptr && is_blocking(self->action)) {
-        ++shadowed_;
-        self = nullptr;
+      // Allowlist entries above this name beat its blocking rules.
+      while (!allow_stack.empty() && !is_label_prefix(allow_stack.back(), key))
+        allow_stack.pop_back();
+      if (!allow_stack.empty()) {
+        if (self != nullptr && is_blocking(self->action)) {
+          ++tally.shadowed;
+          self = nullptr;
+        }
+        if (below != nullptr && is_blocking(below->action)) {
+          ++tally.shadowed;
+          below = nullptr;
+        }
       }
-      if (below != nullptr && is_blocking(below->action)) {
-        ++shadowed_;
-        below = nullptr;
-      }
-    }
-    if (below != nullptr && below->allowlist) allow_stack.push_back(key);
+      if (below != nullptr && below->allowlist) allow_stack.push_back(key);
 
-    if (self != nullptr || below != nullptr) {
-      FinalRecord record;
-      record.key = key;
-      if (self != nullptr) record.self = static_cast<std::uint32_t>(self - drafts_.data());
-      if (below != nullptr) record.below = static_cast<std::uint32_t>(below - drafts_.data());
-      auto count = [&](const RuleDraft& draft) {
-        ++rule_count_;
-        ++by_action_[draft.action];
-        ++by_kind_[draft.kind];
-        ++per_source[draft.source < per_source.size() ? draft.source : 0];
-      };
-      if (self != nullptr) count(*self);
-      if (below != nullptr && below != self) count(*below);
-      records_.push_back(std::move(record));
+      if (self != nullptr || below != nullptr) {
+        FinalRecord record;
+        record.key = key;
+        if (self != nullptr) record.self = static_cast<std::uint32_t>(self - drafts_.data());
+        if (below != nullptr) record.below = static_cast<std::uint32_t>(below - drafts_.data());
+        auto count = [&](const RuleDraft& draft) {
+          ++tally.rules;
+          ++tally.by_action[draft.action];
+          ++tally.by_kind[draft.kind];
+          ++tally.per_source[draft.source < tally.per_source.size() ? draft.source : 0];
+        };
+        if (self != nullptr) count(*self);
+        if (below != nullptr && below != self) count(*below);
+        out.push_back(std::move(record));
+      }
+      begin = end;
     }
-    begin = end;
+  };
+
+  // Without allowlist entries every name is resolved on its own: two halves, cut between two
+  // keys, on two threads, the second half's records appended to the first's.
+  std::size_t middle = order.size();
+  if (!has_allowlist_ && compile_threads() >= 2 && order.size() >= kParallelSortMinimum) {
+    middle = order.size() / 2;
+    while (middle < order.size() && draft_at(middle).key == draft_at(middle - 1).key) ++middle;
+  }
+  Tally first, second;
+  first.per_source.assign(per_source.size(), 0);
+  second.per_source.assign(per_source.size(), 0);
+  std::vector<FinalRecord> second_records;
+  reserve_huge(records_, order.size());
+  if (middle == order.size()) {
+    resolve(0, middle, records_, first);
+  } else {
+    run_in_parallel([&] { resolve(0, middle, records_, first); },
+                    [&] {
+                      reserve_huge(second_records, order.size() - middle);
+                      resolve(middle, order.size(), second_records, second);
+                    });
+    records_.insert(records_.end(), second_records.begin(), second_records.end());
+  }
+  for (const Tally* tally : {&first, &second}) {
+    rule_count_ += tally->rules;
+    duplicates_ += tally->duplicates;
+    shadowed_ += tally->shadowed;
+    for (const auto& [action, n] : tally->by_action) by_action_[action] += n;
+    for (const auto& [kind, n] : tally->by_kind) by_kind_[kind] += n;
+    for (std::size_t i = 0; i < per_source.size(); ++i) per_source[i] += tally->per_source[i];
   }
 }
 

@@ -10,7 +10,7 @@
 // them: those rules are dropped at finalize() and counted in shadowed_by_allowlist().
 // Address rules (add_address) compete the same way per prefix, and an allowlisted prefix
 // drops the blocking rules of the prefixes inside it.
-// Not thread-safe.
+// Not thread-safe; two threads may fill two rule sets and append() one to the other.
 #pragma once
 
 #include <cstdint>
@@ -79,6 +79,10 @@ class RuleSet {
   Mark mark() const noexcept { return {drafts_.size(), address_drafts_.size()}; }
   // Drops the drafts added since `mark` was taken (a feed that is not used after all).
   void discard_since(Mark mark);
+  // Moves `part`'s drafts and skipped counts after this set's, as if they had been added here
+  // (the second half of a feed, parsed on another thread). `part` holds drafts only: its
+  // sources, campaigns and categories are this set's (the drafts' ids are).
+  void append(RuleSet&& part);
   // A registered source, to complete once its feed is parsed.
   SourceRecord& source(std::uint16_t id) { return sources_.at(id); }
   // Room for `rules` drafts in all (a hint; add() works without it).
@@ -141,6 +145,7 @@ class RuleSet {
   std::uint64_t rule_count_ = 0;
   std::uint64_t duplicates_ = 0;
   std::uint64_t shadowed_ = 0;
+  bool has_allowlist_ = false;  // a name draft is an allowlist entry
   bool finalized_ = false;
 };
 

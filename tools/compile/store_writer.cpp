@@ -24,6 +24,7 @@
 #include "huge_pages.h"
 #include "diagnostics.h"
 #include "lmdb_handle.h"
+#include "parallel.h"
 #include "prefix_table.h"
 #include "store_checksum.h"
 #include "verdict_store.h"
@@ -249,45 +250,89 @@ PublishResult write_store(const RuleSet& rules, const std::string& target,
         "{} it holds now (a truncated feed?); use --force to replace it anyway",
         target, rules.rule_count(), options.min_ratio * 100, result.previous_rules));
 
-  // One pass over the records in key order (their keys are scattered over the compiler's
-  // memory): encode each, add it to the filter and to the heap + index. Later passes read the
-  // heap sequentially.
-  BloomFilterBuilder filter(records.size());
-  HashIndexBuilder index(records.size());
-  index.reserve_heap(records.size() * 64);
-  // Hash first, prefetching keys ahead; then fill the structures, prefetching the index slot
-  // a few records ahead. Both loops are bound by cache misses, not by work.
+  // The records in key order (their keys and drafts are scattered over the compiler's memory).
+  // With two threads (parallel.h), in two steps: first each half's hashes (name_hash.h) and
+  // encoded records, one half per thread; then the filter on one thread (hashing the keys
+  // again, with their anchors and label counts: cheaper than keeping those) while the other
+  // adds the records to the heap and index in key order. With one thread, the filter pass
+  // keeps the hashes and the index pass encodes each record as it adds it (no buffer of
+  // encoded records). Every loop prefetches a few records ahead: they are bound by cache
+  // misses, not by work.
+  const std::size_t count = records.size();
+  const bool parallel = compile_threads() >= 2;
+  BloomFilterBuilder filter(count);
+  HashIndexBuilder index(count);
+  index.reserve_heap(count * 64);
   constexpr std::size_t kAhead = 16;
-  // Each key's hash and its anchor's come from one pass over the key (name_hash.h).
-  // Each key's hash, its anchor's and its label count come from one pass over the key
-  // (name_hash.h); they are added to the filter here, and to the index below.
   std::vector<std::uint64_t> hashes;
-  reserve_huge(hashes, records.size());
-  hashes.resize(records.size());
-  for (std::size_t i = 0; i < records.size(); ++i) {
-    if (i + kAhead < records.size()) __builtin_prefetch(records[i + kAhead].key.data());
-    std::uint64_t anchor_hash;
-    std::size_t labels;
-    hashes[i] = filter_hash(records[i].key, anchor_hash, &labels);
-    filter.add(anchor_hash, hashes[i], labels);
+  reserve_huge(hashes, count);
+  hashes.resize(count);
+  std::vector<std::size_t> encoded_ends;  // where a record ends in its half's encoded records
+  const std::size_t middle = count / 2;
+  std::string encoded_halves[2];
+  if (parallel) {
+    reserve_huge(encoded_ends, count);
+    encoded_ends.resize(count);
+    auto encode = [&](std::size_t begin, std::size_t end, std::string& encoded) {
+      // A record of one rule without data is 31 octets. Room for 64 a record (pages never
+      // written cost nothing) keeps records with data from outgrowing it: a string that does
+      // is copied whole.
+      encoded.reserve((end - begin) * 64);
+      advise_huge_pages(encoded.data(), encoded.capacity());
+      for (std::size_t i = begin; i < end; ++i) {
+        if (i + kAhead < end) {
+          __builtin_prefetch(records[i + kAhead].key.data());
+          rules.prefetch(records[i + kAhead]);
+        }
+        hashes[i] = filter_hash(records[i].key);
+        encode_slots(rules.slots(records[i]), encoded);
+        encoded_ends[i] = encoded.size();
+      }
+    };
+    run_in_parallel([&] { encode(0, middle, encoded_halves[0]); },
+                    [&] { encode(middle, count, encoded_halves[1]); });
   }
-  std::string encoded;
   NameServerRules name_server_rules;
-  for (std::size_t i = 0; i < records.size(); ++i) {
-    if (i + kAhead < records.size()) {
-      index.prefetch_slot(hashes[i + kAhead]);
-      __builtin_prefetch(records[i + kAhead].key.data());
-      rules.prefetch(records[i + kAhead]);
-    }
-    encoded.clear();
-    encode_slots(rules.slots(records[i]), encoded);
-    name_server_rules.add(records[i].key, encoded);
-    try {
-      index.add(records[i].key, hashes[i], encoded);
-    } catch (const std::length_error& error) {
-      throw ToolError(fmt::format("{}: too many rules for one store: {}", target, error.what()));
-    }
-  }
+  run_in_parallel(
+      [&] {
+        for (std::size_t i = 0; i < count; ++i) {
+          if (i + kAhead < count) __builtin_prefetch(records[i + kAhead].key.data());
+          std::uint64_t anchor_hash;
+          std::size_t labels;
+          std::uint64_t hash = filter_hash(records[i].key, anchor_hash, &labels);
+          filter.add(anchor_hash, hash, labels);
+          if (!parallel) hashes[i] = hash;  // this pass runs first
+        }
+      },
+      [&] {
+        std::string scratch;
+        for (std::size_t i = 0; i < count; ++i) {
+          if (i + kAhead < count) {
+            index.prefetch_slot(hashes[i + kAhead]);
+            __builtin_prefetch(records[i + kAhead].key.data());
+            if (!parallel) rules.prefetch(records[i + kAhead]);
+          }
+          std::string_view encoded;
+          if (parallel) {
+            const std::string& half = encoded_halves[i < middle ? 0 : 1];
+            std::size_t begin = i == 0 || i == middle ? 0 : encoded_ends[i - 1];
+            encoded = std::string_view(half.data() + begin, encoded_ends[i] - begin);
+          } else {
+            scratch.clear();
+            encode_slots(rules.slots(records[i]), scratch);
+            encoded = scratch;
+          }
+          name_server_rules.add(records[i].key, encoded);
+          try {
+            index.add(records[i].key, hashes[i], encoded);
+          } catch (const std::length_error& error) {
+            throw ToolError(
+                fmt::format("{}: too many rules for one store: {}", target, error.what()));
+          }
+        }
+      });
+  std::string().swap(encoded_halves[0]);
+  std::string().swap(encoded_halves[1]);
 
   // Address rules: their records, then the prefix table over them.
   const auto& address_records = rules.address_records();

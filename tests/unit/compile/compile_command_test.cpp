@@ -4,6 +4,8 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 
+#include <cstdlib>
+
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -197,6 +199,95 @@ TEST_F(CompileCommand, InputThatIsNotAFeedIsAnErrorThatSaysWhatItLooksLike) {
   result = run({"-o", store, compressed});
   EXPECT_EQ(result.status, 0) << result.err;
   EXPECT_NE(result.err.find("2 entries read"), std::string::npos) << result.err;
+}
+
+// A compile runs on two threads where it can (tools/compile/parallel.h): a big feed is parsed
+// in two halves, the sort and the store's records are split. What it writes and says must be
+// what one thread writes and says: the same octets, the same messages in the same order.
+class CompileThreads : public CompileCommand {
+ protected:
+  struct Outcome {
+    CliRun run;
+    std::string store;  // the store's octets ("" when none was published)
+  };
+  Outcome compile_with(const char* threads, std::vector<std::string> args) {
+    ::setenv("DNSVERDICT_COMPILE_THREADS", threads, 1);
+    std::string store = dir_.file(std::string("threads") + threads + ".mdb");
+    std::filesystem::remove(store);
+    args.insert(args.begin(), {"-q", "--build-time", "1700000000", "-o", store});
+    Outcome outcome{run(args), ""};
+    ::unsetenv("DNSVERDICT_COMPILE_THREADS");
+    if (std::ifstream(store).good()) outcome.store = testing::read_file(store);
+    // Messages name the feeds, never the store: the two runs' texts compare as they are.
+    return outcome;
+  }
+  void expect_same(std::vector<std::string> args) {
+    Outcome serial = compile_with("1", args);
+    Outcome parallel = compile_with("2", args);
+    EXPECT_EQ(serial.run.status, parallel.run.status);
+    EXPECT_EQ(serial.run.err, parallel.run.err);
+    EXPECT_TRUE(serial.store == parallel.store)
+        << "the stores differ (" << serial.store.size() << " and " << parallel.store.size()
+        << " octets)";
+    last_err_ = serial.run.err;
+    last_status_ = serial.run.status;
+  }
+  std::string last_err_;
+  int last_status_ = -1;
+};
+
+TEST_F(CompileThreads, OneAndTwoThreadsWriteTheSameStoreAndSayTheSame) {
+  // Big enough to be split; the same names in both halves (their rules compete, the earlier
+  // line wins a tie), errors and warnings in both halves, addresses and prefixes.
+  std::string domains, hosts, adblock;
+  for (int i = 0; i < 12000; ++i) {
+    domains += "name" + std::to_string(i) + ".example\n";
+    if (i % 1000 == 7) domains += "twice.example\n*.twice.example\n";
+    if (i % 3000 == 11) domains += "bad..name" + std::to_string(i) + "\n";
+    if (i % 2500 == 3) domains += "10." + std::to_string(i % 250) + ".0.1/16\n";
+    hosts += (i % 5 == 0 ? "10.1.1.1 sink" : "0.0.0.0 host") + std::to_string(i) + ".example\n";
+    adblock += (i % 7 == 0 ? "@@||name" : "||ad") + std::to_string(i) + ".example^\n";
+    if (i % 4000 == 1) adblock += "example.com##.banner\n";
+  }
+  std::string domain_feed = dir_.write("domains.txt", domains);
+  std::string hosts_feed = dir_.write("hosts.txt", hosts);
+  std::string adblock_feed = dir_.write("adblock.txt", "[Adblock Plus 2.0]\n" + adblock);
+  expect_same({"--campaign", "one", domain_feed, "--action", "refuse", hosts_feed, adblock_feed});
+  EXPECT_EQ(last_status_, 0) << last_err_;
+  EXPECT_NE(last_err_.find(domain_feed + ":9040: \"bad..name9011\": empty label"), std::string::npos)
+      << last_err_;
+  EXPECT_NE(last_err_.find(domain_feed + ":7527: warning: 10.3.0.1/16 has host bits set"), std::string::npos) << last_err_;
+
+  // With an allowlist (its entries shadow the rules below them, resolved in one pass).
+  std::string allow_feed = dir_.write("allow.txt", "name1.example\ntwice.example\n");
+  expect_same({domain_feed, "--allow", allow_feed, adblock_feed});
+  EXPECT_EQ(last_status_, 0) << last_err_;
+}
+
+TEST_F(CompileThreads, TheFirstErrorsAndWhereMaxErrorsGivesUpAreThoseOfOneThread) {
+  std::string names;
+  for (int i = 0; i < 12000; ++i) {
+    names += "name" + std::to_string(i) + ".example\n";
+    if (i == 100 || i >= 9000) names += "bad name" + std::to_string(i) + "\n";
+  }
+  std::string feed = dir_.write("feed.txt", names);
+  // Errors in both halves: the first half's first.
+  expect_same({"--max-errors", "5", feed});
+  EXPECT_EQ(last_status_, 1);
+  EXPECT_EQ(last_err_.find(feed + ":102: "), 0u) << last_err_;
+  EXPECT_NE(last_err_.find(feed + ":9011: giving up after 6 errors (--max-errors 5)"),
+            std::string::npos)
+      << last_err_;
+  // Errors only in the second half.
+  std::string late;
+  for (int i = 0; i < 12000; ++i)
+    late += (i >= 11990 ? "bad name" : "name") + std::to_string(i) + ".example\n";
+  std::string late_feed = dir_.write("late.txt", late);
+  expect_same({"--max-errors", "3", late_feed});
+  EXPECT_EQ(last_status_, 1);
+  EXPECT_NE(last_err_.find(late_feed + ":11994: giving up after 4 errors (--max-errors 3)"),
+            std::string::npos)
+      << last_err_;
 }
 
 }  // namespace
