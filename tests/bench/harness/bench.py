@@ -70,6 +70,9 @@ def parse_args(argv):
                         help="rule-set sizes for instructions per query (callgrind); '' skips")
     parser.add_argument("--ir-names", type=int, default=2000,
                         help="queries per traffic kind counted under callgrind")
+    parser.add_argument("--threads2-sizes", default="1000000,10000000",
+                        help="rule-set sizes whose pass and mix CPU is measured again with "
+                             "plain and dnsverdict Unbound at two threads; '' skips")
     parser.add_argument("--micro-sizes", default="1000000,10000000", help="'' skips store_bench")
     parser.add_argument("--micro-compile", type=int, default=1000000)
     parser.add_argument("--doc", default="", help="Markdown file whose bench section is rewritten")
@@ -95,6 +98,7 @@ def parse_args(argv):
         args.unique_rate = 1000
         args.micro_sizes = "10000"
         args.ir_sizes = ""
+        args.threads2_sizes = ""
         args.micro_compile = 10000
         args.micro_other = False
         args.profile = False
@@ -102,6 +106,7 @@ def parse_args(argv):
     args.sizes = sorted(int(size) for size in args.sizes.split(",") if size)
     args.micro_sizes = [int(size) for size in args.micro_sizes.split(",") if size]
     args.ir_sizes = [int(size) for size in args.ir_sizes.split(",") if size]
+    args.threads2_sizes = [int(size) for size in args.threads2_sizes.split(",") if size]
     args.work = os.path.abspath(args.work or os.path.join(args.build, "bench"))
     args.build = os.path.abspath(args.build)
     return args
@@ -432,6 +437,9 @@ def measure_size(args, tools, data, size, processes, nsd):
             processes.stop(variant.server)
             if variant.backend:
                 processes.stop(variant.backend)
+    two_threads = None
+    if size in args.threads2_sizes and tools["module"]:
+        two_threads = measure_two_threads(args, tools, data, entry, size, processes, nsd)
     instructions = None
     if size in args.ir_sizes and tools["valgrind"]:
         instructions = measure_instructions(args, tools, data, entry, size, nsd)
@@ -440,8 +448,45 @@ def measure_size(args, tools, data, size, processes, nsd):
         "skipped": skipped,
         "swap": swap,
         "hit_log": hit_log,
+        "two_threads": two_threads,
         "instructions": instructions,
     }
+
+
+def measure_two_threads(args, tools, data, entry, size, processes, nsd):
+    """Pass and mix CPU per query of plain and dnsverdict Unbound at two worker threads
+    (`num-threads: 2`), run the same way as the one-thread rounds: both servers at once,
+    warmed, the rounds' order alternating. {variant: {traffic: [run, ...]}}."""
+    common = dict(nsd_port=nsd.port, zones=data["zones"], probe_name=PROBE, threads=2)
+    started = {}
+    figures = {}
+    try:
+        for name in ("plain", "dnsverdict"):
+            log("size %d: starting %s at two threads" % (size, name))
+            extra = {} if name == "plain" else dict(module=tools["module"],
+                                                     module_conf=entry["module_conf"])
+            started[name] = servers.start_unbound(processes, tools["unbound"], entry["dir"],
+                                                  name + "-2t", variant=name, **common, **extra)
+            measure.run_dnsperf(tools["dnsperf"], started[name].port, data["queries"]["warm"],
+                                60, once=True)
+            figures[name] = {}
+        order = list(started)
+        for traffic, rounds, seconds in (("pass", args.runs, args.seconds),
+                                         ("mix", args.other_runs, args.other_seconds)):
+            for round_index in range(rounds):
+                for name in order[round_index % 2:] + order[:round_index % 2]:
+                    result = measure.cpu_per_query(tools["dnsperf"], started[name].port,
+                                                   [started[name].pid], data["queries"][traffic],
+                                                   seconds, args.rate, outstanding=200)
+                    figures[name].setdefault(traffic, []).append(result)
+                    log("size %d: %-6s %-10s two threads, round %d: %.2f us/query, %d/%d "
+                        "answered" % (size, traffic, name, round_index + 1,
+                                      result["cpu_us_per_query"], result["completed"],
+                                      result["sent"]))
+    finally:
+        for server in started.values():
+            processes.stop(server)
+    return figures
 
 
 # Beside the module's own functions in the breakdown: what it causes elsewhere.

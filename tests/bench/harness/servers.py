@@ -144,15 +144,16 @@ MODULE_CONFIG = {
 }
 
 
-def unbound_config(port, directory, nsd_port, zones, variant, module=None, rpz_zone=None):
+def unbound_config(port, directory, nsd_port, zones, variant, module=None, rpz_zone=None,
+                   threads=1):
     """unbound.conf for one variant. Everything but the module chain and its clause is the
-    same in every variant: one thread, no logging per query, caches at their defaults, 4 MB
+    same in every variant: one thread (or `threads`), no logging per query, caches at their defaults, 4 MB
     socket buffers (so that a server thread descheduled for a moment on a busy 2-core machine
     does not drop queries; Unbound forces the size as root)."""
     text = """server:
   interface: 127.0.0.1
   port: {port}
-  num-threads: 1
+  num-threads: {threads}
   so-rcvbuf: 4m
   so-sndbuf: 4m
   do-daemonize: no
@@ -168,7 +169,7 @@ def unbound_config(port, directory, nsd_port, zones, variant, module=None, rpz_z
   qname-minimisation: no
   access-control: 127.0.0.0/8 allow
   module-config: "{modules}"
-""".format(port=port, dir=directory, modules=MODULE_CONFIG[variant])
+""".format(port=port, dir=directory, modules=MODULE_CONFIG[variant], threads=threads)
     if variant == "dnsverdict":
         text += 'dynlib:\n  dynlib-file: "%s"\n' % module
     if variant == "rpz":
@@ -180,13 +181,15 @@ def unbound_config(port, directory, nsd_port, zones, variant, module=None, rpz_z
 
 
 def start_unbound(processes, unbound, directory, name, nsd_port, zones, variant, probe_name,
-                  module=None, module_conf=None, rpz_zone=None, timeout=120, limits=None):
+                  module=None, module_conf=None, rpz_zone=None, timeout=120, limits=None,
+                  threads=1):
     port = free_port()
     work = os.path.join(directory, name)
     os.makedirs(work, exist_ok=True)
     conf = os.path.join(work, "unbound.conf")
     with open(conf, "w") as out:
-        out.write(unbound_config(port, work, nsd_port, zones, variant, module, rpz_zone))
+        out.write(unbound_config(port, work, nsd_port, zones, variant, module, rpz_zone,
+                                 threads))
     env = dict(os.environ)
     if module_conf:
         env["DNSVERDICT_CONFIG"] = module_conf
