@@ -77,15 +77,25 @@ std::string_view strip_comment(std::string_view line, char marker) noexcept {
 // Feeds at least this big are parsed in two halves when the compile has two threads.
 constexpr std::size_t kSplitOctets = 64 * 1024;
 
-// Parses `content` with parse_lines(LineReader, RuleSet&, Diagnostics&), which returns the
-// rules it added: as a whole, or, for a big feed and two threads (parallel.h), cut after the
-// line ending nearest its middle, the second half on another thread into a rule set and
-// deferred diagnostics of its own, appended and replayed after the first half's. Every line
-// is parsed on its own, so the drafts, their order, the line numbers and the messages (the
-// first error, where --max-errors gives up) are those of a parse as a whole.
-template <typename ParseLines>
-std::size_t parse_in_halves(std::string_view content, RuleSet& rules, Diagnostics& diagnostics,
-                            const ParseLines& parse_lines) {
+// Parses `content` line by line with parse_line(line, line_number, RuleSet&, Diagnostics&),
+// which returns the rules it added (lines too long are rejected before): as a whole, or, for
+// a big feed and two threads (parallel.h), cut after the line ending nearest its middle, the
+// second half on another thread into a rule set and deferred diagnostics of its own, appended
+// and replayed after the first half's. Every line is parsed on its own, so the drafts, their
+// order, the line numbers and the messages (the first error, where --max-errors gives up) are
+// those of a parse as a whole.
+template <typename ParseLine>
+std::size_t parse_in_halves(std::string_view file, std::string_view content, RuleSet& rules,
+                            Diagnostics& diagnostics, const ParseLine& parse_line) {
+  auto parse_lines = [&](LineReader lines, RuleSet& rules, Diagnostics& diagnostics) {
+    std::size_t added = 0;
+    std::string_view line;
+    while (lines.next(line)) {
+      if (reject_long_line(file, lines.line_number(), line, diagnostics)) continue;
+      added += parse_line(line, lines.line_number(), rules, diagnostics);
+    }
+    return added;
+  };
   std::size_t cut = content.size() < kSplitOctets || compile_threads() < 2
                         ? std::string_view::npos
                         : content.find('\n', content.size() / 2);
@@ -124,40 +134,37 @@ std::size_t parse_hosts(std::string_view file, std::string_view content,
                         Diagnostics& diagnostics) {
   const RuleDraft rule_template = make_rule_template(defaults, source_id, rules);
   return parse_in_halves(
-      content, rules, diagnostics, [&](LineReader lines, RuleSet& rules, Diagnostics& diagnostics) {
+      file, content, rules, diagnostics,
+      [&](std::string_view line, std::size_t line_number, RuleSet& rules,
+          Diagnostics& diagnostics) -> std::size_t {
+        std::string_view rest = strip_comment(line, '#');
+        std::string_view address = take_token(rest);
+        if (address.empty()) return 0;
+        // The address is looked at only once a name needs it: housekeeping lines carry
+        // addresses like "fe80::1%lo0" that are no business of ours.
+        RuleDraft line_template = rule_template;
         std::size_t added = 0;
-        std::string_view line;
-        while (lines.next(line)) {
-          if (reject_long_line(file, lines.line_number(), line, diagnostics)) continue;
-          std::string_view rest = strip_comment(line, '#');
-          std::string_view address = take_token(rest);
-          if (address.empty()) continue;
-          // The address is looked at only once a name needs it: housekeeping lines carry
-          // addresses like "fe80::1%lo0" that are no business of ours.
-          RuleDraft line_template = rule_template;
-          bool address_checked = false;
-          bool any_name = false;
-          for (std::string_view name = take_token(rest); !name.empty(); name = take_token(rest)) {
-            any_name = true;
-            if (is_hosts_housekeeping_name(name)) continue;
-            if (!address_checked) {
-              address_checked = true;
-              if (!is_null_address(address) &&
-                  !set_hosts_address(address, defaults, line_template)) {
-                diagnostics.error(file, lines.line_number(), not_an_address(address));
-                break;
-              }
+        bool address_checked = false;
+        bool any_name = false;
+        for (std::string_view name = take_token(rest); !name.empty(); name = take_token(rest)) {
+          any_name = true;
+          if (is_hosts_housekeeping_name(name)) continue;
+          if (!address_checked) {
+            address_checked = true;
+            if (!is_null_address(address) && !set_hosts_address(address, defaults, line_template)) {
+              diagnostics.error(file, line_number, not_an_address(address));
+              break;
             }
-            added += add_list_entry(name, line_template, line_template.action, file,
-                                    lines.line_number(), defaults, rules, diagnostics);
           }
-          std::string ignored;
-          if (!any_name)
-            diagnostics.error(file, lines.line_number(),
-                              encode_address(address, ignored)
-                                  ? fmt::format("address \"{}\" without a name", address)
-                                  : not_an_address(address));
+          added += add_list_entry(name, line_template, line_template.action, file, line_number,
+                                  defaults, rules, diagnostics);
         }
+        std::string ignored;
+        if (!any_name)
+          diagnostics.error(file, line_number,
+                            encode_address(address, ignored)
+                                ? fmt::format("address \"{}\" without a name", address)
+                                : not_an_address(address));
         return added;
       });
 }
@@ -168,38 +175,33 @@ std::size_t parse_domain_list(std::string_view file, std::string_view content,
                               Diagnostics& diagnostics) {
   const RuleDraft rule_template = make_rule_template(defaults, source_id, rules);
   return parse_in_halves(
-      content, rules, diagnostics, [&](LineReader lines, RuleSet& rules, Diagnostics& diagnostics) {
-        std::size_t added = 0;
-        std::string_view line;
-        while (lines.next(line)) {
-          if (reject_long_line(file, lines.line_number(), line, diagnostics)) continue;
-          std::string_view rest = line;
-          std::string_view name = take_token(rest);
-          if (name.empty() || name[0] == '#' || name[0] == ';' || name[0] == '!') continue;
-          std::string_view extra = take_token(rest);
-          if (!extra.empty() && extra[0] != '#' && extra[0] != ';' && extra[0] != '!') {
-            diagnostics.error(
-                file, lines.line_number(),
-                fmt::format("expected one name per line, found \"{}\" after \"{}\"", extra, name));
-            continue;
-          }
-          if (looks_like_ip_prefix(name)) {
-            IpPrefix prefix;
-            std::string error;
-            if (!parse_feed_prefix(name, file, lines.line_number(), diagnostics, prefix, error)) {
-              diagnostics.error(file, lines.line_number(), error);
-              continue;
-            }
-            RuleDraft rule = rule_template;
-            rule.line = static_cast<std::uint32_t>(lines.line_number());
-            add_rule(prefix, std::move(rule), defaults, rules);
-            ++added;
-            continue;
-          }
-          added += add_list_entry(name, rule_template, rule_template.action, file,
-                                  lines.line_number(), defaults, rules, diagnostics);
+      file, content, rules, diagnostics,
+      [&](std::string_view line, std::size_t line_number, RuleSet& rules,
+          Diagnostics& diagnostics) -> std::size_t {
+        std::string_view rest = line;
+        std::string_view name = take_token(rest);
+        if (name.empty() || name[0] == '#' || name[0] == ';' || name[0] == '!') return 0;
+        std::string_view extra = take_token(rest);
+        if (!extra.empty() && extra[0] != '#' && extra[0] != ';' && extra[0] != '!') {
+          diagnostics.error(
+              file, line_number,
+              fmt::format("expected one name per line, found \"{}\" after \"{}\"", extra, name));
+          return 0;
         }
-        return added;
+        if (looks_like_ip_prefix(name)) {
+          IpPrefix prefix;
+          std::string error;
+          if (!parse_feed_prefix(name, file, line_number, diagnostics, prefix, error)) {
+            diagnostics.error(file, line_number, error);
+            return 0;
+          }
+          RuleDraft rule = rule_template;
+          rule.line = static_cast<std::uint32_t>(line_number);
+          add_rule(prefix, std::move(rule), defaults, rules);
+          return 1;
+        }
+        return add_list_entry(name, rule_template, rule_template.action, file, line_number,
+                              defaults, rules, diagnostics);
       });
 }
 
@@ -217,73 +219,68 @@ std::size_t parse_adblock(std::string_view file, std::string_view content,
                           Diagnostics& diagnostics) {
   const RuleDraft rule_template = make_rule_template(defaults, source_id, rules);
   return parse_in_halves(
-      content, rules, diagnostics, [&](LineReader lines, RuleSet& rules, Diagnostics& diagnostics) {
-        std::size_t added = 0;
-        std::string_view line;
-        while (lines.next(line)) {
-          if (reject_long_line(file, lines.line_number(), line, diagnostics)) continue;
-          line = trim(line);
-          if (line.empty() || line[0] == '!' || line[0] == '[' || line[0] == '#') {
-            bool cosmetic_without_domain = starts_with(line, "##") || starts_with(line, "#@#");
-            if (cosmetic_without_domain) rules.count_skipped("adblock cosmetic");
-            continue;
-          }
-          if (line.find("##") != std::string_view::npos ||
-              line.find("#@#") != std::string_view::npos ||
-              line.find("#?#") != std::string_view::npos ||
-              line.find("#$#") != std::string_view::npos ||
-              line.find("#%#") != std::string_view::npos) {
-            rules.count_skipped("adblock cosmetic");
-            continue;
-          }
-          bool allow = starts_with(line, "@@");
-          if (allow) line.remove_prefix(2);
-          if (!starts_with(line, "||")) {
-            rules.count_skipped("adblock pattern");
-            continue;
-          }
-          line.remove_prefix(2);
-          std::size_t caret = line.find('^');
-          if (caret == std::string_view::npos) {
-            rules.count_skipped("adblock pattern");
-            continue;
-          }
-          std::string_view name = line.substr(0, caret);
-          std::string_view after = line.substr(caret + 1);
-          if (starts_with(after, "|")) after.remove_prefix(1);
-          std::string_view options;
-          if (starts_with(after, "$")) {
-            options = after.substr(1);
-          } else if (!after.empty()) {
-            rules.count_skipped("adblock pattern");
-            continue;
-          }
-          bool restricted = false;
-          while (!options.empty()) {
-            std::size_t comma = options.find(',');
-            std::string_view option = options.substr(0, comma);
-            options.remove_prefix(comma == std::string_view::npos ? options.size() : comma + 1);
-            if (!(equal_ignoring_case(option, "important") ||
-                  equal_ignoring_case(option, "third-party") || equal_ignoring_case(option, "3p") ||
-                  equal_ignoring_case(option, "all") || equal_ignoring_case(option, "document") ||
-                  equal_ignoring_case(option, "doc") || equal_ignoring_case(option, "popup")))
-              restricted = true;
-          }
-          if (restricted) {
-            rules.count_skipped("adblock option");
-            continue;
-          }
-          std::string_view bare = name;
-          strip_wildcard(bare);
-          if (bare.find_first_of("*/|") != std::string_view::npos) {
-            rules.count_skipped("adblock pattern");
-            continue;
-          }
-          added +=
-              add_list_entry(name, rule_template, allow ? Action::kAllow : rule_template.action,
-                             file, lines.line_number(), defaults, rules, diagnostics);
+      file, content, rules, diagnostics,
+      [&](std::string_view line, std::size_t line_number, RuleSet& rules,
+          Diagnostics& diagnostics) -> std::size_t {
+        line = trim(line);
+        if (line.empty() || line[0] == '!' || line[0] == '[' || line[0] == '#') {
+          bool cosmetic_without_domain = starts_with(line, "##") || starts_with(line, "#@#");
+          if (cosmetic_without_domain) rules.count_skipped("adblock cosmetic");
+          return 0;
         }
-        return added;
+        if (line.find("##") != std::string_view::npos ||
+            line.find("#@#") != std::string_view::npos ||
+            line.find("#?#") != std::string_view::npos ||
+            line.find("#$#") != std::string_view::npos ||
+            line.find("#%#") != std::string_view::npos) {
+          rules.count_skipped("adblock cosmetic");
+          return 0;
+        }
+        bool allow = starts_with(line, "@@");
+        if (allow) line.remove_prefix(2);
+        if (!starts_with(line, "||")) {
+          rules.count_skipped("adblock pattern");
+          return 0;
+        }
+        line.remove_prefix(2);
+        std::size_t caret = line.find('^');
+        if (caret == std::string_view::npos) {
+          rules.count_skipped("adblock pattern");
+          return 0;
+        }
+        std::string_view name = line.substr(0, caret);
+        std::string_view after = line.substr(caret + 1);
+        if (starts_with(after, "|")) after.remove_prefix(1);
+        std::string_view options;
+        if (starts_with(after, "$")) {
+          options = after.substr(1);
+        } else if (!after.empty()) {
+          rules.count_skipped("adblock pattern");
+          return 0;
+        }
+        bool restricted = false;
+        while (!options.empty()) {
+          std::size_t comma = options.find(',');
+          std::string_view option = options.substr(0, comma);
+          options.remove_prefix(comma == std::string_view::npos ? options.size() : comma + 1);
+          if (!(equal_ignoring_case(option, "important") ||
+                equal_ignoring_case(option, "third-party") || equal_ignoring_case(option, "3p") ||
+                equal_ignoring_case(option, "all") || equal_ignoring_case(option, "document") ||
+                equal_ignoring_case(option, "doc") || equal_ignoring_case(option, "popup")))
+            restricted = true;
+        }
+        if (restricted) {
+          rules.count_skipped("adblock option");
+          return 0;
+        }
+        std::string_view bare = name;
+        strip_wildcard(bare);
+        if (bare.find_first_of("*/|") != std::string_view::npos) {
+          rules.count_skipped("adblock pattern");
+          return 0;
+        }
+        return add_list_entry(name, rule_template, allow ? Action::kAllow : rule_template.action,
+                              file, line_number, defaults, rules, diagnostics);
       });
 }
 
