@@ -113,13 +113,19 @@ done
 
 echo "dnsverdict: the module against each Unbound:" >&2
 printf '  %s\n' "${summary[@]}" >&2
-# What failed, from each failing version's log: the tests ctest lists and the lines around
-# their failures (the whole output stays in the log).
+# What failed, from each failing version's log: the tests ctest lists, and each failing test
+# case's traceback and message, up to 25 lines each (the whole output stays in the log).
 for version in "$@"; do
   log=build-compat/$version.log
   if grep -q '^The following tests FAILED:' "$log" 2>/dev/null; then
     echo "dnsverdict: Unbound $version: what failed ($log):" >&2
-    grep -E '^(FAIL|ERROR):|Error:|Error\b.*:|Assertion|^\s+[0-9]+ - ' "$log" | tail -n 40 | sed 's/^/  /' >&2
+    awk '
+      /^(FAIL|ERROR): / { block = 1; lines = 0; print; next }
+      block && /^(--------------------+|====================+)$/ { if (lines > 0) block = 0; next }
+      block && /^Traceback/ { lines = 1; next }
+      block && lines > 0 && lines <= 25 { print; ++lines; next }
+      /^[[:space:]]+[0-9]+ - / { print }
+    ' "$log" | tail -n 120 | sed 's/^/  /' >&2
   fi
 done
 exit $failed
