@@ -60,6 +60,15 @@ class DamagedStoreTest(harness.BedTestCase):
 
 
 FAKETIME = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"  # Debian: libfaketime
+# An address rule for *.v4.lab's address (harness.ZONE), and a name-server rule for the name
+# server of child.zz. (harness.CHILD_ZONE).
+EXPIRING_RPZ = """$ORIGIN rpz.lab.
+$TTL 60
+@ SOA localhost. root.localhost. 1 3600 600 86400 60
+@ NS localhost.
+32.5.0.0.10.rpz-ip CNAME .
+ns.slowns.zz.rpz-nsdname CNAME .
+"""
 IS_ROOT = os.geteuid() == 0
 needs_root = unittest.skipUnless(IS_ROOT, "needs root: mounts a tmpfs / changes users")
 
@@ -304,8 +313,9 @@ class ReloadMemoryTest(unittest.TestCase):
 
 class ClockJumpTest(unittest.TestCase):
     """Unbound under libfaketime, its clock moved by rewriting a file: a rule stops applying
-    once the clock passes its expiry and applies again when the clock goes back; the hourly
-    counters keep every hit across the jumps."""
+    once the clock passes its expiry and applies again when the clock goes back (a rule on
+    the name, on its address and on its name server alike), also to names answered while it
+    had expired (they were not cached); the hourly counters keep every hit across the jumps."""
 
     def setUp(self):
         if harness.UNBOUND_PRELOAD:
@@ -315,13 +325,21 @@ class ClockJumpTest(unittest.TestCase):
         self.expires = int(time.time()) + 3600
         self.bed = harness.Testbed(store_feeds=[
             ("first.lab\n", []),
-            ("soon.lab\n", ["--expires", str(self.expires)])])
+            ("soon.lab\n", ["--expires", str(self.expires)]),
+            (EXPIRING_RPZ, ["--format", "rpz", "--expires", str(self.expires)])],
+            stub_host_zone=True)
         self.addCleanup(self.bed.cleanup)
+        proxy = harness.SlowProxy(self.bed.slow_port, self.bed.nsd_port, delay=0.0)
+        self.addCleanup(proxy.stop)
         self.clock = os.path.join(self.bed.dir, "faketime")
         self.jump("+0")
         self.bed.config_lines = ["stats-store: " + self.bed.stats_store, "stats-flush-interval: 1"]
+        # NO_FAKE_STAT: a clock step leaves the files' times as they are; libfaketime would
+        # move them with the clock, and the module would take the store for one modified in
+        # place and load it again.
         self.bed.unbound_env = {"LD_PRELOAD": FAKETIME, "FAKETIME_TIMESTAMP_FILE": self.clock,
-                                "FAKETIME_NO_CACHE": "1", "FAKETIME_DONT_FAKE_MONOTONIC": "1"}
+                                "FAKETIME_NO_CACHE": "1", "FAKETIME_DONT_FAKE_MONOTONIC": "1",
+                                "NO_FAKE_STAT": "1"}
         self.bed.start()
 
     def jump(self, offset):
@@ -345,27 +363,34 @@ class ClockJumpTest(unittest.TestCase):
 
     def test_expiry_and_counters_across_jumps(self):
         sent = 0
-        for phase, (offset, soon_blocked) in enumerate([("+0", True), ("+7200", False),
-                                                        ("-7200", True), ("+0", True)]):
+        for phase, (offset, blocked) in enumerate([("+0", True), ("+7200", False),
+                                                   ("-7200", True), ("+0", True)]):
             self.jump(offset)
             for i in range(2):
-                name = "p%d-%d.soon.lab" % (phase, i)
-                answer = self.bed.dig(name)
-                if soon_blocked:
-                    self.assertEqual(answer.status, "NXDOMAIN", (offset, answer.text))
-                    sent += 1
-                else:
-                    self.assertEqual(answer.addresses(), ["10.0.0.1"], (offset, answer.text))
+                for zone, address in (("soon.lab", "10.0.0.1"), ("v4.lab", "10.0.0.5"),
+                                      ("child.zz", "10.7.7.7")):
+                    name = "p%d-%d.%s" % (phase, i, zone)
+                    answer = self.bed.dig(name)
+                    if blocked:
+                        self.assertEqual(answer.status, "NXDOMAIN", (offset, answer.text))
+                        sent += 1
+                    else:
+                        self.assertEqual(answer.addresses(), [address], (offset, answer.text))
                 self.assertEqual(self.bed.dig("p%d-%d.first.lab" % (phase, i)).status, "NXDOMAIN")
                 sent += 1
-            # a name cached while the rule had expired is blocked again once it applies
-            self.assertEqual(self.bed.dig("p1-0.soon.lab").status,
-                             "NXDOMAIN" if soon_blocked else "NOERROR", offset)
-            sent += soon_blocked
+            # names answered while the rules had expired are blocked again once they apply
+            for name in ("p1-0.soon.lab", "p1-0.v4.lab", "p1-0.child.zz"):
+                answer = self.bed.dig(name)
+                self.assertEqual(answer.status, "NXDOMAIN" if blocked else "NOERROR",
+                                 (offset, name, answer.text))
+                sent += blocked
             time.sleep(1.1)  # a flush in this phase
         self.assertIsNone(self.bed.unbound.poll(), self.bed.log()[-2000:])
         self.assertTrue(harness.wait_for(lambda: self.queries() == sent, 5),
                         (self.queries(), sent, self.bed.log()[-3000:]))
+        log = self.bed.log()
+        self.assertNotIn("a cached answer for a blocked name was served", log)
+        self.assertNotIn("modified in place", log)
 
 
 if __name__ == "__main__":
