@@ -100,8 +100,9 @@ struct NameProbe {
 };
 
 // For VerdictStore::lookup(): read the clock (time(2)) only if an expiry must be checked.
-// (INT64_MIN is a time before every expiry: `lookup` asks with it for rules expired or not.)
 inline constexpr std::int64_t kReadClock = INT64_MAX;
+// For the lookups: a time before every expiry, to find a rule whether it has expired or not.
+inline constexpr std::int64_t kAnyTime = INT64_MIN;
 
 class VerdictStore {
  public:

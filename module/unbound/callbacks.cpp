@@ -20,14 +20,23 @@ void check_name_servers(const ModuleState& state, const VerdictStore& store,
     if (query == nullptr) return;
     qstate->minfo[id] = query;
   }
-  if (query->ns_trigger != 0) return;  // the first listed delegation counts
-  LookupResult lookup = listed_name_server(store, qstate, *query);
-  if (lookup.hit() && blocks_someone(state, store, lookup)) qstate->no_cache_store = 1;
+  if (query->ns_trigger == 0) {  // the first listed delegation counts
+    LookupResult lookup = listed_name_server(store, qstate, *query);
+    if (blocks_someone(state, store, lookup)) qstate->no_cache_store = 1;
+  }
+  if (qstate->no_cache_store) return;
+  // A rule past its expiry applies again if the clock steps back: what it lists stays out
+  // of the cache as well (keeps_out_of_cache()).
+  QueryState scratch;
+  if (blocks_someone(state, store, listed_name_server(store, qstate, scratch, kAnyTime))) {
+    qstate->no_cache_store = 1;
+  }
 }
 
 // Upstream response, before the iterator caches anything from it: a response holding a
 // listed name (as an owner or a CNAME/DNAME target) or, in its answer, an address an address
-// rule blocks, or that a listed name server sent, is not cached.
+// rule blocks, or that a listed name server sent, is not cached; nor is one a rule past its
+// expiry would block (keeps_out_of_cache()).
 int query_response_callback(module_qstate* qstate, dns_msg* response, int id,
                             void* argument) noexcept {
   try {
@@ -40,13 +49,14 @@ int query_response_callback(module_qstate* qstate, dns_msg* response, int id,
     reply_info* rep = response->rep;
     for (std::size_t i = 0; i < rep->rrset_count; ++i) {
       ub_packed_rrset_key* rrset = rep->rrsets[i];
-      if (blocks_someone(*state, *store, rrset->rk.dname, rrset->rk.dname_len)) {
+      if (keeps_out_of_cache(*state, *store, rrset->rk.dname, rrset->rk.dname_len)) {
         qstate->no_cache_store = 1;
         return 1;
       }
       if (i < rep->an_numrrsets) {  // an address rule lists an address of the answer
         QueryState scratch;
-        if (blocks_someone(*state, *store, listed_address(*store, *rrset, scratch))) {
+        if (blocks_someone(*state, *store, listed_address(*store, *rrset, scratch)) ||
+            blocks_someone(*state, *store, listed_address(*store, *rrset, scratch, kAnyTime))) {
           qstate->no_cache_store = 1;
           return 1;
         }
@@ -56,7 +66,7 @@ int query_response_callback(module_qstate* qstate, dns_msg* response, int id,
         auto* data = static_cast<packed_rrset_data*>(rrset->entry.data);
         for (std::size_t r = 0; r < data->count; ++r) {
           if (data->rr_len[r] > 2 &&
-              blocks_someone(*state, *store, data->rr_data[r] + 2, data->rr_len[r] - 2)) {
+              keeps_out_of_cache(*state, *store, data->rr_data[r] + 2, data->rr_len[r] - 2)) {
             qstate->no_cache_store = 1;
             return 1;
           }

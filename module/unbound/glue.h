@@ -239,9 +239,11 @@ inline LookupResult lookup_name(const VerdictStore& store, const std::uint8_t* w
 
 // The store lookup for an address (4 or 16 octets); a hit's owner_key is the address rule's
 // name (address_trigger.h), in `key`.
+// `now`: unix seconds, or kAnyTime for a rule whether it has expired or not.
 inline LookupResult lookup_address(const VerdictStore& store, const std::uint8_t* address,
-                                   std::size_t size, NameKey& key) noexcept {
-  AddressLookupResult found = store.lookup_address(address, size, now_seconds());
+                                   std::size_t size, NameKey& key,
+                                   std::int64_t now = now_seconds()) noexcept {
+  AddressLookupResult found = store.lookup_address(address, size, now);
   LookupResult result = found.as_lookup();
   if (!found.hit()) return result;
   if (address_rule_key(address, size, found.prefix_length, key)) {
@@ -290,17 +292,25 @@ inline QueryContext client_context(const ModuleConfig& config, std::uint16_t qty
   return context;
 }
 
+// Whether the answers holding a name are kept out of Unbound's cache: a rule that lists it
+// blocks someone now, or would once the clock is back before the rule's expiry (a rule past
+// its expiry applies again if the clock steps back, and Unbound would go on answering from
+// its cache what it had stored meanwhile).
+bool keeps_out_of_cache(const ModuleState& state, const VerdictStore& store,
+                        const std::uint8_t* wire, std::size_t size) noexcept;
+
 // The first address of an A or AAAA rrset that an address rule lists (any action): copies it
 // into `query` and returns the lookup. A miss for other types or when the store has no
-// address rules.
+// address rules. `now`: as for lookup_address().
 LookupResult listed_address(const VerdictStore& store, const ub_packed_rrset_key& rrset,
-                            QueryState& query) noexcept;
+                            QueryState& query, std::int64_t now = now_seconds()) noexcept;
 
 // The first name server of the delegation the iterator is asking for `qstate` that a
 // name-server rule lists (any action), by name, then by address: recorded in `query` (its
 // name copied into the query's region). A miss when the store has no name-server rules.
+// `now`: as for lookup_address().
 LookupResult listed_name_server(const VerdictStore& store, module_qstate* qstate,
-                                QueryState& query) noexcept;
+                                QueryState& query, std::int64_t now = now_seconds()) noexcept;
 
 inline QueryState* query_state(module_qstate* qstate, int id) noexcept {
   return static_cast<QueryState*>(qstate->minfo[id]);

@@ -44,8 +44,21 @@ bool blocks_someone(const ModuleState& state, const VerdictStore& store,
   return lookup.hit() && blocks_anyone(lookup.rule, store, state.config);
 }
 
+bool keeps_out_of_cache(const ModuleState& state, const VerdictStore& store,
+                        const std::uint8_t* wire, std::size_t size) noexcept {
+  NameProbe probe;
+  if (!store.probe_name(wire, size, probe)) return false;
+  NameKey key;
+  LookupResult now;
+  store.lookup_probed(probe, wire, size, key, kReadClock, now);
+  if (blocks_someone(state, store, now)) return true;
+  LookupResult any_time;  // the rule that applies when none of them has expired
+  store.lookup_probed(probe, wire, size, key, kAnyTime, any_time);
+  return blocks_someone(state, store, any_time);
+}
+
 LookupResult listed_address(const VerdictStore& store, const ub_packed_rrset_key& rrset,
-                            QueryState& query) noexcept {
+                            QueryState& query, std::int64_t now) noexcept {
   std::uint16_t type = ntohs(rrset.rk.type);
   std::size_t size = type == kTypeA ? 4 : type == kTypeAaaa ? 16 : 0;
   auto* data = static_cast<const packed_rrset_data*>(rrset.entry.data);
@@ -54,7 +67,7 @@ LookupResult listed_address(const VerdictStore& store, const ub_packed_rrset_key
     const std::uint8_t* address = rdata_address(data->rr_data[r], data->rr_len[r], size);
     if (address == nullptr) continue;
     NameKey key;
-    LookupResult lookup = lookup_address(store, address, size, key);
+    LookupResult lookup = lookup_address(store, address, size, key, now);
     if (!lookup.hit()) continue;
     std::memcpy(query.address, address, size);
     query.address_size = static_cast<std::uint8_t>(size);
@@ -130,9 +143,9 @@ int visit_name_server_address(const std::uint8_t* address, std::size_t size, voi
 }  // namespace
 
 LookupResult listed_name_server(const VerdictStore& store, module_qstate* qstate,
-                                QueryState& query) noexcept {
+                                QueryState& query, std::int64_t now) noexcept {
   if (!store.has_name_server_rules()) return {};
-  NameServerSearch search{&store, now_seconds(), {}};
+  NameServerSearch search{&store, now, {}};
   if (!dnsverdict_visit_delegation(qstate, &visit_name_server, &visit_name_server_address,
                                    &search)) {
     return {};

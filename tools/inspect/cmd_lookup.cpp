@@ -187,7 +187,7 @@ Verdict look_up_address(const VerdictStore& store, const ModuleConfig& config,
     grade(verdict, store, config, asker);
   }
   IpPrefix longest;
-  AddressLookupResult everything = find(INT64_MIN, longest);
+  AddressLookupResult everything = find(kAnyTime, longest);
   if (everything.hit() && everything.rule.expired(at)) {
     verdict.skipped = everything.as_lookup();
     verdict.skipped_owner = format_ip_prefix(longest);
@@ -219,7 +219,7 @@ Verdict look_up(const VerdictStore& store, const ModuleConfig& config, const Ask
     grade(verdict, store, config, asker);
   }
   // Ask again with nothing expired: a more specific rule found then was skipped for expiry.
-  LookupResult everything = store.lookup(name_key, INT64_MIN);
+  LookupResult everything = store.lookup(name_key, kAnyTime);
   if (everything.hit() && everything.rule.expired(at)) {
     verdict.skipped = everything;
     verdict.skipped_owner = key_to_text(everything.owner_key);
