@@ -71,9 +71,10 @@ CHANGED_SINCE = {"c2ok.lab"}
 
 def ask(port, name, rtype):
     """(rcode, sorted answer records without TTL) as dig prints them."""
-    result = subprocess.run(["dig", "@127.0.0.1", "-p", str(port), name, rtype, "+tries=1",
-                             "+time=2", "+noall", "+comments", "+answer", "+nocookie"],
-                            capture_output=True, text=True, timeout=10)
+    # Two tries of 4 s: an answer lost or late on a loaded machine is no difference.
+    result = subprocess.run(["dig", "@127.0.0.1", "-p", str(port), name, rtype, "+tries=2",
+                             "+time=4", "+noall", "+comments", "+answer", "+nocookie"],
+                            capture_output=True, text=True, timeout=15)
     match = re.search(r"status: (\w+)", result.stdout)
     rcode = match.group(1) if match else "TIMEOUT"
     records = []

@@ -48,7 +48,8 @@ class DamagedStoreTest(harness.BedTestCase):
         harness.compile_store(damaged, [("second.lab\n", [])])
         damage_main_leaf(damaged)
         os.rename(damaged, self.bed.store)
-        harness.wait_for(lambda: "new store rejected" in self.bed.log(), 5)
+        self.assertTrue(harness.wait_for(lambda: "new store rejected" in self.bed.log(), 15),
+                        self.bed.log()[-2000:])
         time.sleep(0.5)  # a few more check intervals
         self.assertIsNone(self.bed.unbound.poll(), "Unbound exited:\n" + self.bed.log()[-2000:])
         self.assertEqual(self.bed.dig("first.lab").status, "NXDOMAIN")  # the old store
@@ -185,6 +186,8 @@ class DiskFullWhileServingTest(TmpfsBed):
         log = self.bed.log()
         self.assertEqual(log.count("No space left on device"), 2, log[-3000:])
         lines = self.bed.hits()  # every line parses: a write cut short was taken back
+        with open(self.bed.hit_log) as text:
+            self.assertTrue(text.read().endswith("\n"), "the hit log ends inside a line")
         self.assertEqual([line["qname"] for line in lines][:1], ["a0.first.lab"])
 
     def query_count(self):
@@ -211,7 +214,9 @@ class StoreFolderReplacedTest(unittest.TestCase):
     def test_removed_then_recreated(self):
         self.assertEqual(self.bed.dig("first.lab").status, "NXDOMAIN")
         shutil.rmtree(self.folder)
-        time.sleep(0.6)  # three check intervals
+        self.assertTrue(harness.wait_for(lambda: "the store file is gone" in self.bed.log(), 15),
+                        self.bed.log()[-2000:])
+        time.sleep(0.6)  # three more check intervals: said once
         self.assertEqual(self.bed.dig("x.first.lab").status, "NXDOMAIN")
         self.assertEqual(self.bed.log().count("the store file is gone"), 1, self.bed.log())
         os.makedirs(self.folder)
@@ -245,7 +250,9 @@ class UnreadableStoreTest(unittest.TestCase):
         harness.compile_store(fresh, [("second.lab\n", [])])
         os.chmod(fresh, 0o600)  # root's only
         os.rename(fresh, self.bed.store)
-        time.sleep(0.8)  # four check intervals
+        self.assertTrue(harness.wait_for(lambda: "new store rejected" in self.bed.log(), 15),
+                        self.bed.log()[-2000:])
+        time.sleep(0.8)  # four more check intervals: said once
         self.assertEqual(self.bed.dig("first.lab").status, "NXDOMAIN")
         self.assertEqual(self.bed.dig("second.lab").addresses(), ["10.0.0.1"])
         log = self.bed.log()

@@ -104,9 +104,10 @@ def wait_for(condition, timeout=5.0, step=0.1):
 
 
 def free_port():
-    """A port free for both UDP and TCP on 127.0.0.1."""
+    """A port free for both UDP and TCP on 127.0.0.1, below the kernel's ephemeral ports
+    (32768-60999 by default), which clients' source ports and other servers take meanwhile."""
     for _ in range(50):
-        port = random.randint(20000, 60000)
+        port = random.randint(20000, 32767)
         try:
             with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp, \
                  socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
@@ -421,10 +422,16 @@ stub-zone:
         return fields
 
     def mapped_stores(self):
-        """How many store files Unbound has mapped (old ones must be unmapped)."""
+        """How many store files Unbound has mapped (old ones must be unmapped). A file renamed
+        over or removed since is still mapped under its old path, marked " (deleted)": files
+        are told apart by device and inode."""
+        files = set()
         with open("/proc/%d/maps" % self.unbound.pid) as text:
-            return len({line.split()[-1] for line in text
-                        if line.rstrip().endswith(".mdb") or ".mdb.new" in line})
+            for line in text:
+                fields = line.split(None, 5)  # address perms offset dev inode path
+                if len(fields) == 6 and fields[5].startswith(self.store):
+                    files.add((fields[3], fields[4]))
+        return len(files)
 
     def open_files(self):
         return len(os.listdir("/proc/%d/fd" % self.unbound.pid))
@@ -479,14 +486,16 @@ stub-zone:
         result = subprocess.run(args, capture_output=True, text=True, timeout=timeout + 5)
         return Answer(result.stdout, result.returncode)
 
-    def hits(self, wait_for=None, timeout=3):
-        """The hit-log lines as dicts; waits until `wait_for(lines)` is true (or timeout)."""
+    def hits(self, wait_for=None, timeout=10):
+        """The hit-log lines as dicts; waits until `wait_for(lines)` is true (or timeout).
+        A line the writer has not finished yet (no newline) is left for the next read."""
         deadline = time.time() + timeout
         while True:
             lines = []
             if os.path.exists(self.hit_log):
                 with open(self.hit_log) as text:
-                    lines = [json.loads(line) for line in text if line.strip()]
+                    complete = text.read().split("\n")[:-1]
+                lines = [json.loads(line) for line in complete if line.strip()]
             if wait_for is None or wait_for(lines) or time.time() > deadline:
                 return lines
             time.sleep(0.1)
@@ -499,7 +508,7 @@ stub-zone:
         swaps, sweeps = log.count("store swapped in"), log.count("] info: dnsverdict: cache sweep")
         publish_store(self.store, feeds)
         started = time.time()
-        deadline = started + settle + 2
+        deadline = started + settle + 15  # a bound for a loaded machine, seldom reached
         while time.time() < deadline:
             log = self.log()
             if (log.count("store swapped in") > swaps and

@@ -261,7 +261,9 @@ class HotSwapTest(harness.BedTestCase):
         with open(garbage, "wb") as out:
             out.write(os.urandom(40000))
         os.rename(garbage, self.bed.store)
-        time.sleep(0.8)
+        self.assertTrue(harness.wait_for(lambda: "new store rejected" in self.bed.log(), 15),
+                        self.bed.log()[-2000:])
+        time.sleep(0.8)  # four more check intervals: said once
         self.assertEqual(self.bed.dig("first.lab").status, "NXDOMAIN")
         self.assertEqual(self.bed.dig("other.lab").addresses(), ["10.0.0.1"])
         self.assertEqual(self.bed.log().count("new store rejected"), 1)
@@ -275,7 +277,9 @@ class HotSwapTest(harness.BedTestCase):
         harness.compile_store(older, [("second.lab\n", [])])
         set_format_version(older, 2)
         os.rename(older, self.bed.store)
-        time.sleep(0.8)
+        self.assertTrue(harness.wait_for(lambda: "new store rejected" in self.bed.log(), 15),
+                        self.bed.log()[-2000:])
+        time.sleep(0.8)  # four more check intervals: said once
         self.assertEqual(self.bed.dig("first.lab").status, "NXDOMAIN")
         self.assertEqual(self.bed.dig("second.lab").addresses(), ["10.0.0.1"])
         log = self.bed.log()
@@ -312,6 +316,14 @@ class ManySwapsTest(harness.BedTestCase):
             self.assertLess(growth, 4096, "anonymous memory grew by %d kB over 100 swaps" % growth)
         self.assertLessEqual(self.bed.mapped_stores(), 1)  # old stores are unmapped
         self.assertLessEqual(self.bed.open_files(), files_before + 1)
+
+    def test_replaced_store_is_unmapped_while_idle(self):
+        # No query after the swaps: each worker's timer moves the worker on to the new store,
+        # and the replaced file, deleted, gives its disk space back.
+        for generation in range(3):
+            self.bed.swap([("idle%d.lab\n" % generation, [])])
+        self.assertTrue(harness.wait_for(lambda: self.bed.mapped_stores() == 1, 5),
+                        "store files mapped: %d" % self.bed.mapped_stores())
 
     def test_unbound_control_reload(self):
         self.assertEqual(self.bed.dig("first.lab").status, "NXDOMAIN")
