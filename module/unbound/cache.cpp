@@ -253,6 +253,9 @@ struct Ticker {
 #ifndef USE_MINI_EVENT
 void tick(int, short, void* argument) noexcept {
   auto* ticker = static_cast<Ticker*>(argument);
+  // The worker moves on to the newest store even while no query reaches it: a replaced
+  // store is unmapped (and its deleted file's space freed) once every worker has.
+  ticker->state->holder->current();
   bool more = sweep_step(*ticker->state);
   timeval next{0, more ? 0 : kTickMicros};
   if (ub_timer_add(ticker->event, ticker->base, &tick, ticker, &next) != 0) {
