@@ -439,12 +439,13 @@ stub-zone:
     def _raw_ok(self, port, name):
         return raw_query(port, name, timeout=0.3) is not None
 
-    def reload(self, timeout=15):
-        """`unbound-control reload`, then waits until the module's new instance has started
-        (its start line appears once more) and Unbound answers: unbound-control returns once
-        the command is sent, and the old workers may still answer for a moment."""
+    def reload(self, command="reload", timeout=15):
+        """`unbound-control reload` (or `command`, e.g. reload_keep_cache), then waits until
+        the module's new instance has started (its start line appears once more) and Unbound
+        answers: unbound-control returns once the command is sent, and the old workers may
+        still answer for a moment."""
         starts = self.log().count("built for Unbound")
-        result = self.control("reload")
+        result = self.control(command)
         deadline = time.time() + timeout
         while (result.returncode == 0 and time.time() < deadline and
                self.log().count("built for Unbound") <= starts):
