@@ -78,49 +78,72 @@ int query_response_callback(module_qstate* qstate, dns_msg* response, int id,
   return 1;
 }
 
-// An answer from the message cache (qstate is null). It cannot be changed: listed names are
-// kept out of the cache; here cached log/tag answers get their hit lines, and anything listed
-// that still shows up is counted and reported once.
-int reply_cache_callback(query_info* qinfo, module_qstate*, reply_info*, int, edns_data*,
-                         edns_option**, comm_reply* repinfo, regional*, timeval*, int,
-                         void* argument) noexcept {
+namespace {
+
+// The check of a cached answer whose name the thread's memo does not hold: the filter, and for
+// a name it holds, the rule, the decision and the hit line. Apart from the callback, so that
+// the memo's answer costs no more than its own frame.
+__attribute__((noinline)) void check_cached_answer(ModuleState& state, const VerdictStore& store,
+                                                   std::uint64_t generation, PassMemo* memo,
+                                                   const query_info& qinfo, const reply_info* rep,
+                                                   comm_reply* repinfo) noexcept {
   try {
-    auto* state = static_cast<ModuleState*>(argument);
-    if (state == nullptr || qinfo == nullptr || !policy_applies(qinfo->qclass)) return 1;
-    const VerdictStore* store = state->holder->current();
-    if (store == nullptr) return 1;
     // Most cached answers are for names no rule lists: the filter check alone tells, and
     // nothing else (the key, the result) is built for them.
     NameProbe probe;
-    if (!store->probe_name(qinfo->qname, qinfo->qname_len, probe)) {
-      count_lookup(*state, LookupStatus::kMiss);
-      return 1;
+    if (!store.probe_name(qinfo.qname, qinfo.qname_len, probe)) {
+      if (memo != nullptr) memo->remember(rep, qinfo.qname, qinfo.qname_len, generation);
+      count_lookup(state, LookupStatus::kMiss);
+      return;
     }
     NameKey key;
     LookupResult lookup;
-    store->lookup_probed(probe, qinfo->qname, qinfo->qname_len, key, kReadClock, lookup);
-    count_lookup(*state, lookup);
-    if (!lookup.hit()) return 1;
+    store.lookup_probed(probe, qinfo.qname, qinfo.qname_len, key, kReadClock, lookup);
+    count_lookup(state, lookup);
+    if (!lookup.hit()) return;
     dnsverdict_client client;
     dnsverdict_reply_client(repinfo, &client);
-    QueryContext context = client_context(state->config, qinfo->qtype, &client);
-    Decision decision = decide(lookup, *store, state->config, context);
+    QueryContext context = client_context(state.config, qinfo.qtype, &client);
+    Decision decision = decide(lookup, store, state.config, context);
     if (decision.blocked()) {
       // The client got the real data. Expected only between a swap and the end of the cache
       // sweep it asks for; otherwise a name escaped this module and that is reported.
-      state->cache_leaks.fetch_add(1, std::memory_order_relaxed);
-      bool sweeping = state->sweep_done.load(std::memory_order_acquire) !=
-                      state->sweep_requested.load(std::memory_order_acquire);
-      if (!sweeping && !state->leak_reported.exchange(true)) {
+      state.cache_leaks.fetch_add(1, std::memory_order_relaxed);
+      bool sweeping = state.sweep_done.load(std::memory_order_acquire) !=
+                      state.sweep_requested.load(std::memory_order_acquire);
+      if (!sweeping && !state.leak_reported.exchange(true)) {
         log_warn("dnsverdict: a cached answer for a blocked name was served (counted; "
                  "reported once)");
       }
       decision.applied = Action::kAllow;
       decision.note = sweeping ? "served-from-cache-before-sweep" : "served-from-cache";
     }
-    submit_hit(*state, decision, lookup, *store, *qinfo, client, "cache");
+    submit_hit(state, decision, lookup, store, qinfo, client, "cache");
   } catch (...) {
   }
+}
+
+}  // namespace
+
+// An answer from the message cache (qstate is null). It cannot be changed: listed names are
+// kept out of the cache; here cached log/tag answers get their hit lines, and anything listed
+// that still shows up is counted and reported once. The thread's memo (pass_memo.h) holds the
+// names of cached answers the filter rejected under the store in use, the answer's address
+// picking the slot: a name asked again is checked once per store, not once per query.
+int reply_cache_callback(query_info* qinfo, module_qstate*, reply_info* rep, int, edns_data*,
+                         edns_option**, comm_reply* repinfo, regional*, timeval*, int,
+                         void* argument) noexcept {
+  auto* state = static_cast<ModuleState*>(argument);
+  if (state == nullptr || qinfo == nullptr || !policy_applies(qinfo->qclass)) return 1;
+  std::uint64_t generation = 0;
+  const VerdictStore* store = state->holder->current(generation);
+  if (store == nullptr) return 1;
+  PassMemo* memo = thread_pass_memo(*state);
+  if (memo != nullptr && memo->remembers(rep, qinfo->qname, qinfo->qname_len, generation)) {
+    count_lookup(*state, LookupStatus::kMiss);
+    return 1;
+  }
+  check_cached_answer(*state, *store, generation, memo, *qinfo, rep, repinfo);
   return 1;
 }
 

@@ -50,6 +50,7 @@
 #include "hit_counters.h"
 #include "hit_log.h"
 #include "module_config.h"
+#include "pass_memo.h"
 #include "policy.h"
 #include "prometheus.h"
 #include "stats_flusher.h"
@@ -148,6 +149,10 @@ struct ModuleState {
   std::mutex tickers_mutex;
   std::vector<std::unique_ptr<Ticker>> tickers;
   std::unique_ptr<HitCounters> counters;  // null when stats-store is empty or did not open
+  // Each worker thread's memo of cached names the filter rejected (pass_memo.h), made at
+  // its first cached answer and freed with this instance.
+  std::mutex memos_mutex;
+  std::vector<PassMemo::Pointer> memos;  // under memos_mutex
   // Last: destroyed first, so its final flush runs while the counters, the store holder and
   // the hit log its health callback reads are still alive.
   StatsFlusher flusher;
@@ -169,6 +174,22 @@ inline void count_lookup(ModuleState& state, const LookupResult& lookup) noexcep
 
 // Runs on the flusher thread.
 ModuleHealth module_health(const ModuleState& state);
+
+// The memo this thread uses for `state` (trivial and initial-exec, as health_slot_plus_one).
+struct MemoBinding {
+  std::uint64_t instance = 0;  // ModuleState::instance; 0: none yet
+  PassMemo* memo = nullptr;    // null: none could be allocated (the thread goes without)
+};
+inline thread_local MemoBinding memo_binding __attribute__((tls_model("initial-exec")));
+
+// Allocates this thread's memo for `state` (once per thread and instance). Never throws.
+PassMemo* bind_pass_memo(ModuleState& state) noexcept;
+
+inline PassMemo* thread_pass_memo(ModuleState& state) noexcept {
+  const MemoBinding& binding = memo_binding;
+  if (binding.instance == state.instance) return binding.memo;
+  return bind_pass_memo(state);
+}
 
 // Per query state, in the query's region (trivially destructible, freed with the region).
 struct QueryState {

@@ -32,6 +32,22 @@ ModuleHealth module_health(const ModuleState& state) {
   return health;
 }
 
+PassMemo* bind_pass_memo(ModuleState& state) noexcept {
+  PassMemo* memo = nullptr;
+  try {
+    PassMemo::Pointer made = PassMemo::allocate();
+    if (made != nullptr) {
+      std::lock_guard<std::mutex> lock(state.memos_mutex);
+      state.memos.push_back(std::move(made));
+      memo = state.memos.back().get();
+    }
+  } catch (...) {  // out of memory: this thread answers without a memo
+  }
+  memo_binding.instance = state.instance;
+  memo_binding.memo = memo;
+  return memo;
+}
+
 // The client-independent question: does a listed name block someone?
 bool blocks_someone(const ModuleState& state, const VerdictStore& store, const std::uint8_t* wire,
                     std::size_t size) noexcept {

@@ -222,6 +222,21 @@ class HotSwapTest(harness.BedTestCase):
         self.assertEqual(self.bed.dig("later2.lab").status, "NXDOMAIN")
         self.assertEqual(self.bed.dig("alias2.lab").status, "NXDOMAIN")
 
+    def test_cached_name_listed_later_gets_its_hit_lines(self):
+        # Answered from the cache again and again (each worker's memo of names the filter
+        # rejected holds it: module/logic/pass_memo.h), then listed by a log rule: the answers
+        # still come from the cache, and each now writes its hit line. A memo that outlived
+        # the swap would let them through unseen.
+        for _ in range(8):
+            self.assertEqual(self.bed.dig("watched-later.lab").addresses(), ["10.0.0.1"])
+        self.bed.swap([("first.lab\n", []), ("watched-later.lab\n", ["--action", "log"])])
+        for _ in range(8):
+            self.assertEqual(self.bed.dig("watched-later.lab").addresses(), ["10.0.0.1"])
+        lines = self.bed.hits(lambda l: sum(x["qname"] == "watched-later.lab" for x in l) >= 8)
+        watched = [x for x in lines if x["qname"] == "watched-later.lab"]
+        self.assertEqual([(x["action"], x.get("note")) for x in watched], [("log", "cache")] * 8)
+        self.assertEqual(self.bed.dig("first.lab").status, "NXDOMAIN")
+
     def test_swap_under_load_loses_nothing(self):
         failures = []
         answered = [0]
