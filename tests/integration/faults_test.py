@@ -48,8 +48,7 @@ class DamagedStoreTest(harness.BedTestCase):
         harness.compile_store(damaged, [("second.lab\n", [])])
         damage_main_leaf(damaged)
         os.rename(damaged, self.bed.store)
-        self.assertTrue(harness.wait_for(lambda: "new store rejected" in self.bed.log(), 15),
-                        self.bed.log()[-2000:])
+        self.assertTrue(self.bed.wait_for_log("new store rejected"), self.bed.log()[-2000:])
         time.sleep(0.5)  # a few more check intervals
         self.assertIsNone(self.bed.unbound.poll(), "Unbound exited:\n" + self.bed.log()[-2000:])
         self.assertEqual(self.bed.dig("first.lab").status, "NXDOMAIN")  # the old store
@@ -214,8 +213,7 @@ class StoreFolderReplacedTest(unittest.TestCase):
     def test_removed_then_recreated(self):
         self.assertEqual(self.bed.dig("first.lab").status, "NXDOMAIN")
         shutil.rmtree(self.folder)
-        self.assertTrue(harness.wait_for(lambda: "the store file is gone" in self.bed.log(), 15),
-                        self.bed.log()[-2000:])
+        self.assertTrue(self.bed.wait_for_log("the store file is gone"), self.bed.log()[-2000:])
         time.sleep(0.6)  # three more check intervals: said once
         self.assertEqual(self.bed.dig("x.first.lab").status, "NXDOMAIN")
         self.assertEqual(self.bed.log().count("the store file is gone"), 1, self.bed.log())
@@ -250,8 +248,7 @@ class UnreadableStoreTest(unittest.TestCase):
         harness.compile_store(fresh, [("second.lab\n", [])])
         os.chmod(fresh, 0o600)  # root's only
         os.rename(fresh, self.bed.store)
-        self.assertTrue(harness.wait_for(lambda: "new store rejected" in self.bed.log(), 15),
-                        self.bed.log()[-2000:])
+        self.assertTrue(self.bed.wait_for_log("new store rejected"), self.bed.log()[-2000:])
         time.sleep(0.8)  # four more check intervals: said once
         self.assertEqual(self.bed.dig("first.lab").status, "NXDOMAIN")
         self.assertEqual(self.bed.dig("second.lab").addresses(), ["10.0.0.1"])

@@ -475,6 +475,11 @@ stub-zone:
         except OSError:
             return ""
 
+    def wait_for_log(self, text, timeout=15):
+        """True once Unbound's log holds `text` (a watcher's line comes within its check
+        interval; the timeout leaves room for a loaded machine)."""
+        return wait_for(lambda: text in self.log(), timeout)
+
     # -- queries
     def dig(self, name, rtype="A", source="127.0.0.1", tcp=False, edns=True, timeout=2,
             options=()):

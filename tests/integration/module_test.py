@@ -276,8 +276,7 @@ class HotSwapTest(harness.BedTestCase):
         with open(garbage, "wb") as out:
             out.write(os.urandom(40000))
         os.rename(garbage, self.bed.store)
-        self.assertTrue(harness.wait_for(lambda: "new store rejected" in self.bed.log(), 15),
-                        self.bed.log()[-2000:])
+        self.assertTrue(self.bed.wait_for_log("new store rejected"), self.bed.log()[-2000:])
         time.sleep(0.8)  # four more check intervals: said once
         self.assertEqual(self.bed.dig("first.lab").status, "NXDOMAIN")
         self.assertEqual(self.bed.dig("other.lab").addresses(), ["10.0.0.1"])
@@ -292,8 +291,7 @@ class HotSwapTest(harness.BedTestCase):
         harness.compile_store(older, [("second.lab\n", [])])
         set_format_version(older, 2)
         os.rename(older, self.bed.store)
-        self.assertTrue(harness.wait_for(lambda: "new store rejected" in self.bed.log(), 15),
-                        self.bed.log()[-2000:])
+        self.assertTrue(self.bed.wait_for_log("new store rejected"), self.bed.log()[-2000:])
         time.sleep(0.8)  # four more check intervals: said once
         self.assertEqual(self.bed.dig("first.lab").status, "NXDOMAIN")
         self.assertEqual(self.bed.dig("second.lab").addresses(), ["10.0.0.1"])
