@@ -71,27 +71,28 @@ bool HashIndexView::find(std::string_view key, std::uint64_t hash,
   return false;
 }
 
-HashIndexBuilder::HashIndexBuilder(std::uint64_t expected_keys) {
-  // Load factor at most 0.5..0.75: short probe runs, mostly inside one cache line.
-  std::uint64_t slots = 16;
-  while (slots < expected_keys + expected_keys / 3 + 1) slots <<= 1;
+HashIndexBuilder::HashIndexBuilder(std::uint64_t expected_keys, char* heap, std::size_t heap_size)
+    : heap_(heap), heap_size_(heap_size) {
+  if (heap_size > kMaxHeapSize) throw std::length_error("the store's record heap would exceed 4 GiB");
+  std::uint64_t slots = slot_count_for(expected_keys);
   reserve_huge(slots_, slots);
   slots_.assign(slots, 0);
 }
 
-void HashIndexBuilder::reserve_heap(std::size_t bytes) { reserve_huge(heap_, bytes); }
-
 void HashIndexBuilder::add(std::string_view key, std::uint64_t hash, std::string_view record) {
   if (key.size() > 255 || record.size() > 0xffff) throw std::length_error("index entry too large");
-  std::uint64_t offset = heap_.size();
-  if (offset + 3 + key.size() + record.size() > 0xffffffffull)
-    throw std::length_error("the store's record heap would exceed 4 GiB");
+  const std::size_t offset = heap_used_;
+  if (heap_entry_size(key.size(), record.size()) > heap_size_ - offset)
+    throw std::length_error("the entry does not fit in the heap");
   if (entries_ + 1 >= slots_.size()) throw std::length_error("index full");
-  heap_.push_back(static_cast<char>(key.size()));
-  heap_.append(key);
+  char* out = heap_ + offset;
+  *out++ = static_cast<char>(key.size());
+  std::memcpy(out, key.data(), key.size());
+  out += key.size();
   auto record_size = static_cast<std::uint16_t>(record.size());
-  heap_.append(reinterpret_cast<const char*>(&record_size), 2);
-  heap_.append(record);
+  std::memcpy(out, &record_size, 2);
+  std::memcpy(out + 2, record.data(), record.size());
+  heap_used_ = offset + heap_entry_size(key.size(), record.size());
   std::uint64_t mask = slots_.size() - 1;
   std::uint64_t i = hash & mask;
   while (slots_[i] != 0) i = (i + 1) & mask;
@@ -100,7 +101,7 @@ void HashIndexBuilder::add(std::string_view key, std::uint64_t hash, std::string
 }
 
 void HashIndexBuilder::write_index(char* out) const noexcept {
-  std::uint64_t slot_count = slots_.size(), heap_size = heap_.size();
+  std::uint64_t slot_count = slots_.size(), heap_size = heap_used_;
   std::memset(out, 0, kIndexHeaderSize);
   std::memcpy(out, kMagic, 8);
   std::memcpy(out + 8, &kVersion, 4);

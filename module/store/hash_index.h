@@ -40,27 +40,47 @@ class HashIndexView {
   std::string_view heap_;
 };
 
-// Builds the heap and the index. Keys must be added once each.
+// Builds the heap and the index. Keys must be added once each. The heap is written straight
+// into memory the caller provides (the store writer's LMDB-reserved space), whose size the
+// caller computes beforehand: the sum of heap_entry_size() over the entries.
 class HashIndexBuilder {
  public:
-  explicit HashIndexBuilder(std::uint64_t expected_keys);
-  // Appends the entry to the heap; throws std::length_error when the heap would exceed the
-  // 4 GiB the offsets can address.
+  // The largest heap the slots' 32-bit offsets address.
+  static constexpr std::size_t kMaxHeapSize = 0xffffffffu;
+  // Throws std::length_error when `heap_size` exceeds kMaxHeapSize.
+  HashIndexBuilder(std::uint64_t expected_keys, char* heap, std::size_t heap_size);
+  static constexpr std::size_t heap_entry_size(std::size_t key_size, std::size_t record_size) {
+    return 1 + key_size + 2 + record_size;
+  }
+  // Appends the entry to the heap; throws std::length_error when the key or record is too
+  // large for an entry, or when the entry does not fit in the heap given.
   void add(std::string_view key, std::uint64_t hash, std::string_view record);
-  void reserve_heap(std::size_t bytes);
   void prefetch_slot(std::uint64_t hash) const noexcept {
     __builtin_prefetch(slots_.data() + (hash & (slots_.size() - 1)), 1);
   }
   // The index value: index_size() octets, written by write_index() to memory of that size
   // (the store writer's LMDB-reserved space), or returned by finish_index().
   std::size_t index_size() const noexcept { return kIndexHeaderSize + slots_.size() * 8; }
+  static std::size_t index_size_for(std::uint64_t expected_keys) noexcept {
+    return kIndexHeaderSize + slot_count_for(expected_keys) * 8;
+  }
   void write_index(char* out) const noexcept;
   std::string finish_index() const;
-  const std::string& heap() const noexcept { return heap_; }
+  // The heap written so far.
+  std::string_view heap() const noexcept { return {heap_, heap_used_}; }
 
  private:
+  // Load factor at most 0.5..0.75: short probe runs, mostly inside one cache line.
+  static std::uint64_t slot_count_for(std::uint64_t expected_keys) noexcept {
+    std::uint64_t slots = 16;
+    while (slots < expected_keys + expected_keys / 3 + 1) slots <<= 1;
+    return slots;
+  }
+
   std::vector<std::uint64_t> slots_;
-  std::string heap_;
+  char* heap_;
+  std::size_t heap_size_;
+  std::size_t heap_used_ = 0;
   std::uint64_t entries_ = 0;
 };
 

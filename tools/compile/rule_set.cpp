@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstring>
 #include <iterator>
 #include <stdexcept>
 #include <tuple>
@@ -16,7 +17,8 @@ namespace {
 // Conflict rank, compared lexicographically: larger wins. `specificity` breaks ties between
 // kinds competing for one slot (exact over subtree on the name itself, wildcard over subtree
 // below it) before falling back to input order.
-auto rank(const RuleDraft& rule, int specificity) {
+template <typename Draft>
+auto rank(const Draft& rule, int specificity) {
   return std::make_tuple(rule.allowlist, rule.action == Action::kAllow, rule.confidence,
                          action_strictness(rule.action), specificity, -int{rule.source},
                          -static_cast<std::int64_t>(rule.line));
@@ -25,7 +27,11 @@ auto rank(const RuleDraft& rule, int specificity) {
 int self_specificity(RuleKind kind) { return kind == RuleKind::kExact ? 1 : 0; }
 int below_specificity(RuleKind kind) { return kind == RuleKind::kWildcard ? 1 : 0; }
 
-Rule to_rule(const RuleDraft& draft) {
+// Chunks of the key arena: big enough to be backed by huge pages.
+constexpr std::size_t kKeyChunk = std::size_t{8} << 20;
+
+template <typename Draft>
+Rule to_rule_fields(const Draft& draft) {
   Rule rule;
   rule.action = draft.action;
   rule.kind = draft.kind;
@@ -36,6 +42,11 @@ Rule to_rule(const RuleDraft& draft) {
   rule.campaign = draft.campaign;
   rule.first_seen = draft.first_seen;
   rule.expires = draft.expires;
+  return rule;
+}
+
+Rule to_rule(const RuleDraft& draft) {
+  Rule rule = to_rule_fields(draft);
   rule.data = draft.data;
   return rule;
 }
@@ -74,9 +85,49 @@ bool is_label_prefix(std::string_view ancestor, std::string_view key) {
 
 }  // namespace
 
+std::string_view KeyArena::store(std::string_view key) {
+  if (key.size() > left_) {
+    std::size_t size = std::max(kKeyChunk, key.size());
+    chunks_.push_back(std::unique_ptr<char[]>(new char[size]));  // not zeroed: filled as used
+    next_ = chunks_.back().get();
+    left_ = size;
+    advise_huge_pages(next_, size);
+  }
+  char* stored = next_;
+  std::memcpy(stored, key.data(), key.size());
+  next_ += key.size();
+  left_ -= key.size();
+  return {stored, key.size()};
+}
+
+void KeyArena::absorb(KeyArena&& other) {
+  // This arena's current chunk stays the one it fills: the other's go before it.
+  chunks_.insert(chunks_.end() - (chunks_.empty() ? 0 : 1),
+                 std::make_move_iterator(other.chunks_.begin()),
+                 std::make_move_iterator(other.chunks_.end()));
+  other.chunks_.clear();
+  other.next_ = nullptr;
+  other.left_ = 0;
+}
+
+Rule RuleSet::to_rule(const StoredDraft& draft) const {
+  Rule rule = to_rule_fields(draft);
+  rule.data = data_[draft.data];
+  return rule;
+}
+
+std::uint32_t RuleSet::intern_data(std::string_view data) {
+  if (data.empty()) return 0;
+  auto [it, inserted] =
+      data_ids_.emplace(std::string(data), static_cast<std::uint32_t>(data_.size()));
+  if (inserted) data_.emplace_back(data);
+  return it->second;
+}
+
 RuleSlots RuleSet::slots(const FinalAddressRecord& record) const {
   RuleSlots slots;
-  if (record.rule != FinalRecord::kNone) slots.self = to_rule(address_drafts_[record.rule]);
+  if (record.rule != FinalRecord::kNone)
+    slots.self = dnsverdict::to_rule(address_drafts_[record.rule]);
   return slots;
 }
 
@@ -140,8 +191,11 @@ void RuleSet::discard_since(Mark mark) {
 void RuleSet::append(RuleSet&& part) {
   if (finalized_ || part.finalized_) throw std::logic_error("RuleSet::append after finalize");
   reserve(drafts_.size() + part.drafts_.size());
-  drafts_.insert(drafts_.end(), std::make_move_iterator(part.drafts_.begin()),
-                 std::make_move_iterator(part.drafts_.end()));
+  keys_.absorb(std::move(part.keys_));
+  for (StoredDraft draft : part.drafts_) {
+    if (draft.data != 0) draft.data = intern_data(part.data_[draft.data]);
+    drafts_.push_back(draft);
+  }
   address_drafts_.insert(address_drafts_.end(), std::make_move_iterator(part.address_drafts_.begin()),
                          std::make_move_iterator(part.address_drafts_.end()));
   address_prefixes_.insert(address_prefixes_.end(), part.address_prefixes_.begin(),
@@ -149,6 +203,8 @@ void RuleSet::append(RuleSet&& part) {
   for (const auto& [trigger, count] : part.skipped_) skipped_[trigger] += count;
   has_allowlist_ = has_allowlist_ || part.has_allowlist_;
   part.drafts_.clear();
+  part.data_.resize(1);
+  part.data_ids_.clear();
   part.address_drafts_.clear();
   part.address_prefixes_.clear();
   part.skipped_.clear();
@@ -160,11 +216,25 @@ void RuleSet::reserve(std::size_t rules) {
 
 void RuleSet::add(RuleDraft rule) {
   if (finalized_) throw std::logic_error("RuleSet::add after finalize");
+  if (rule.key.size() > 0xffff) throw std::length_error("a rule key longer than 65535 octets");
   if (rule.allowlist) {
     rule.action = Action::kAllow;
     has_allowlist_ = true;
   }
-  drafts_.push_back(std::move(rule));
+  StoredDraft& draft = drafts_.emplace_back();
+  draft.key_data = keys_.store(rule.key).data();
+  draft.key_size = static_cast<std::uint16_t>(rule.key.size());
+  draft.first_seen = rule.first_seen;
+  draft.expires = rule.expires;
+  draft.campaign = rule.campaign;
+  draft.line = rule.line;
+  draft.data = intern_data(rule.data);
+  draft.category = rule.category;
+  draft.source = rule.source;
+  draft.action = rule.action;
+  draft.kind = rule.kind;
+  draft.confidence = rule.confidence;
+  draft.allowlist = rule.allowlist;
 }
 
 void RuleSet::add_address(const IpPrefix& prefix, RuleDraft rule) {
@@ -220,10 +290,13 @@ void RuleSet::finalize_addresses(std::vector<std::uint64_t>& per_source) {
   }
 }
 
-void RuleSet::finalize_names(std::vector<std::uint64_t>& per_source) {  // Sort small (key prefix, index) entries rather than the drafts themselves: the first 16
-  // key octets, big-endian, decide most comparisons without touching the drafts.
+void RuleSet::finalize_names(std::vector<std::uint64_t>& per_source) {
+  // Sort small (key prefix, index) entries rather than the drafts themselves: the first 12
+  // key octets, big-endian, decide most comparisons without touching the drafts; an entry is
+  // 16 octets, four to a cache line.
   struct SortEntry {
-    std::uint64_t high, low;
+    std::uint64_t high;
+    std::uint32_t low;
     std::uint32_t index;
   };
   auto load_prefix = [](std::string_view key, std::size_t offset) {
@@ -236,9 +309,8 @@ void RuleSet::finalize_names(std::vector<std::uint64_t>& per_source) {  // Sort 
   auto less = [this](const SortEntry& a, const SortEntry& b) {
     if (a.high != b.high) return a.high < b.high;
     if (a.low != b.low) return a.low < b.low;
-    const std::string& key_a = drafts_[a.index].key;
-    const std::string& key_b = drafts_[b.index].key;
-    if (key_a != key_b) return key_a < key_b;
+    int order = drafts_[a.index].key().compare(drafts_[b.index].key());
+    if (order != 0) return order < 0;
     return a.index < b.index;  // input order among rules for the same name
   };
   // A total order (the index breaks ties): two halves sorted on two threads and merged are
@@ -249,7 +321,8 @@ void RuleSet::finalize_names(std::vector<std::uint64_t>& per_source) {  // Sort 
   order.resize(count);
   auto fill_and_sort = [&](std::size_t begin, std::size_t end) {
     for (std::size_t i = begin; i < end; ++i)
-      order[i] = {load_prefix(drafts_[i].key, 0), load_prefix(drafts_[i].key, 8),
+      order[i] = {load_prefix(drafts_[i].key(), 0),
+                  static_cast<std::uint32_t>(load_prefix(drafts_[i].key(), 8) >> 32),
                   static_cast<std::uint32_t>(i)};
     std::sort(order.begin() + static_cast<std::ptrdiff_t>(begin),
               order.begin() + static_cast<std::ptrdiff_t>(end), less);
@@ -265,7 +338,7 @@ void RuleSet::finalize_names(std::vector<std::uint64_t>& per_source) {  // Sort 
     merge_halves(order.data(), order.data() + middle, order.data() + count, merged.data(), less);
     order.swap(merged);
   }
-  auto draft_at = [&](std::size_t position) -> const RuleDraft& {
+  auto draft_at = [&](std::size_t position) -> const StoredDraft& {
     return drafts_[order[position].index];
   };
 
@@ -279,25 +352,26 @@ void RuleSet::finalize_names(std::vector<std::uint64_t>& per_source) {  // Sort 
     std::map<RuleKind, std::uint64_t> by_kind;
     std::vector<std::uint64_t> per_source;
   };
-  auto resolve = [&](std::size_t begin, const std::size_t stop, std::vector<FinalRecord>& out,
-                     Tally& tally) {
+  auto resolve = [&](std::size_t begin, const std::size_t stop, FinalRecord* out,
+                     Tally& tally) -> std::size_t {
+    FinalRecord* const out_begin = out;
     std::vector<std::string_view> allow_stack;
     // Drafts are visited in key order, i.e. at random in memory: prefetch the draft a few
     // groups ahead, and its key (a second pointer) once the draft has arrived.
     auto prefetch = [&](std::size_t position) {
       if (position + 16 < stop) __builtin_prefetch(&drafts_[order[position + 16].index]);
-      if (position + 8 < stop) __builtin_prefetch(draft_at(position + 8).key.data());
+      if (position + 8 < stop) __builtin_prefetch(draft_at(position + 8).key_data);
     };
     while (begin < stop) {
       prefetch(begin);
       std::size_t end = begin + 1;
-      while (end < stop && draft_at(end).key == draft_at(begin).key) ++end;
-      std::string_view key = draft_at(begin).key;
+      std::string_view key = draft_at(begin).key();
+      while (end < stop && draft_at(end).key() == key) ++end;
 
-      const RuleDraft* self = nullptr;
-      const RuleDraft* below = nullptr;
+      const StoredDraft* self = nullptr;
+      const StoredDraft* below = nullptr;
       for (std::size_t i = begin; i < end; ++i) {
-        const RuleDraft& draft = draft_at(i);
+        const StoredDraft& draft = draft_at(i);
         if (draft.kind != RuleKind::kWildcard) {
           if (self == nullptr || rank(draft, self_specificity(draft.kind)) >
                                      rank(*self, self_specificity(self->kind)))
@@ -334,7 +408,7 @@ void RuleSet::finalize_names(std::vector<std::uint64_t>& per_source) {  // Sort 
         record.key = key;
         if (self != nullptr) record.self = static_cast<std::uint32_t>(self - drafts_.data());
         if (below != nullptr) record.below = static_cast<std::uint32_t>(below - drafts_.data());
-        auto count = [&](const RuleDraft& draft) {
+        auto count = [&](const StoredDraft& draft) {
           ++tally.rules;
           ++tally.by_action[draft.action];
           ++tally.by_kind[draft.kind];
@@ -342,34 +416,43 @@ void RuleSet::finalize_names(std::vector<std::uint64_t>& per_source) {  // Sort 
         };
         if (self != nullptr) count(*self);
         if (below != nullptr && below != self) count(*below);
-        out.push_back(std::move(record));
+        *out++ = record;
       }
       begin = end;
     }
+    return static_cast<std::size_t>(out - out_begin);
   };
 
   // Without allowlist entries every name is resolved on its own: two halves, cut between two
-  // keys, on two threads, the second half's records appended to the first's.
+  // keys, on two threads. A range of entries gives at most one record per entry, so each half
+  // is written where its entries start, and the second's records then moved down after the
+  // first's.
   std::size_t middle = order.size();
   if (!has_allowlist_ && compile_threads() >= 2 && order.size() >= kParallelSortMinimum) {
     middle = order.size() / 2;
-    while (middle < order.size() && draft_at(middle).key == draft_at(middle - 1).key) ++middle;
+    while (middle < order.size() && draft_at(middle).key() == draft_at(middle - 1).key()) ++middle;
   }
   Tally first, second;
   first.per_source.assign(per_source.size(), 0);
   second.per_source.assign(per_source.size(), 0);
-  std::vector<FinalRecord> second_records;
   reserve_huge(records_, order.size());
+  records_.resize(order.size());
+  std::size_t written = 0;
   if (middle == order.size()) {
-    resolve(0, middle, records_, first);
+    written = resolve(0, middle, records_.data(), first);
   } else {
-    run_in_parallel([&] { resolve(0, middle, records_, first); },
+    std::size_t second_written = 0;
+    run_in_parallel([&] { written = resolve(0, middle, records_.data(), first); },
                     [&] {
-                      reserve_huge(second_records, order.size() - middle);
-                      resolve(middle, order.size(), second_records, second);
+                      second_written =
+                          resolve(middle, order.size(), records_.data() + middle, second);
                     });
-    records_.insert(records_.end(), second_records.begin(), second_records.end());
+    std::copy(records_.begin() + static_cast<std::ptrdiff_t>(middle),
+              records_.begin() + static_cast<std::ptrdiff_t>(middle + second_written),
+              records_.begin() + static_cast<std::ptrdiff_t>(written));
+    written += second_written;
   }
+  records_.resize(written);
   for (const Tally* tally : {&first, &second}) {
     rule_count_ += tally->rules;
     duplicates_ += tally->duplicates;

@@ -250,89 +250,52 @@ PublishResult write_store(const RuleSet& rules, const std::string& target,
         "{} it holds now (a truncated feed?); use --force to replace it anyway",
         target, rules.rule_count(), options.min_ratio * 100, result.previous_rules));
 
-  // The records in key order (their keys and drafts are scattered over the compiler's memory).
-  // With two threads (parallel.h), in two steps: first each half's hashes (name_hash.h) and
-  // encoded records, one half per thread; then the filter on one thread (hashing the keys
-  // again, with their anchors and label counts: cheaper than keeping those) while the other
-  // adds the records to the heap and index in key order. With one thread, the filter pass
-  // keeps the hashes and the index pass encodes each record as it adds it (no buffer of
-  // encoded records). Every loop prefetches a few records ahead: they are bound by cache
-  // misses, not by work.
+  // The records in key order (their keys and drafts are scattered over the compiler's memory),
+  // in two passes. First each record's hash (name_hash.h) and encoded rules, in two halves on
+  // two threads (parallel.h) or one; their sizes give the heap's. Then the filter on one
+  // thread (hashing the keys again, with their anchors and label counts: cheaper than keeping
+  // those) while the other writes the heap straight into the store's reserved space and fills
+  // the index, in key order. Every loop prefetches a few records ahead: they are bound by
+  // cache misses, not by work.
   const std::size_t count = records.size();
-  const bool parallel = compile_threads() >= 2;
-  BloomFilterBuilder filter(count);
-  HashIndexBuilder index(count);
-  index.reserve_heap(count * 64);
+  const std::size_t middle = compile_threads() >= 2 ? count / 2 : count;
   constexpr std::size_t kAhead = 16;
   std::vector<std::uint64_t> hashes;
   reserve_huge(hashes, count);
   hashes.resize(count);
   std::vector<std::size_t> encoded_ends;  // where a record ends in its half's encoded records
-  const std::size_t middle = count / 2;
+  reserve_huge(encoded_ends, count);
+  encoded_ends.resize(count);
   std::string encoded_halves[2];
-  if (parallel) {
-    reserve_huge(encoded_ends, count);
-    encoded_ends.resize(count);
-    auto encode = [&](std::size_t begin, std::size_t end, std::string& encoded) {
-      // A record of one rule without data is 31 octets. Room for 64 a record (pages never
-      // written cost nothing) keeps records with data from outgrowing it: a string that does
-      // is copied whole.
-      encoded.reserve((end - begin) * 64);
-      advise_huge_pages(encoded.data(), encoded.capacity());
-      for (std::size_t i = begin; i < end; ++i) {
-        if (i + kAhead < end) {
-          __builtin_prefetch(records[i + kAhead].key.data());
-          rules.prefetch(records[i + kAhead]);
-        }
-        hashes[i] = filter_hash(records[i].key);
-        encode_slots(rules.slots(records[i]), encoded);
-        encoded_ends[i] = encoded.size();
+  std::size_t key_octets[2] = {0, 0};
+  auto encode = [&](std::size_t begin, std::size_t end, std::string& encoded,
+                    std::size_t& keys) {
+    // A record of one rule without data is 31 octets. Room for 64 a record (pages never
+    // written cost nothing) keeps records with data from outgrowing it: a string that does
+    // is copied whole.
+    encoded.reserve((end - begin) * 64);
+    advise_huge_pages(encoded.data(), encoded.capacity());
+    for (std::size_t i = begin; i < end; ++i) {
+      if (i + kAhead < end) {
+        __builtin_prefetch(records[i + kAhead].key.data());
+        rules.prefetch(records[i + kAhead]);
       }
-    };
-    run_in_parallel([&] { encode(0, middle, encoded_halves[0]); },
-                    [&] { encode(middle, count, encoded_halves[1]); });
-  }
-  NameServerRules name_server_rules;
-  run_in_parallel(
-      [&] {
-        for (std::size_t i = 0; i < count; ++i) {
-          if (i + kAhead < count) __builtin_prefetch(records[i + kAhead].key.data());
-          std::uint64_t anchor_hash;
-          std::size_t labels;
-          std::uint64_t hash = filter_hash(records[i].key, anchor_hash, &labels);
-          filter.add(anchor_hash, hash, labels);
-          if (!parallel) hashes[i] = hash;  // this pass runs first
-        }
-      },
-      [&] {
-        std::string scratch;
-        for (std::size_t i = 0; i < count; ++i) {
-          if (i + kAhead < count) {
-            index.prefetch_slot(hashes[i + kAhead]);
-            __builtin_prefetch(records[i + kAhead].key.data());
-            if (!parallel) rules.prefetch(records[i + kAhead]);
-          }
-          std::string_view encoded;
-          if (parallel) {
-            const std::string& half = encoded_halves[i < middle ? 0 : 1];
-            std::size_t begin = i == 0 || i == middle ? 0 : encoded_ends[i - 1];
-            encoded = std::string_view(half.data() + begin, encoded_ends[i] - begin);
-          } else {
-            scratch.clear();
-            encode_slots(rules.slots(records[i]), scratch);
-            encoded = scratch;
-          }
-          name_server_rules.add(records[i].key, encoded);
-          try {
-            index.add(records[i].key, hashes[i], encoded);
-          } catch (const std::length_error& error) {
-            throw ToolError(
-                fmt::format("{}: too many rules for one store: {}", target, error.what()));
-          }
-        }
-      });
-  std::string().swap(encoded_halves[0]);
-  std::string().swap(encoded_halves[1]);
+      hashes[i] = filter_hash(records[i].key);
+      encode_slots(rules.slots(records[i]), encoded);
+      encoded_ends[i] = encoded.size();
+      keys += records[i].key.size();
+    }
+  };
+  run_in_parallel([&] { encode(0, middle, encoded_halves[0], key_octets[0]); },
+                  [&] { encode(middle, count, encoded_halves[1], key_octets[1]); });
+  const std::size_t heap_size = HashIndexBuilder::heap_entry_size(0, 0) * count + key_octets[0] +
+                                key_octets[1] + encoded_halves[0].size() +
+                                encoded_halves[1].size();
+  if (heap_size > HashIndexBuilder::kMaxHeapSize)
+    throw ToolError(fmt::format("{}: too many rules for one store: the record heap would take {} "
+                                "octets, more than the {} its offsets address",
+                                target, heap_size, HashIndexBuilder::kMaxHeapSize));
+  BloomFilterBuilder filter(count);
 
   // Address rules: their records, then the prefix table over them.
   const auto& address_records = rules.address_records();
@@ -349,7 +312,7 @@ PublishResult write_store(const RuleSet& rules, const std::string& target,
     throw ToolError(fmt::format("{}: too many address rules for one store: {}", target, error.what()));
   }
   const std::size_t value_size =
-      filter.size() + index.index_size() + index.heap().size() + prefix_bytes.size();
+      filter.size() + HashIndexBuilder::index_size_for(count) + heap_size + prefix_bytes.size();
   const std::size_t map_size = value_size * 2 + (std::size_t{64} << 20);
 
   // A folder that cannot take the temporary file is reported by the target's name (the
@@ -377,6 +340,40 @@ PublishResult write_store(const RuleSet& rules, const std::string& target,
   {
     // The values, plus room for the small records and LMDB's own pages.
     StoreBuilder builder(temp.path, target, map_size, value_size + (std::size_t{1} << 20));
+    // Single values on LMDB overflow pages: contiguous in the file and read in place. The
+    // heap is written where it is reserved, before the next update of the store.
+    HashIndexBuilder index(count, builder.reserve(db::kRules, kHeapKey, heap_size), heap_size);
+    NameServerRules name_server_rules;
+    run_in_parallel(
+        [&] {
+          for (std::size_t i = 0; i < count; ++i) {
+            if (i + kAhead < count) __builtin_prefetch(records[i + kAhead].key.data());
+            std::uint64_t anchor_hash;
+            std::size_t labels;
+            std::uint64_t hash = filter_hash(records[i].key, anchor_hash, &labels);
+            filter.add(anchor_hash, hash, labels);
+          }
+        },
+        [&] {
+          for (std::size_t i = 0; i < count; ++i) {
+            if (i + kAhead < count) {
+              index.prefetch_slot(hashes[i + kAhead]);
+              __builtin_prefetch(records[i + kAhead].key.data());
+            }
+            const std::string& half = encoded_halves[i < middle ? 0 : 1];
+            std::size_t begin = i == 0 || i == middle ? 0 : encoded_ends[i - 1];
+            std::string_view encoded(half.data() + begin, encoded_ends[i] - begin);
+            name_server_rules.add(records[i].key, encoded);
+            try {
+              index.add(records[i].key, hashes[i], encoded);
+            } catch (const std::length_error& error) {
+              throw ToolError(
+                  fmt::format("{}: too many rules for one store: {}", target, error.what()));
+            }
+          }
+        });
+    std::string().swap(encoded_halves[0]);
+    std::string().swap(encoded_halves[1]);
     // The heap is every rule key and record in key order: it alone identifies the rules.
     XXH3_128bits_update(state, index.heap().data(), index.heap().size());
     // Likewise the prefix table for the address rules (none: the id of a name-only store is
@@ -397,12 +394,8 @@ PublishResult write_store(const RuleSet& rules, const std::string& target,
     }
     result.build_id = hex128(XXH3_128bits_digest(state));
 
-    // Single values on LMDB overflow pages: contiguous in the file and read in place.
     filter.write(builder.reserve(db::kFilter, kFilterKey, filter.size()));
     index.write_index(builder.reserve(db::kRules, kIndexKey, index.index_size()));
-    const std::string& heap = index.heap();
-    char* heap_space = builder.reserve(db::kRules, kHeapKey, heap.size());
-    if (!heap.empty()) std::memcpy(heap_space, heap.data(), heap.size());
     if (!prefix_bytes.empty()) builder.put(db::kAddressRules, kPrefixTableKey, prefix_bytes);
 
     std::int64_t build_time = options.build_time != 0 ? options.build_time : std::time(nullptr);
@@ -439,6 +432,7 @@ PublishResult write_store(const RuleSet& rules, const std::string& target,
     for (const auto& [trigger, count] : rules.skipped())
       meta(std::string(meta::kSkippedPrefix) + trigger, std::to_string(count));
     cut_file(temp.path, builder.finish());
+
   }
   // The checksum every reader verifies before LMDB reads the file (store_checksum.h).
   try {
