@@ -79,12 +79,11 @@ HashIndexBuilder::HashIndexBuilder(std::uint64_t expected_keys, char* heap, std:
   slots_.assign(slots, 0);
 }
 
-void HashIndexBuilder::add(std::string_view key, std::uint64_t hash, std::string_view record) {
+std::size_t HashIndexBuilder::add_entry(std::string_view key, std::string_view record) {
   if (key.size() > 255 || record.size() > 0xffff) throw std::length_error("index entry too large");
   const std::size_t offset = heap_used_;
   if (heap_entry_size(key.size(), record.size()) > heap_size_ - offset)
     throw std::length_error("the entry does not fit in the heap");
-  if (entries_ + 1 >= slots_.size()) throw std::length_error("index full");
   char* out = heap_ + offset;
   *out++ = static_cast<char>(key.size());
   std::memcpy(out, key.data(), key.size());
@@ -93,6 +92,11 @@ void HashIndexBuilder::add(std::string_view key, std::uint64_t hash, std::string
   std::memcpy(out, &record_size, 2);
   std::memcpy(out + 2, record.data(), record.size());
   heap_used_ = offset + heap_entry_size(key.size(), record.size());
+  return offset;
+}
+
+void HashIndexBuilder::add_slot(std::uint64_t hash, std::size_t offset) {
+  if (entries_ + 1 >= slots_.size()) throw std::length_error("index full");
   std::uint64_t mask = slots_.size() - 1;
   std::uint64_t i = hash & mask;
   while (slots_[i] != 0) i = (i + 1) & mask;

@@ -52,9 +52,17 @@ class HashIndexBuilder {
   static constexpr std::size_t heap_entry_size(std::size_t key_size, std::size_t record_size) {
     return 1 + key_size + 2 + record_size;
   }
-  // Appends the entry to the heap; throws std::length_error when the key or record is too
-  // large for an entry, or when the entry does not fit in the heap given.
-  void add(std::string_view key, std::uint64_t hash, std::string_view record);
+  // Appends the entry to the heap and its slot to the index; throws std::length_error when the
+  // key or record is too large for an entry, when the entry does not fit in the heap given,
+  // or when the index is full.
+  void add(std::string_view key, std::uint64_t hash, std::string_view record) {
+    add_slot(hash, add_entry(key, record));
+  }
+  // add() in two halves, which two threads may call at once: add_entry() appends the entry
+  // and returns its offset (the sum of the heap_entry_size() of the entries before it), and
+  // add_slot() adds the slot of the entry at `offset`.
+  std::size_t add_entry(std::string_view key, std::string_view record);
+  void add_slot(std::uint64_t hash, std::size_t offset);
   void prefetch_slot(std::uint64_t hash) const noexcept {
     __builtin_prefetch(slots_.data() + (hash & (slots_.size() - 1)), 1);
   }

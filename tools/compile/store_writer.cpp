@@ -252,10 +252,10 @@ PublishResult write_store(const RuleSet& rules, const std::string& target,
 
   // The records in key order (their keys and drafts are scattered over the compiler's memory),
   // in two passes. First each record's hash (name_hash.h) and encoded rules, in two halves on
-  // two threads (parallel.h) or one; their sizes give the heap's. Then the filter on one
-  // thread (hashing the keys again, with their anchors and label counts: cheaper than keeping
-  // those) while the other writes the heap straight into the store's reserved space and fills
-  // the index, in key order. Every loop prefetches a few records ahead: they are bound by
+  // two threads (parallel.h) or one; their sizes give the heap's. Then, in key order, the
+  // filter (hashing the keys again, with their anchors and label counts: cheaper than keeping
+  // those) and the index slots on one thread, while the other writes the heap straight into
+  // the store's reserved space. Every loop prefetches a few records ahead: they are bound by
   // cache misses, not by work.
   const std::size_t count = records.size();
   const std::size_t middle = compile_threads() >= 2 ? count / 2 : count;
@@ -344,6 +344,17 @@ PublishResult write_store(const RuleSet& rules, const std::string& target,
     // heap is written where it is reserved, before the next update of the store.
     HashIndexBuilder index(count, builder.reserve(db::kRules, kHeapKey, heap_size), heap_size);
     NameServerRules name_server_rules;
+    // Record i's encoded rules, in its half's buffer.
+    auto encoded_at = [&](std::size_t i) {
+      const std::string& half = encoded_halves[i < middle ? 0 : 1];
+      std::size_t begin = i == 0 || i == middle ? 0 : encoded_ends[i - 1];
+      return std::string_view(half.data() + begin, encoded_ends[i] - begin);
+    };
+    auto too_many = [&](const std::length_error& error) {
+      return ToolError(fmt::format("{}: too many rules for one store: {}", target, error.what()));
+    };
+    // One thread builds the filter and then the index's slots, whose heap offsets follow from
+    // the entries' sizes; the other writes the heap entries.
     run_in_parallel(
         [&] {
           for (std::size_t i = 0; i < count; ++i) {
@@ -353,22 +364,28 @@ PublishResult write_store(const RuleSet& rules, const std::string& target,
             std::uint64_t hash = filter_hash(records[i].key, anchor_hash, &labels);
             filter.add(anchor_hash, hash, labels);
           }
+          std::size_t offset = 0;
+          for (std::size_t i = 0; i < count; ++i) {
+            if (i + kAhead < count) index.prefetch_slot(hashes[i + kAhead]);
+            try {
+              index.add_slot(hashes[i], offset);
+            } catch (const std::length_error& error) {
+              throw too_many(error);
+            }
+            std::size_t encoded_size =
+                encoded_ends[i] - (i == 0 || i == middle ? 0 : encoded_ends[i - 1]);
+            offset += HashIndexBuilder::heap_entry_size(records[i].key.size(), encoded_size);
+          }
         },
         [&] {
           for (std::size_t i = 0; i < count; ++i) {
-            if (i + kAhead < count) {
-              index.prefetch_slot(hashes[i + kAhead]);
-              __builtin_prefetch(records[i + kAhead].key.data());
-            }
-            const std::string& half = encoded_halves[i < middle ? 0 : 1];
-            std::size_t begin = i == 0 || i == middle ? 0 : encoded_ends[i - 1];
-            std::string_view encoded(half.data() + begin, encoded_ends[i] - begin);
+            if (i + kAhead < count) __builtin_prefetch(records[i + kAhead].key.data());
+            std::string_view encoded = encoded_at(i);
             name_server_rules.add(records[i].key, encoded);
             try {
-              index.add(records[i].key, hashes[i], encoded);
+              index.add_entry(records[i].key, encoded);
             } catch (const std::length_error& error) {
-              throw ToolError(
-                  fmt::format("{}: too many rules for one store: {}", target, error.what()));
+              throw too_many(error);
             }
           }
         });
