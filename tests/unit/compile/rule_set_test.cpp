@@ -94,8 +94,9 @@ TEST(HashIndexBuilder, WritesTheHeapWhereItIsGivenAndNoFurther) {
                std::length_error);
   EXPECT_EQ(heap.back(), '#');
 
+  const std::string index = builder.finish_index();
   HashIndexView view;
-  ASSERT_TRUE(view.attach(builder.finish_index(), builder.heap()));
+  ASSERT_TRUE(view.attach(index, builder.heap()));
   std::string_view record;
   ASSERT_TRUE(view.find(a, filter_hash(a), record));
   EXPECT_EQ(record, "one");
