@@ -372,9 +372,8 @@ PublishResult write_store(const RuleSet& rules, const std::string& target,
             } catch (const std::length_error& error) {
               throw too_many(error);
             }
-            std::size_t encoded_size =
-                encoded_ends[i] - (i == 0 || i == middle ? 0 : encoded_ends[i - 1]);
-            offset += HashIndexBuilder::heap_entry_size(records[i].key.size(), encoded_size);
+            offset +=
+                HashIndexBuilder::heap_entry_size(records[i].key.size(), encoded_at(i).size());
           }
         },
         [&] {
