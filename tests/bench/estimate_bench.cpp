@@ -41,7 +41,10 @@ std::string build_store(const std::string& path, const std::string& feed) {
   Diagnostics diagnostics(0, stderr);
   parse_feed(FeedFormat::kCsv, "bench.csv", feed, FeedDefaults{}, id, rules, diagnostics);
   rules.finalize();
-  write_store(rules, path, PublishOptions{0, true, 0});
+  PublishOptions publish;
+  publish.min_ratio = 0;
+  publish.force = true;
+  write_store(rules, path, publish);
   return path;
 }
 

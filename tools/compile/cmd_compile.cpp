@@ -112,22 +112,31 @@ struct SourceSummary {
 
 constexpr int kExitStaleFeeds = 3;
 
-// Entries per feed in the store being replaced, by origin (or by file for a store written
-// before origins were recorded): the valve's fallback when a feed has no cached copy.
-std::map<std::string, std::uint64_t> previous_entries(const std::string& store_path) {
+// What the compile uses of the store being replaced: its rules (the store's safety valve)
+// and its entries per feed, by origin (or by file for a store written before origins were
+// recorded: the feed valve's fallback when a feed has no cached copy). Empty when there is
+// no store or it does not open.
+struct PreviousStore {
+  std::uint64_t rules = 0;
   std::map<std::string, std::uint64_t> entries;
+};
+
+PreviousStore read_previous_store(const std::string& store_path) {
+  PreviousStore previous;
   try {
-    if (!std::filesystem::exists(store_path)) return entries;
+    if (!std::filesystem::exists(store_path)) return previous;
     auto store = VerdictStore::open(store_path);
     for (const auto& [id, source] : store->sources()) {
       if (source.has_provenance)
-        entries[source.origin] = source.entries;
+        previous.entries[source.origin] = source.entries;
       else
-        entries[source.file] = source.rules;
+        previous.entries[source.file] = source.rules;
     }
+    previous.rules = store->info().rule_count;
   } catch (const StoreError&) {
+    return {};
   }
-  return entries;
+  return previous;
 }
 
 std::string change_text(const SourceRecord& source) {
@@ -295,7 +304,9 @@ int run_compile(const Arguments& args) {
   auto started = std::chrono::steady_clock::now();
   const std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
   FeedCache cache(cache_dir.empty() ? output + ".feeds" : cache_dir);
-  const auto previous_by_origin = previous_entries(output);
+  const PreviousStore previous = read_previous_store(output);
+  const auto& previous_by_origin = previous.entries;
+  publish.previous_rules = previous.rules;
   Diagnostics diagnostics(max_errors);
   std::vector<SourceSummary> summaries;
   std::vector<CachedFeed> accepted;      // new last good copies, saved once published

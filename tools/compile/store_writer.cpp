@@ -225,6 +225,15 @@ std::string hex128(const XXH128_hash_t& hash) {
   return fmt::format("{:016x}{:016x}", hash.high64, hash.low64);
 }
 
+// The rules of the store at `target`: 0 when there is none or it does not open.
+std::uint64_t previous_rule_count(const std::string& target) {
+  try {
+    if (std::filesystem::exists(target)) return VerdictStore::open(target)->info().rule_count;
+  } catch (const StoreError&) {
+  }
+  return 0;
+}
+
 }  // namespace
 
 PublishResult write_store(const RuleSet& rules, const std::string& target,
@@ -233,16 +242,9 @@ PublishResult write_store(const RuleSet& rules, const std::string& target,
   const auto& records = rules.records();
 
   // The store being replaced, for the safety valve. A broken one may be replaced freely.
-  bool have_previous = false;
-  try {
-    if (std::filesystem::exists(target)) {
-      auto previous = VerdictStore::open(target);
-      result.previous_rules = previous->info().rule_count;
-      have_previous = true;
-    }
-  } catch (const StoreError&) {
-  }
-  if (have_previous && !options.force && options.min_ratio > 0 &&
+  result.previous_rules =
+      options.previous_rules ? *options.previous_rules : previous_rule_count(target);
+  if (result.previous_rules > 0 && !options.force && options.min_ratio > 0 &&
       static_cast<double>(rules.rule_count()) <
           options.min_ratio * static_cast<double>(result.previous_rules))
     throw ToolError(fmt::format(
@@ -456,17 +458,22 @@ PublishResult write_store(const RuleSet& rules, const std::string& target,
   } catch (const StoreError& error) {
     throw ToolError(error.what());
   }
-  sync_path(temp.path, false);
-
-  // Read back what was written through the reader the module uses.
-  try {
-    auto check = VerdictStore::open(temp.path);
-    if (check->info().rule_count != rules.rule_count() || check->info().build_id != result.build_id)
-      throw ToolError(fmt::format("{}: the written store does not read back as written", temp.path));
-    result.keys = check->info().key_count;
-  } catch (const StoreError& error) {
-    throw ToolError(fmt::format("the written store does not open: {}", error.what()));
-  }
+  // Synced to disk while read back through the reader the module uses (which reads the
+  // pages in memory); both must succeed before the rename.
+  run_in_parallel([&] { sync_path(temp.path, false); },
+                  [&] {
+                    try {
+                      auto check = VerdictStore::open(temp.path);
+                      if (check->info().rule_count != rules.rule_count() ||
+                          check->info().build_id != result.build_id)
+                        throw ToolError(fmt::format(
+                            "{}: the written store does not read back as written", temp.path));
+                      result.keys = check->info().key_count;
+                    } catch (const StoreError& error) {
+                      throw ToolError(
+                          fmt::format("the written store does not open: {}", error.what()));
+                    }
+                  });
   result.bytes = std::filesystem::file_size(temp.path);
 
   if (::rename(temp.path.c_str(), target.c_str()) != 0)

@@ -1,11 +1,12 @@
 // Writes a verdict store (store_format.h) from a finalized RuleSet and publishes it
 // atomically: the store is written to a temporary file beside the target, its checksum
-// trailer appended (store_checksum.h), synced, checked by opening it with the reader, then
-// renamed over the target and the folder synced. A
-// failure at any step leaves the previous store untouched and removes the temporary file.
+// trailer appended (store_checksum.h), synced and meanwhile checked by opening it with the
+// reader, then renamed over the target and the folder synced. A failure at any step leaves
+// the previous store untouched and removes the temporary file.
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "rule_set.h"
@@ -18,6 +19,9 @@ struct PublishOptions {
   double min_ratio = 0.5;
   bool force = false;  // publish even when the safety valve refuses
   std::int64_t build_time = 0;  // 0: now
+  // The rules of the store being replaced, when the caller has opened it already (0: there
+  // is none, or it is damaged); unset: write_store opens it.
+  std::optional<std::uint64_t> previous_rules;
 };
 
 struct PublishResult {

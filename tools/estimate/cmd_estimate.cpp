@@ -222,7 +222,10 @@ std::string compile_indicators(const std::string& feed_path, const TemporaryFold
   parse_feed(format, feed_path, content, FeedDefaults{}, id, rules, diagnostics);
   rules.finalize();
   std::string store = folder.path() + "/indicators.store";
-  write_store(rules, store, PublishOptions{0, true, 0});
+  PublishOptions publish;
+  publish.min_ratio = 0;
+  publish.force = true;
+  write_store(rules, store, publish);
   return store;
 }
 

@@ -98,6 +98,25 @@ TEST_F(CompileCommand, ExpiresAndBuildTimeTakeTheTimesOfEveryCommand) {
       << result.err;
 }
 
+// The store being replaced is opened once, at the start; its rule count still guards the
+// publication (a feed of another origin has no last good copy to fall back on).
+TEST_F(CompileCommand, AStoreOfFarFewerRulesIsRefusedAndTheOldOneKept) {
+  std::string names;
+  for (int i = 0; i < 10; ++i) names += "name" + std::to_string(i) + ".example\n";
+  std::string store = dir_.file("s.mdb");
+  CliRun first = run({"-q", "-o", store, dir_.write("ten.txt", names)});
+  ASSERT_EQ(first.status, 0) << first.err;
+  CliRun second =
+      run({"-q", "-o", store, dir_.write("three.txt", "a.example\nb.example\nc.example\n")});
+  EXPECT_EQ(second.status, 1);
+  EXPECT_NE(second.err.find(store + ": refusing to replace the store: the new one has 3 rules, "
+                                    "fewer than 50% of the 10 it holds now"),
+            std::string::npos)
+      << second.err;
+  CliRun info = testing::run_cli(dir_, {"info", store});
+  EXPECT_NE(info.out.find("rules             10"), std::string::npos) << info.out;
+}
+
 // A manifest of three feeds, the reported case: netlab-lookalike.csv carries a campaign.
 class ManifestCompile : public CompileCommand {
  protected:
