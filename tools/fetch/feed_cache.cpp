@@ -5,10 +5,12 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -70,6 +72,29 @@ void write_atomically(const std::string& path, std::string_view content) {
     ::unlink(temp.c_str());
     throw ToolError(fmt::format("{}: cannot replace: {}", path, std::strerror(saved)));
   }
+}
+
+// True when the file at `path` holds exactly `content`; false when it differs or cannot be
+// read. Comparing costs a read of the file, in the page cache when it was written recently:
+// much less than writing, syncing and replacing it.
+bool holds(const std::string& path, std::string_view content) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  struct stat info;
+  bool same = ::fstat(fd, &info) == 0 && S_ISREG(info.st_mode) &&
+              static_cast<std::uint64_t>(info.st_size) == content.size();
+  constexpr std::size_t kChunk = 1 << 20;
+  std::unique_ptr<char[]> buffer(same ? new char[kChunk] : nullptr);
+  std::size_t done = 0;
+  while (same && done < content.size()) {
+    ssize_t got = ::read(fd, buffer.get(), std::min(kChunk, content.size() - done));
+    if (got < 0 && errno == EINTR) continue;
+    same = got > 0 && std::memcmp(buffer.get(), content.data() + done,
+                                  static_cast<std::size_t>(got)) == 0;
+    if (same) done += static_cast<std::size_t>(got);
+  }
+  ::close(fd);
+  return same;
 }
 
 }  // namespace
@@ -136,7 +161,8 @@ void FeedCache::save(const CachedFeed& feed) const {
   if (!feed.etag.empty()) meta += fmt::format("etag {}\n", feed.etag);
   if (!feed.last_modified.empty()) meta += fmt::format("last-modified {}\n", feed.last_modified);
   if (feed.serial) meta += fmt::format("serial {}\n", *feed.serial);
-  write_atomically(base + ".feed", feed.text);
+  // A feed that arrives unchanged keeps its text file: only its metadata is new.
+  if (!holds(base + ".feed", feed.text)) write_atomically(base + ".feed", feed.text);
   write_atomically(base + ".meta", meta);
 }
 

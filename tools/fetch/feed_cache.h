@@ -35,7 +35,8 @@ class FeedCache {
   std::optional<CachedFeed> load(std::string_view origin, bool with_text = true) const;
   // Reads the held text of feed.origin into feed.text. Throws ToolError("path: reason").
   void load_text(CachedFeed& feed) const;
-  // Replaces the copy of feed.origin: text first, then metadata, each renamed into place.
+  // Replaces the copy of feed.origin: text first (kept when it is the same text), then
+  // metadata, each renamed into place.
   // Throws ToolError("path: reason").
   void save(const CachedFeed& feed) const;
   // The files' path without extension: readable part of the origin plus a hash of it.

@@ -117,6 +117,40 @@ TEST_F(CompileCommand, AStoreOfFarFewerRulesIsRefusedAndTheOldOneKept) {
   EXPECT_NE(info.out.find("rules             10"), std::string::npos) << info.out;
 }
 
+// The last good copy of a feed that arrives unchanged is kept as it is (not written, synced
+// and renamed again); a changed feed replaces it, even at the same size.
+TEST_F(CompileCommand, AnUnchangedFeedKeepsItsLastGoodCopyFile) {
+  std::string feed = dir_.write("feed.txt", "aaa.example\nbbb.example\n");
+  std::string store = dir_.file("s.mdb");
+  auto copy = [&] {
+    std::vector<std::string> copies;
+    for (const auto& entry : std::filesystem::directory_iterator(store + ".feeds"))
+      if (entry.path().extension() == ".feed") copies.push_back(entry.path().string());
+    EXPECT_EQ(copies.size(), 1u);
+    return copies.empty() ? std::string() : copies[0];
+  };
+  auto identity = [](const std::string& path) {
+    struct stat info {};
+    EXPECT_EQ(::stat(path.c_str(), &info), 0) << path;
+    return info.st_ino;
+  };
+  auto content = [](const std::string& path) {
+    std::ifstream in(path);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  ASSERT_EQ(run({"-q", "-o", store, feed}).status, 0);
+  const std::string path = copy();
+  const ino_t first = identity(path);
+  ASSERT_EQ(run({"-q", "-o", store, feed}).status, 0);
+  EXPECT_EQ(identity(copy()), first);
+  EXPECT_EQ(content(path), "aaa.example\nbbb.example\n");
+
+  dir_.write("feed.txt", "aaa.example\nccc.example\n");
+  ASSERT_EQ(run({"-q", "-o", store, feed}).status, 0);
+  EXPECT_NE(identity(copy()), first);
+  EXPECT_EQ(content(path), "aaa.example\nccc.example\n");
+}
+
 // A manifest of three feeds, the reported case: netlab-lookalike.csv carries a campaign.
 class ManifestCompile : public CompileCommand {
  protected:
