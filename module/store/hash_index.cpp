@@ -80,9 +80,16 @@ HashIndexBuilder::HashIndexBuilder(std::uint64_t expected_keys, char* heap, std:
 }
 
 std::size_t HashIndexBuilder::add_entry(std::string_view key, std::string_view record) {
-  if (key.size() > 255 || record.size() > 0xffff) throw std::length_error("index entry too large");
   const std::size_t offset = heap_used_;
-  if (heap_entry_size(key.size(), record.size()) > heap_size_ - offset)
+  put_entry(offset, key, record);
+  heap_used_ = offset + heap_entry_size(key.size(), record.size());
+  return offset;
+}
+
+void HashIndexBuilder::put_entry(std::size_t offset, std::string_view key,
+                                 std::string_view record) {
+  if (key.size() > 255 || record.size() > 0xffff) throw std::length_error("index entry too large");
+  if (offset > heap_size_ || heap_entry_size(key.size(), record.size()) > heap_size_ - offset)
     throw std::length_error("the entry does not fit in the heap");
   char* out = heap_ + offset;
   *out++ = static_cast<char>(key.size());
@@ -91,8 +98,6 @@ std::size_t HashIndexBuilder::add_entry(std::string_view key, std::string_view r
   auto record_size = static_cast<std::uint16_t>(record.size());
   std::memcpy(out, &record_size, 2);
   std::memcpy(out + 2, record.data(), record.size());
-  heap_used_ = offset + heap_entry_size(key.size(), record.size());
-  return offset;
 }
 
 void HashIndexBuilder::add_slot(std::uint64_t hash, std::size_t offset) {

@@ -63,6 +63,12 @@ class HashIndexBuilder {
   // add_slot() adds the slot of the entry at `offset`.
   std::size_t add_entry(std::string_view key, std::string_view record);
   void add_slot(std::uint64_t hash, std::size_t offset);
+  // The heap filled by two threads at once instead of by add_entry(): put_entry() writes the
+  // entry at `offset` (the sum of the heap_entry_size() of the entries before it; the calls
+  // must tile the heap), then heap_complete() takes the whole heap as written. put_entry()
+  // throws as add_entry().
+  void put_entry(std::size_t offset, std::string_view key, std::string_view record);
+  void heap_complete() noexcept { heap_used_ = heap_size_; }
   void prefetch_slot(std::uint64_t hash) const noexcept {
     __builtin_prefetch(slots_.data() + (hash & (slots_.size() - 1)), 1);
   }

@@ -7,10 +7,15 @@
 // the tests that compare a serial and a parallel compile, not a documented option.
 #pragma once
 
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
 #include <cstdlib>
 #include <exception>
+#include <stdexcept>
 #include <system_error>
 #include <thread>
+#include <utility>
 
 namespace dnsverdict {
 
@@ -57,5 +62,38 @@ void run_in_parallel(First&& first, Second&& second) {
   worker.join();
   if (second_error) std::rethrow_exception(second_error);
 }
+
+// Hands out batches of the indexes [0, count) from both ends, to two threads (one takes from
+// the front, the other from the back) until they meet: every index once. A thread that is
+// done with its own work takes over the rest of the other's.
+class EndClaims {
+ public:
+  explicit EndClaims(std::size_t count) : ends_(count) {
+    if (count > 0xffffffffu) throw std::length_error("more than 2^32 - 1 items to claim");
+  }
+  // The next batch [first, second) of at most `batch` (> 0) indexes from the front, or from
+  // the back; empty when none is left.
+  std::pair<std::size_t, std::size_t> front(std::size_t batch) noexcept {
+    std::uint64_t ends = ends_.load();
+    for (;;) {
+      std::uint64_t begin = ends >> 32, end = ends & 0xffffffffu;
+      if (begin >= end) return {0, 0};
+      std::uint64_t taken = std::min<std::uint64_t>(begin + batch, end);
+      if (ends_.compare_exchange_weak(ends, taken << 32 | end)) return {begin, taken};
+    }
+  }
+  std::pair<std::size_t, std::size_t> back(std::size_t batch) noexcept {
+    std::uint64_t ends = ends_.load();
+    for (;;) {
+      std::uint64_t begin = ends >> 32, end = ends & 0xffffffffu;
+      if (begin >= end) return {0, 0};
+      std::uint64_t taken = end - begin > batch ? end - batch : begin;
+      if (ends_.compare_exchange_weak(ends, begin << 32 | taken)) return {taken, end};
+    }
+  }
+
+ private:
+  std::atomic<std::uint64_t> ends_;  // front index << 32 | back index
+};
 
 }  // namespace dnsverdict

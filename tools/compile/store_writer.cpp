@@ -7,11 +7,13 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <memory>
+#include <mutex>
 #include <random>
 #include <set>
 
@@ -115,12 +117,26 @@ class StoreBuilder {
     check(mdb_put(txn_.get(), dbi(db_name), &mdb_key, &mdb_value, flags));
   }
 
-  // Room for a `size`-octet value under `key`, to fill before the next put or reserve.
-  char* reserve(const char* db_name, std::string_view key, std::size_t size) {
+  // Room for a `size`-octet value under `key`, to fill before the next put or reserve; its
+  // pages faulted in unless `fault_in` is false (the caller then calls populate() itself).
+  char* reserve(const char* db_name, std::string_view key, std::size_t size,
+                bool fault_in = true) {
     MDB_val mdb_key = to_val(key), mdb_value{size, nullptr};
     check(mdb_put(txn_.get(), dbi(db_name), &mdb_key, &mdb_value, MDB_RESERVE));
-    populate(mdb_value.mv_data, size);
+    if (fault_in) populate(mdb_value.mv_data, size);
     return static_cast<char*>(mdb_value.mv_data);
+  }
+
+  // Faults the file pages of [data, data + size) in with one call instead of one page fault
+  // per 4 KiB as they are written (a hint: on kernels before 5.14 the writes fault them in).
+  static void populate(void* data, std::size_t size) noexcept {
+#ifndef MADV_POPULATE_WRITE
+    constexpr int MADV_POPULATE_WRITE = 23;
+#endif
+    const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+    auto begin = reinterpret_cast<std::uintptr_t>(data) & ~(page - 1);
+    auto end = reinterpret_cast<std::uintptr_t>(data) + size;
+    if (size > 0) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_POPULATE_WRITE);
   }
 
   void commit() {
@@ -157,18 +173,6 @@ class StoreBuilder {
       throw ToolError(fmt::format("{}: {} (its file system is full)", path_, std::strerror(ENOSPC)));
     throw ToolError(lmdb_message(path_, code));
   }
-  // Faults the file pages of [data, data + size) in with one call instead of one page fault
-  // per 4 KiB as they are written (a hint: on kernels before 5.14 the writes fault them in).
-  static void populate(void* data, std::size_t size) noexcept {
-#ifndef MADV_POPULATE_WRITE
-    constexpr int MADV_POPULATE_WRITE = 23;
-#endif
-    const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
-    auto begin = reinterpret_cast<std::uintptr_t>(data) & ~(page - 1);
-    auto end = reinterpret_cast<std::uintptr_t>(data) + size;
-    if (size > 0) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_POPULATE_WRITE);
-  }
-
   std::string path_;
   LmdbEnv env_;
   LmdbTxn txn_;
@@ -182,6 +186,10 @@ class NameServerRules {
  public:
   NameServerRules() : state_(XXH3_createState(), XXH3_freeState) { XXH3_128bits_reset(state_.get()); }
 
+  // True for the key of a name-server rule (the only keys add() counts).
+  static bool holds(std::string_view key) noexcept {
+    return has_top_label(key, kRpzNsdnameLabel) || has_top_label(key, kRpzNsipLabel);
+  }
   void add(std::string_view key, std::string_view encoded) {
     bool nsdname = has_top_label(key, kRpzNsdnameLabel);
     bool nsip = !nsdname && has_top_label(key, kRpzNsipLabel);
@@ -262,6 +270,7 @@ PublishResult write_store(const RuleSet& rules, const std::string& target,
   const std::size_t count = records.size();
   const std::size_t middle = compile_threads() >= 2 ? count / 2 : count;
   constexpr std::size_t kAhead = 16;
+  constexpr std::size_t kBatch = 4096;  // heap entries claimed at once (EndClaims)
   std::vector<std::uint64_t> hashes;
   reserve_huge(hashes, count);
   hashes.resize(count);
@@ -344,7 +353,8 @@ PublishResult write_store(const RuleSet& rules, const std::string& target,
     StoreBuilder builder(temp.path, target, map_size, value_size + (std::size_t{1} << 20));
     // Single values on LMDB overflow pages: contiguous in the file and read in place. The
     // heap is written where it is reserved, before the next update of the store.
-    HashIndexBuilder index(count, builder.reserve(db::kRules, kHeapKey, heap_size), heap_size);
+    char* const heap = builder.reserve(db::kRules, kHeapKey, heap_size, false);
+    HashIndexBuilder index(count, heap, heap_size);
     NameServerRules name_server_rules;
     // Record i's encoded rules, in its half's buffer.
     auto encoded_at = [&](std::size_t i) {
@@ -356,7 +366,21 @@ PublishResult write_store(const RuleSet& rules, const std::string& target,
       return ToolError(fmt::format("{}: too many rules for one store: {}", target, error.what()));
     };
     // One thread builds the filter and then the index's slots, whose heap offsets follow from
-    // the entries' sizes; the other writes the heap entries.
+    // the entries' sizes; the other faults the heap's pages in and writes its entries from the
+    // front. The first then joins in from the back: batches of entries are claimed from both
+    // ends until they meet. The name-server rules among them are hashed in key order after.
+    EndClaims claims(count);
+    std::once_flag heap_populated;  // by whichever thread writes entries first
+    auto populate_heap = [&] { StoreBuilder::populate(heap, heap_size); };
+    std::vector<std::size_t> name_server_records[2];  // found from the front, from the back
+    auto write_entry = [&](std::size_t i, std::size_t offset, std::vector<std::size_t>& found) {
+      if (NameServerRules::holds(records[i].key)) found.push_back(i);
+      try {
+        index.put_entry(offset, records[i].key, encoded_at(i));
+      } catch (const std::length_error& error) {
+        throw too_many(error);
+      }
+    };
     run_in_parallel(
         [&] {
           for (std::size_t i = 0; i < count; ++i) {
@@ -377,19 +401,36 @@ PublishResult write_store(const RuleSet& rules, const std::string& target,
             offset +=
                 HashIndexBuilder::heap_entry_size(records[i].key.size(), encoded_at(i).size());
           }
+          std::call_once(heap_populated, populate_heap);
+          std::size_t end = heap_size;  // where the entries claimed from the back end
+          for (auto batch = claims.back(kBatch); batch.first < batch.second;
+               batch = claims.back(kBatch)) {
+            for (std::size_t i = batch.second; i-- > batch.first;) {
+              if (i >= kAhead) __builtin_prefetch(records[i - kAhead].key.data());
+              end -= HashIndexBuilder::heap_entry_size(records[i].key.size(),
+                                                       encoded_at(i).size());
+              write_entry(i, end, name_server_records[1]);
+            }
+          }
         },
         [&] {
-          for (std::size_t i = 0; i < count; ++i) {
-            if (i + kAhead < count) __builtin_prefetch(records[i + kAhead].key.data());
-            std::string_view encoded = encoded_at(i);
-            name_server_rules.add(records[i].key, encoded);
-            try {
-              index.add_entry(records[i].key, encoded);
-            } catch (const std::length_error& error) {
-              throw too_many(error);
+          std::call_once(heap_populated, populate_heap);  // while the filter is built
+          std::size_t offset = 0;
+          for (auto batch = claims.front(kBatch); batch.first < batch.second;
+               batch = claims.front(kBatch)) {
+            for (std::size_t i = batch.first; i < batch.second; ++i) {
+              if (i + kAhead < count) __builtin_prefetch(records[i + kAhead].key.data());
+              write_entry(i, offset, name_server_records[0]);
+              offset +=
+                  HashIndexBuilder::heap_entry_size(records[i].key.size(), encoded_at(i).size());
             }
           }
         });
+    index.heap_complete();
+    std::vector<std::size_t>& found = name_server_records[0];
+    found.insert(found.end(), name_server_records[1].begin(), name_server_records[1].end());
+    std::sort(found.begin(), found.end());
+    for (std::size_t i : found) name_server_rules.add(records[i].key, encoded_at(i));
     std::string().swap(encoded_halves[0]);
     std::string().swap(encoded_halves[1]);
     // The heap is every rule key and record in key order: it alone identifies the rules.

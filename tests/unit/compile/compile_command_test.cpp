@@ -302,10 +302,19 @@ TEST_F(CompileThreads, OneAndTwoThreadsWriteTheSameStoreAndSayTheSame) {
     adblock += (i % 7 == 0 ? "@@||name" : "||ad") + std::to_string(i) + ".example^\n";
     if (i % 4000 == 1) adblock += "example.com##.banner\n";
   }
+  // Name-server rules, hashed in key order whichever thread writes their heap entries.
+  std::string rpz = "$ORIGIN rpz.example.\n@ SOA ns.rpz.example. h.rpz.example. 1 3600 600 "
+                    "86400 300\n@ NS ns.rpz.example.\n";
+  for (int i = 0; i < 6000; ++i) {
+    rpz += "ns" + std::to_string(i) + ".hoster.example.rpz-nsdname CNAME .\n";
+    if (i % 3 == 0) rpz += "32." + std::to_string(i % 250) + ".0.2.192.rpz-nsip CNAME .\n";
+  }
   std::string domain_feed = dir_.write("domains.txt", domains);
   std::string hosts_feed = dir_.write("hosts.txt", hosts);
   std::string adblock_feed = dir_.write("adblock.txt", "[Adblock Plus 2.0]\n" + adblock);
-  expect_same({"--campaign", "one", domain_feed, "--action", "refuse", hosts_feed, adblock_feed});
+  std::string rpz_feed = dir_.write("ns.rpz", rpz);
+  expect_same({"--campaign", "one", domain_feed, "--action", "refuse", hosts_feed, adblock_feed,
+               rpz_feed});
   EXPECT_EQ(last_status_, 0) << last_err_;
   EXPECT_NE(last_err_.find(domain_feed + ":9040: \"bad..name9011\": empty label"), std::string::npos)
       << last_err_;

@@ -104,6 +104,27 @@ TEST(HashIndexBuilder, WritesTheHeapWhereItIsGivenAndNoFurther) {
   EXPECT_EQ(record, "xy");
 }
 
+// The store writer fills the heap from both ends on two threads: entries put at their
+// offsets, last first, make the heap add() makes; an entry past the end is refused.
+TEST(HashIndexBuilder, EntriesPutAtTheirOffsetsMakeTheHeapAddMakes) {
+  const std::string a = key_of("a.example"), b = key_of("b.example");
+  const std::size_t first = HashIndexBuilder::heap_entry_size(a.size(), 3);
+  const std::size_t size = first + HashIndexBuilder::heap_entry_size(b.size(), 2);
+  std::string added(size, '#'), put(size + 1, '#');
+  HashIndexBuilder adder(2, added.data(), size);
+  adder.add(a, filter_hash(a), "one");
+  adder.add(b, filter_hash(b), "xy");
+
+  HashIndexBuilder putter(2, put.data(), size);
+  putter.put_entry(first, b, "xy");
+  putter.put_entry(0, a, "one");
+  EXPECT_THROW(putter.put_entry(size - 2, key_of("c.example"), ""), std::length_error);
+  EXPECT_THROW(putter.put_entry(size + 1, "", ""), std::length_error);
+  putter.heap_complete();
+  EXPECT_EQ(putter.heap(), adder.heap());
+  EXPECT_EQ(put.back(), '#');
+}
+
 TEST(HashIndexBuilder, RefusesAHeapItsOffsetsCannotAddress) {
   EXPECT_THROW(HashIndexBuilder(1, nullptr, HashIndexBuilder::kMaxHeapSize + 1),
                std::length_error);
