@@ -6,6 +6,7 @@
 
 add_library(dnsverdict_module MODULE
   ${CMAKE_CURRENT_LIST_DIR}/unbound/answers.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/unbound/blocked_cache.cpp
   ${CMAKE_CURRENT_LIST_DIR}/unbound/cache.cpp
   ${CMAKE_CURRENT_LIST_DIR}/unbound/callbacks.cpp
   ${CMAKE_CURRENT_LIST_DIR}/unbound/client.c

@@ -7,7 +7,8 @@
 namespace dnsverdict::glue {
 
 // Cache sweep after a hot swap: names the new store blocks leave the message and rrset caches,
-// and so do A and AAAA rrsets holding an address it blocks (with every message built on them).
+// and so do A and AAAA rrsets holding an address it blocks (with every message built on them)
+// and every cached blocked answer (blocked_cache.cpp).
 //
 // It runs on Unbound's worker threads, from a timer on each worker's event loop, never on the
 // store watcher thread: Unbound deletes and recreates its caches during `unbound-control
@@ -28,13 +29,23 @@ struct SweepItem {
   hashvalue_type hash = 0;
   std::uint32_t addresses_offset = 0;  // of an A/AAAA rrset's addresses in SweepSlab::addresses
   std::uint32_t address_count = 0;
+  bool blocked_answer = false;  // a message with no records: maybe a cached blocked answer
+};
+
+// An NS rrset's target, copied out under its slab's lock.
+struct SweepHost {
+  std::uint32_t offset = 0;  // in SweepSlab::hosts
+  std::uint16_t size = 0;
 };
 
 struct SweepSlab {
   bool with_addresses = false;  // copy A/AAAA rrsets' addresses too (the store has address rules)
+  bool with_hosts = false;      // copy NS rrsets' targets too (blocked answers are cached)
   std::string names;
   std::string addresses;
+  std::string hosts;
   std::vector<SweepItem> items;
+  std::vector<SweepHost> host_items;
 
   void add(const std::uint8_t* name, std::size_t size, std::uint16_t type, std::uint16_t rrclass,
            std::uint32_t flags, hashvalue_type hash) {
@@ -52,6 +63,19 @@ struct SweepSlab {
       ++item.address_count;
     }
   }
+  void add_hosts(const packed_rrset_data& data) {
+    for (std::size_t r = 0; r < data.count; ++r) {
+      if (data.rr_len[r] <= 2) continue;
+      std::size_t size = wire_name_length(data.rr_data[r] + 2, data.rr_len[r] - 2);
+      if (size == 0) continue;
+      host_items.push_back({static_cast<std::uint32_t>(hosts.size()),
+                            static_cast<std::uint16_t>(size)});
+      hosts.append(reinterpret_cast<const char*>(data.rr_data[r] + 2), size);
+    }
+  }
+  const std::uint8_t* host(const SweepHost& item) const noexcept {
+    return reinterpret_cast<const std::uint8_t*>(hosts.data()) + item.offset;
+  }
   const std::uint8_t* name(const SweepItem& item) const noexcept {
     return reinterpret_cast<const std::uint8_t*>(names.data()) + item.offset;
   }
@@ -64,8 +88,11 @@ struct SweepSlab {
 void collect_message(lruhash_entry* entry, void* argument) {
   auto* key = static_cast<msgreply_entry*>(entry->key);
   try {
-    static_cast<SweepSlab*>(argument)->add(key->key.qname, key->key.qname_len, key->key.qtype,
-                                           key->key.qclass, 0, entry->hash);
+    auto* slab = static_cast<SweepSlab*>(argument);
+    slab->add(key->key.qname, key->key.qname_len, key->key.qtype, key->key.qclass, 0,
+              entry->hash);
+    const auto* rep = static_cast<const reply_info*>(entry->data);
+    slab->items.back().blocked_answer = rep != nullptr && is_cached_blocked_answer(*rep);
   } catch (...) {  // out of memory: this entry is not checked (the sweep reports it)
   }
 }
@@ -79,6 +106,9 @@ void collect_rrset(lruhash_entry* entry, void* argument) {
               entry->hash);
     if (slab->with_addresses && (type == kTypeA || type == kTypeAaaa) && entry->data != nullptr) {
       slab->add_addresses(*static_cast<packed_rrset_data*>(entry->data), type == kTypeA ? 4 : 16);
+    }
+    if (slab->with_hosts && type == LDNS_RR_TYPE_NS && entry->data != nullptr) {
+      slab->add_hosts(*static_cast<packed_rrset_data*>(entry->data));
     }
   } catch (...) {
   }
@@ -130,6 +160,7 @@ bool sweep_slab(ModuleState& state, SweepJob& job) noexcept {
   try {
     SweepSlab slab;
     slab.with_addresses = !is_message && job.store->has_address_rules();
+    slab.with_hosts = !is_message && state.caches_blocked_answers;
     std::size_t bins = traverse_bins(table, job.bin, job.bin + kSweepBins,
                                      is_message ? &collect_message : &collect_rrset, &slab);
     // Grown since the last step: its entries were rehashed, walk it again from the start.
@@ -141,9 +172,17 @@ bool sweep_slab(ModuleState& state, SweepJob& job) noexcept {
       job.slab_bins = 0;
     }
     job.checked += slab.items.size();
+    // Delegations cached before this store: their listed hosts join the set (and their
+    // blocked answers leave) before any blocked answer is stored again.
+    for (const SweepHost& host : slab.host_items) {
+      note_name_server_host(state, *job.store, slab.host(host), host.size);
+    }
     for (const SweepItem& item : slab.items) {
-      bool flushed = job.flush_messages &&
-                     (is_message || item.type == kTypeCname || item.type == LDNS_RR_TYPE_DNAME);
+      // Blocked answers (blocked_cache.cpp) leave at every swap, whatever the new store says:
+      // their rule may be gone or answer otherwise now.
+      bool flushed = (is_message && item.blocked_answer) ||
+                     (job.flush_messages &&
+                      (is_message || item.type == kTypeCname || item.type == LDNS_RR_TYPE_DNAME));
       // A message leaves with its rrsets: a cached message whose rrset was removed is no
       // longer answered from the cache (Unbound checks each rrset's id).
       if (!flushed && !blocks_someone(state, *job.store, slab.name(item), item.size) &&
@@ -194,6 +233,7 @@ void finish_sweep(ModuleState& state, SweepJob& job) noexcept {
     state.follow_up_due.store(steady_nanos() + kFollowUpDelayNanos, std::memory_order_relaxed);
   }
   state.sweep_done.store(job.target, std::memory_order_release);
+  state.sweep_running.store(false);
   job = SweepJob{};
 }
 
@@ -208,11 +248,18 @@ bool sweep_step(ModuleState& state) noexcept {
     std::int64_t due = state.follow_up_due.load(std::memory_order_relaxed);
     bool primary = requested != state.sweep_done.load(std::memory_order_relaxed);
     if (!primary && (due == 0 || steady_nanos() < due)) return false;
-    state.follow_up_due.store(0, std::memory_order_relaxed);
+    state.sweep_running.store(true);  // before follow_up_due clears: see no_sweep_pending()
+    state.follow_up_due.store(0);
     job.store = state.holder->current_shared();
     if (!job.store) {  // no store: nothing is listed
       state.sweep_done.store(requested, std::memory_order_release);
+      state.sweep_running.store(false);
       return false;
+    }
+    // unbound.conf's stub and forward hosts, against this store.
+    for (const std::string& host : state.stub_forward_hosts) {
+      note_name_server_host(state, *job.store, reinterpret_cast<const std::uint8_t*>(host.data()),
+                            host.size());
     }
     job.target = primary ? requested : state.sweep_done.load(std::memory_order_relaxed);
     job.follow_up = !primary;

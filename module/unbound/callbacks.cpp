@@ -33,10 +33,11 @@ void check_name_servers(const ModuleState& state, const VerdictStore& store,
   }
 }
 
-// Upstream response, before the iterator caches anything from it: a response holding a
-// listed name (as an owner or a CNAME/DNAME target) or, in its answer, an address an address
-// rule blocks, or that a listed name server sent, is not cached; nor is one a rule past its
-// expiry would block (keeps_out_of_cache()).
+// Upstream response (or an auth zone's), before the iterator caches or uses anything from it:
+// the hosts of its NS rrsets are noted (blocked_cache.cpp). A response holding a listed name
+// (as an owner or a CNAME/DNAME target) or, in its answer, an address an address rule blocks,
+// or that a listed name server sent, is not cached; nor is one a rule past its expiry would
+// block (keeps_out_of_cache()).
 int query_response_callback(module_qstate* qstate, dns_msg* response, int id,
                             void* argument) noexcept {
   try {
@@ -44,9 +45,16 @@ int query_response_callback(module_qstate* qstate, dns_msg* response, int id,
     if (state == nullptr || response == nullptr || response->rep == nullptr) return 1;
     const VerdictStore* store = state->holder->current();
     if (store == nullptr) return 1;
+    reply_info* rep = response->rep;
+    if (state->caches_blocked_answers) {
+      // The hosts of every delegation the iterator learns: a listed one's blocked answers
+      // leave the message cache before the iterator looks for its addresses there.
+      for (std::size_t i = 0; i < rep->rrset_count; ++i) {
+        note_name_server_hosts(*state, *store, *rep->rrsets[i]);
+      }
+    }
     check_name_servers(*state, *store, qstate, id);
     if (qstate->no_cache_store) return 1;
-    reply_info* rep = response->rep;
     for (std::size_t i = 0; i < rep->rrset_count; ++i) {
       ub_packed_rrset_key* rrset = rep->rrsets[i];
       if (keeps_out_of_cache(*state, *store, rrset->rk.dname, rrset->rk.dname_len)) {
@@ -80,13 +88,35 @@ int query_response_callback(module_qstate* qstate, dns_msg* response, int id,
 
 namespace {
 
+// The EDE (RFC 8914) of a blocked answer, for clients that sent EDNS.
+void add_ede(const ModuleState& state, const Decision& decision, const LookupResult& lookup,
+             const VerdictStore& store, edns_data* edns, edns_option** opt_list_out,
+             regional* region) {
+  if (decision.blocked() && edns != nullptr && edns->edns_present && state.ede_enabled &&
+      state.config.ede != EdeChoice::kNone && opt_list_out != nullptr && region != nullptr) {
+    std::string text = ede_text(decision, lookup, store);
+    edns_opt_list_append_ede(opt_list_out, region,
+                             static_cast<sldns_ede_code>(state.config.ede), text.c_str());
+  }
+}
+
+// The cached answer is the blocked answer this decision gives (blocked_cache.cpp).
+bool is_this_blocked_answer(const reply_info* rep, const Decision& decision) noexcept {
+  if (rep == nullptr || !is_cached_blocked_answer(*rep)) return false;
+  int rcode = FLAGS_GET_RCODE(rep->flags);
+  return (decision.response == Response::kNxdomain && rcode == LDNS_RCODE_NXDOMAIN) ||
+         (decision.response == Response::kNodata && rcode == LDNS_RCODE_NOERROR);
+}
+
 // The check of a cached answer whose name the thread's memo does not hold: the filter, and for
 // a name it holds, the rule, the decision and the hit line. Apart from the callback, so that
 // the memo's answer costs no more than its own frame.
 __attribute__((noinline)) void check_cached_answer(ModuleState& state, const VerdictStore& store,
                                                    std::uint64_t generation, PassMemo* memo,
                                                    const query_info& qinfo, const reply_info* rep,
-                                                   comm_reply* repinfo) noexcept {
+                                                   comm_reply* repinfo, edns_data* edns,
+                                                   edns_option** opt_list_out,
+                                                   regional* region) noexcept {
   try {
     // Most cached answers are for names no rule lists: the filter check alone tells, and
     // nothing else (the key, the result) is built for them.
@@ -105,6 +135,13 @@ __attribute__((noinline)) void check_cached_answer(ModuleState& state, const Ver
     dnsverdict_reply_client(repinfo, &client);
     QueryContext context = client_context(state.config, qinfo.qtype, &client);
     Decision decision = decide(lookup, store, state.config, context);
+    if (decision.blocked() && is_this_blocked_answer(rep, decision)) {
+      // A blocked answer blocked_cache.cpp stored: its EDE and hit line, as reply_callback
+      // gives the module's own answer.
+      add_ede(state, decision, lookup, store, edns, opt_list_out, region);
+      submit_hit(state, decision, lookup, store, qinfo, client, "");
+      return;
+    }
     if (decision.blocked()) {
       // The client got the real data. Expected only between a swap and the end of the cache
       // sweep it asks for; otherwise a name escaped this module and that is reported.
@@ -125,14 +162,16 @@ __attribute__((noinline)) void check_cached_answer(ModuleState& state, const Ver
 
 }  // namespace
 
-// An answer from the message cache (qstate is null). It cannot be changed: listed names are
-// kept out of the cache; here cached log/tag answers get their hit lines, and anything listed
-// that still shows up is counted and reported once. The thread's memo (pass_memo.h) holds the
-// names of cached answers the filter rejected under the store in use, the answer's address
-// picking the slot: a name asked again is checked once per store, not once per query.
-int reply_cache_callback(query_info* qinfo, module_qstate*, reply_info* rep, int, edns_data*,
-                         edns_option**, comm_reply* repinfo, regional*, timeval*, int,
-                         void* argument) noexcept {
+// An answer from the message cache (qstate is null). It cannot be changed: the real answers
+// of listed names are kept out of the cache; here cached log/tag answers get their hit lines,
+// blocked answers stored by blocked_cache.cpp get theirs and their EDE as in reply_callback,
+// and anything else listed that still shows up is counted and reported once. The thread's
+// memo (pass_memo.h) holds the names of cached answers the filter rejected under the store in
+// use, the answer's address picking the slot: a name asked again is checked once per store,
+// not once per query.
+int reply_cache_callback(query_info* qinfo, module_qstate*, reply_info* rep, int,
+                         edns_data* edns, edns_option** opt_list_out, comm_reply* repinfo,
+                         regional* region, timeval*, int, void* argument) noexcept {
   auto* state = static_cast<ModuleState*>(argument);
   if (state == nullptr || qinfo == nullptr || !policy_applies(qinfo->qclass)) return 1;
   std::uint64_t generation = 0;
@@ -143,7 +182,8 @@ int reply_cache_callback(query_info* qinfo, module_qstate*, reply_info* rep, int
     count_lookup(*state, LookupStatus::kMiss);
     return 1;
   }
-  check_cached_answer(*state, *store, generation, memo, *qinfo, rep, repinfo);
+  check_cached_answer(*state, *store, generation, memo, *qinfo, rep, repinfo, edns, opt_list_out,
+                      region);
   return 1;
 }
 
@@ -226,12 +266,7 @@ int reply_callback(query_info* qinfo, module_qstate* qstate, reply_info* rep, in
       decision.note = "error-answer";
     }
 
-    if (decision.blocked() && edns != nullptr && edns->edns_present && state->ede_enabled &&
-        state->config.ede != EdeChoice::kNone && opt_list_out != nullptr) {
-      std::string text = ede_text(decision, lookup, *store);
-      edns_opt_list_append_ede(opt_list_out, region,
-                               static_cast<sldns_ede_code>(state->config.ede), text.c_str());
-    }
+    add_ede(*state, decision, lookup, *store, edns, opt_list_out, region);
     submit_hit(*state, decision, lookup, *store, *qinfo, client, "", trigger_of(*query));
   } catch (...) {
   }

@@ -208,6 +208,7 @@ DNSVERDICT_EXPORT int init(module_env* env, int id) noexcept {
               "answered WITHOUT verdicts until a store can be opened",
               DNSVERDICT_VERSION, DNSVERDICT_UNBOUND_VERSION, error.c_str());
     }
+    start_blocked_answer_cache(*state);
     if (state->holder->current() != nullptr && state->env->msg_cache != nullptr &&
         state->env->rrset_cache != nullptr &&
         (count_slabhash_entries(state->env->msg_cache) != 0 ||

@@ -5,6 +5,7 @@
 //  - queries.cpp: what operate() does with a new query and a finished one;
 //  - callbacks.cpp: the inplace callbacks (reply, reply_cache, query_response);
 //  - answers.cpp: blocked answers built in a query's region, the per-client rewrite;
+//  - blocked_cache.cpp: blocked answers every client gets alike, stored in the message cache;
 //  - cache.cpp: the cache sweep after a hot swap and the purge of listed names;
 //  - state.cpp: health counters, hit submission (hit log and counters);
 //  - client.c: the structures whose headers do not compile as C++ (client addresses);
@@ -15,10 +16,12 @@
 // module/ is plain C++ that includes no Unbound header.
 //
 // The paths a query takes and how each gets its verdict (docs/module.md has the long form):
-//  - recursion: operate(module_event_new) answers a blocked name itself; the answer is never
-//    cached. Passed queries are checked again at module_event_moddone for listed names in
-//    the answer's CNAME chain (the CNAME-chain trigger).
-//  - message cache: a listed name never enters it. The query_response callback sets
+//  - recursion: operate(module_event_new) answers a blocked name itself; an NXDOMAIN or
+//    NODATA that every client gets alike is stored in the message cache unless the name is a
+//    name server's host (blocked_cache.cpp). Passed queries are checked again at
+//    module_event_moddone for listed names in the answer's CNAME chain (the CNAME-chain
+//    trigger).
+//  - message cache: a listed name's real answer never enters it. The query_response callback sets
 //    no_cache_store on any query whose upstream response holds a listed name (before the
 //    iterator stores it); passed queries of listed names (exempt clients, tcp-only, internal
 //    sub-queries) run with no_cache_store; after a hot swap the caches are swept for names
@@ -49,6 +52,7 @@
 #include "dns_name.h"
 #include "hit_counters.h"
 #include "hit_log.h"
+#include "host_set.h"
 #include "module_config.h"
 #include "pass_memo.h"
 #include "policy.h"
@@ -125,6 +129,9 @@ struct SweepJob {
 
 struct Ticker;  // a worker's sweep timer
 
+// Slots of ModuleState::name_server_hosts (1 MiB): full at half of them.
+inline constexpr std::size_t kNameServerHostSlots = std::size_t{1} << 17;
+
 struct ModuleState {
   ModuleState();
   ~ModuleState();
@@ -142,12 +149,20 @@ struct ModuleState {
   std::atomic<std::uint64_t> sweep_requested{0};
   std::atomic<std::uint64_t> sweep_done{0};
   std::atomic<std::int64_t> follow_up_due{0};  // steady_nanos(); 0: none
+  std::atomic<bool> sweep_running{false};  // a job (primary or follow-up) has started
   std::mutex sweep_mutex;
   SweepJob sweep_job;  // under sweep_mutex
   std::string swept_name_server_digest;  // of the last store swept; under sweep_mutex
   bool flush_again = false;  // the follow-up sweep flushes too; under sweep_mutex
   std::mutex tickers_mutex;
   std::vector<std::unique_ptr<Ticker>> tickers;
+  // Blocked answers in the message cache (blocked_cache.cpp): whether this configuration
+  // stores any, and the listed names seen as name servers' hosts, whose A and AAAA answers
+  // it never stores. `stub_forward_hosts`: the stub-host and forward-host names of
+  // unbound.conf (wire format), checked against every store.
+  bool caches_blocked_answers = false;
+  HostSet name_server_hosts{kNameServerHostSlots};
+  std::vector<std::string> stub_forward_hosts;
   std::unique_ptr<HitCounters> counters;  // null when stats-store is empty or did not open
   // Each worker thread's memo of cached names the filter rejected (pass_memo.h), made at
   // its first cached answer and freed with this instance.
@@ -349,6 +364,28 @@ reply_info* build_reply(regional* region, const query_info& qinfo, const Decisio
                         ub_packed_rrset_key* const* prefix, std::size_t prefix_count) noexcept;
 void copy_header(reply_info& to, const reply_info& from) noexcept;
 bool keep_real_reply_for_supers(module_qstate* qstate, reply_info* rep) noexcept;
+
+// blocked_cache.cpp
+bool is_cached_blocked_answer(const reply_info& rep) noexcept;
+bool same_answer_for_every_client(const ModuleState& state, const VerdictStore& store,
+                                  const LookupResult& lookup, std::uint16_t qtype,
+                                  Response response) noexcept;
+// Stores a blocked answer made in operate() in the message cache when every client gets it
+// alike (with answer-ttl, capped at the rule's expiry) and the iterator cannot take it for a
+// name server's address; otherwise does nothing.
+void cache_blocked_answer(ModuleState& state, module_qstate* qstate, const VerdictStore& store,
+                          const LookupResult& lookup, const Decision& decision,
+                          std::uint64_t generation, reply_info* rep) noexcept;
+// Whether this configuration stores blocked answers at all (set once, at init), and the
+// stub-host and forward-host names of unbound.conf.
+void start_blocked_answer_cache(ModuleState& state) noexcept;
+// `name` is (or was) a name server's host: if a rule of `store` could block it, it joins
+// the set and its blocked A and AAAA answers leave the message cache.
+void note_name_server_host(ModuleState& state, const VerdictStore& store,
+                           const std::uint8_t* name, std::size_t size) noexcept;
+// note_name_server_host for the targets of an NS rrset.
+void note_name_server_hosts(ModuleState& state, const VerdictStore& store,
+                            const ub_packed_rrset_key& rrset) noexcept;
 
 // cache.cpp
 bool sweep_step(ModuleState& state) noexcept;

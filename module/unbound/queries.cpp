@@ -163,6 +163,7 @@ void handle_new(ModuleState& state, module_qstate* qstate, int id) noexcept {
   qstate->return_rcode = LDNS_RCODE_NOERROR;
   query->module_answered = true;
   query->answered_lookup = keep_lookup(qstate->region, lookup);
+  cache_blocked_answer(state, qstate, *store, lookup, decision, generation, rep);
   if (decision.response == Response::kRedirect && follow_redirect(qstate, id, decision)) {
     query->following_redirect = true;  // finished in operate() once inform_super ran
     return;
@@ -192,6 +193,11 @@ void handle_done(ModuleState& state, module_qstate* qstate, int id) noexcept {
   if (store == nullptr) return;
 
   bool recheck = started_below || query->generation != generation;
+  if (started_below && dnsverdict_is_subquery(qstate) &&
+      (qstate->qinfo.qtype == kTypeA || qstate->qinfo.qtype == kTypeAaaa)) {
+    // The iterator looked a name server's address up itself.
+    note_name_server_host(state, *store, qstate->qinfo.qname, qstate->qinfo.qname_len);
+  }
   bool found = false;
   if (recheck && blocks_someone(state, *store, qstate->qinfo.qname, qstate->qinfo.qname_len)) {
     found = true;
@@ -207,6 +213,25 @@ void handle_done(ModuleState& state, module_qstate* qstate, int id) noexcept {
         query->chain_index = static_cast<std::uint16_t>(i);
         query->owner = rrset->rk.dname;
         query->owner_len = rrset->rk.dname_len;
+      }
+    }
+  }
+  if (!found && qstate->return_msg != nullptr && qstate->return_msg->rep != nullptr) {
+    // The chain ends in a listed name without records of its own: the iterator took that
+    // name's blocked answer from the message cache (blocked_cache.cpp). Its verdict applies
+    // after the whole chain, with the hit line of the CNAME-chain trigger.
+    reply_info* rep = qstate->return_msg->rep;
+    if (rep->an_numrrsets != 0) {
+      ub_packed_rrset_key* last = rep->rrsets[rep->an_numrrsets - 1];
+      auto* data = static_cast<packed_rrset_data*>(last->entry.data);
+      if (ntohs(last->rk.type) == kTypeCname && data != nullptr && data->count == 1 &&
+          data->rr_len[0] > 2 &&
+          blocks_someone(state, *store, data->rr_data[0] + 2, data->rr_len[0] - 2)) {
+        found = true;
+        query->chain = true;
+        query->chain_index = static_cast<std::uint16_t>(rep->an_numrrsets);
+        query->owner = data->rr_data[0] + 2;
+        query->owner_len = data->rr_len[0] - 2;
       }
     }
   }

@@ -80,6 +80,22 @@ ns      A   127.0.0.1
 host    A   10.0.0.8
 """
 
+# Served beside lab. when a bed sets `referral_zone`: ref.zz. delegates child.ref.zz. to
+# ns.hosts.zz, a name the iterator learns from that referral only (no glue, not in
+# unbound.conf). ns.hosts.zz is the bed's ChildServer, port 53 of a loopback address of its own.
+REF_ZONE = """$ORIGIN ref.zz.
+$TTL 300
+@       SOA ns.hosts.zz. hostmaster.lab. 1 3600 600 86400 60
+@       NS  ns.hosts.zz.
+child   NS  ns.hosts.zz.
+"""
+HOSTS_ZONE = """$ORIGIN hosts.zz.
+$TTL 300
+@       SOA ns.hosts.zz. hostmaster.lab. 1 3600 600 86400 60
+@       NS  ns.hosts.zz.
+ns      A   {address}
+"""
+
 # Signed with fresh keys when a bed asks for DNSSEC; Unbound gets its DS as the trust anchor.
 SIGNED_ZONE = """$ORIGIN sec.
 $TTL 300
@@ -203,7 +219,7 @@ class Testbed:
 
     def __init__(self, config_lines=(), store_feeds=None, create_store=True, remote_control=False,
                  dnssec=False, module_config="dynlib validator iterator", server_lines=(),
-                 stub_host_zone=False, exempt=True):
+                 stub_host_zone=False, exempt=True, referral_zone=False):
         self.dir = tempfile.mkdtemp(prefix="dnsverdict-it-")
         self.control_port = free_port() if remote_control else None
         self.store = os.path.join(self.dir, "verdicts.mdb")
@@ -224,6 +240,8 @@ class Testbed:
         self.stub_host_zone = stub_host_zone  # child.zz. through a name server known by name
         self.dnssec = dnssec  # also serve sec., signed, with its DS as Unbound's trust anchor
         self.exempt = exempt  # 127.0.0.2 is an exempt client (`exempt:` in dnsverdict.conf)
+        # child.ref.zz. through a delegation learned from a referral (REF_ZONE)
+        self.child_server = ChildServer() if referral_zone else None
         self.unbound_env = {}  # more environment for Unbound (LD_PRELOAD of libfaketime, ...)
 
     # -- lifecycle
@@ -248,6 +266,8 @@ class Testbed:
         try:
             self.stop()
         finally:
+            if self.child_server:
+                self.child_server.stop()
             shutil.rmtree(self.dir, ignore_errors=True)
 
     def __enter__(self):
@@ -263,6 +283,11 @@ class Testbed:
             out.write(CHILD_ZONE)
         with open(os.path.join(self.dir, "slowns.zone"), "w") as out:
             out.write(SLOWNS_ZONE)
+        if self.child_server:
+            with open(os.path.join(self.dir, "ref.zone"), "w") as out:
+                out.write(REF_ZONE)
+            with open(os.path.join(self.dir, "hosts.zone"), "w") as out:
+                out.write(HOSTS_ZONE.format(address=self.child_server.address))
         conf = os.path.join(self.dir, "nsd.conf")
         with open(conf, "w") as out:
             out.write("""server:
@@ -291,6 +316,10 @@ zone:
 """.format(port=self.nsd_port, dir=self.dir))
             if self.dnssec:
                 out.write('zone:\n  name: "sec."\n  zonefile: "%s"\n' % self._sign_zone())
+            if self.child_server:
+                for zone in ("ref", "hosts"):
+                    out.write('zone:\n  name: "%s.zz."\n  zonefile: "%s/%s.zone"\n'
+                              % (zone, self.dir, zone))
         self.nsd = start_process([NSD, "-d", "-c", conf], os.path.join(self.dir, "nsd.out"))
         self._wait_until(lambda: self._raw_ok(self.nsd_port, "ns.lab"), "nsd")
 
@@ -353,6 +382,10 @@ stub-zone:
                 out.write('stub-zone:\n  name: "child.zz."\n  stub-host: ns.slowns.zz@%d\n'
                           'stub-zone:\n  name: "slowns.zz."\n  stub-addr: 127.0.0.1@%d\n'
                           % (self.nsd_port, self.slow_port))
+            if self.child_server:
+                out.write('stub-zone:\n  name: "ref.zz."\n  stub-addr: 127.0.0.1@%d\n'
+                          'stub-zone:\n  name: "hosts.zz."\n  stub-addr: 127.0.0.1@%d\n'
+                          % (self.nsd_port, self.nsd_port))
             if self.dnssec:
                 out.write('server:\n  trust-anchor-file: "%s/dsset-sec."\n'
                           'stub-zone:\n  name: "sec."\n  stub-addr: 127.0.0.1@%d\n'
@@ -522,6 +555,65 @@ stub-zone:
                 return time.time() - started
             time.sleep(0.05)
         raise AssertionError("store swap not picked up and swept:\n" + self.log()[-2000:])
+
+
+class ChildServer:
+    """An authoritative server for child.ref.zz. on port 53 of a loopback address of its own
+    (name servers learned from a referral are asked on port 53): every A question gets
+    10.7.7.8, any other type an empty answer. Stops with stop()."""
+
+    ADDRESS = "10.7.7.8"
+
+    def __init__(self):
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        for _ in range(20):
+            self.address = "127.45.%d.%d" % (random.randint(0, 255), random.randint(1, 254))
+            try:
+                self._socket.bind((self.address, 53))
+                break
+            except OSError:
+                continue
+        else:
+            raise RuntimeError("no loopback address with port 53 free")
+        self._socket.settimeout(0.2)
+        self._stop = threading.Event()
+        self.answered = 0
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _answer(self, query):
+        end = 12
+        while end < len(query) and query[end] != 0:
+            end += query[end] + 1
+        question = query[12:end + 5]
+        if len(question) < 5:
+            return None
+        qtype = struct.unpack("!H", question[-4:-2])[0]
+        records = b""
+        if qtype == 1:
+            records = (b"\xc0\x0c" + struct.pack("!HHIH", 1, 1, 300, 4) +
+                       socket.inet_aton(self.ADDRESS))
+        flags = 0x8400 | (struct.unpack("!H", query[2:4])[0] & 0x0100)  # QR AA, RD as asked
+        return (query[:2] + struct.pack("!HHHHH", flags, 1, 1 if records else 0, 0, 0) +
+                question + records)
+
+    def _serve(self):
+        while not self._stop.is_set():
+            try:
+                query, client = self._socket.recvfrom(65535)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            answer = self._answer(query)
+            if answer:
+                self.answered += 1
+                self._socket.sendto(answer, client)
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join(timeout=2)
+        self._socket.close()
 
 
 class SlowProxy:

@@ -416,6 +416,162 @@ class KeptCacheTest(harness.BedTestCase):
         self.assertIn("cache sweep for store build", self.bed.log())
 
 
+BLOCKED_CACHE_FEEDS = [
+    ("cached.lab\ngone.lab\nchanges.lab\nevil-chain.lab\nflushed.lab\n",
+     ["--action", "nxdomain", "--campaign", "LookAlike", "--category", "malware"]),
+    ("empty.lab\n", ["--action", "nodata", "--category", "malware"]),
+    ("grouped.lab\n", ["--action", "nxdomain", "--category", "adult"]),  # not the pilot group's
+    ("tcponly.lab\n", ["--action", "tcp-only", "--category", "malware"]),
+]
+
+
+class BlockedAnswerCacheTest(unittest.TestCase):
+    """Blocked answers that every client gets alike come from the message cache (no exempt
+    clients here; the pilot group gets the rules of category malware only): hit lines,
+    counters and EDE as for an answer made by the module, and never a verdict the current
+    store does not give."""
+
+    def setUp(self):
+        self.bed = harness.Testbed(store_feeds=BLOCKED_CACHE_FEEDS, remote_control=True,
+                                   exempt=False)
+        self.bed.config_lines = ["client-group: pilot 127.0.0.3/32",
+                                 "group-categories: pilot malware",
+                                 "stats-store: " + self.bed.stats_store,
+                                 "stats-flush-interval: 1"]
+        self.bed.start()
+
+    def tearDown(self):
+        self.bed.cleanup()
+
+    def cache_hits(self):
+        result = self.bed.control("stats_noreset")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        values = dict(line.split("=", 1) for line in result.stdout.splitlines() if "=" in line)
+        return int(values["total.num.cachehits"])
+
+    def ask(self, name, rtype="A", source="127.0.0.1", tcp=False):
+        """The answer, and whether it came from Unbound's message cache."""
+        before = self.cache_hits()
+        answer = self.bed.dig(name, rtype, source=source, tcp=tcp)
+        return answer, self.cache_hits() > before
+
+    def test_blocked_answer_from_cache_has_hit_line_counters_and_ede(self):
+        first, cached = self.ask("cached.lab")
+        self.assertEqual((first.status, first.records, cached), ("NXDOMAIN", [], False))
+        second, cached = self.ask("cached.lab", source="127.0.0.3")
+        self.assertEqual((second.status, second.records, cached), ("NXDOMAIN", [], True))
+        self.assertEqual(second.ede_code, 15)
+        self.assertIn("LookAlike", second.ede_text)
+        answer, cached = self.ask("empty.lab", "AAAA")
+        answer, cached = self.ask("empty.lab", "AAAA")
+        self.assertEqual((answer.status, answer.records, cached), ("NOERROR", [], True))
+        lines = self.bed.hits(lambda l: len([x for x in l if x["qname"] == "cached.lab"]) >= 2)
+        lines = [x for x in lines if x["qname"] == "cached.lab"]
+        self.assertEqual([x["client"] for x in lines], ["127.0.0.1", "127.0.0.3"])
+        first_line, second_line = ({k: v for k, v in x.items() if k not in ("time", "client", "client_port")}
+                                   for x in lines)
+        self.assertEqual(first_line, second_line)  # the same line as the module's own answer
+        self.assertEqual(first_line["action"], "nxdomain")
+        self.assertEqual(self.bed.stop_unbound(), 0, self.bed.log()[-2000:])
+        counted = next(r for r in self.bed.stats()["rules"] if r["rule"] == "cached.lab")
+        self.assertEqual(counted["queries"], 2)
+        self.assertEqual(counted["clients"]["footprint"], 2)
+
+    def test_client_dependent_answers_are_not_cached(self):
+        for _ in range(2):  # the pilot group does not block grouped.lab
+            answer, cached = self.ask("grouped.lab")
+            self.assertEqual((answer.status, cached), ("NXDOMAIN", False))
+        answer, cached = self.ask("grouped.lab", source="127.0.0.3")
+        self.assertEqual((answer.addresses(), cached), (["10.0.0.1"], False))
+        for _ in range(2):  # tcp-only truncates over UDP only
+            answer, cached = self.ask("tcponly.lab")
+            self.assertIn("tc", answer.flags)
+            self.assertFalse(cached)
+        answer, cached = self.ask("tcponly.lab", tcp=True)
+        self.assertEqual(answer.addresses(), ["10.0.0.1"])
+        # Unlisted names: resolved, then cached, as without the module.
+        answer, cached = self.ask("unlisted.lab")
+        self.assertEqual((answer.addresses(), cached), (["10.0.0.1"], False))
+        answer, cached = self.ask("unlisted.lab")
+        self.assertEqual((answer.addresses(), cached), (["10.0.0.1"], True))
+
+    def test_swap_removing_or_changing_rules(self):
+        for name in ("gone.lab", "changes.lab", "cached.lab"):
+            for _ in range(2):
+                answer, cached = self.ask(name)
+                self.assertEqual(answer.status, "NXDOMAIN")
+            self.assertTrue(cached, name)
+        self.bed.swap([("cached.lab\n", ["--action", "nxdomain", "--category", "malware"]),
+                       ("changes.lab\n", ["--action", "sinkhole", "--category", "malware"])])
+        self.assertEqual(self.bed.dig("gone.lab").addresses(), ["10.0.0.1"])
+        self.assertEqual(self.bed.dig("changes.lab").addresses(), ["0.0.0.0"])
+        self.assertEqual(self.bed.dig("cached.lab").status, "NXDOMAIN")
+        self.bed.swap([("changes.lab\n", ["--action", "nodata", "--category", "malware"])])
+        answer = self.bed.dig("changes.lab")
+        self.assertEqual((answer.status, answer.records), ("NOERROR", []))
+        self.assertEqual(self.bed.dig("cached.lab").addresses(), ["10.0.0.1"])
+
+    def test_chain_into_a_cached_blocked_answer(self):
+        for _ in range(2):
+            self.assertEqual(self.ask("evil-chain.lab")[0].status, "NXDOMAIN")
+        answer = self.bed.dig("alias.lab")  # alias.lab CNAME evil-chain.lab at NSD
+        self.assertEqual(answer.status, "NXDOMAIN")
+        self.assertEqual(answer.records, [("alias.lab", "CNAME", "evil-chain.lab")])
+        lines = self.bed.hits(lambda l: any(x["qname"] == "alias.lab" for x in l))
+        chain = [x for x in lines if x["qname"] == "alias.lab"]
+        self.assertEqual([(x["rule"], x["trigger"]) for x in chain],
+                         [("evil-chain.lab", "cname-chain")])
+
+    def test_flush_and_reload(self):
+        for _ in range(2):
+            self.assertEqual(self.ask("flushed.lab")[0].status, "NXDOMAIN")
+        for command in (["flush", "flushed.lab"], ["flush_zone", "lab"], ["flush_negative"]):
+            self.assertEqual(self.bed.control(*command).returncode, 0, command)
+            answer, cached = self.ask("flushed.lab")
+            self.assertEqual((answer.status, cached), ("NXDOMAIN", False), command)
+            answer, cached = self.ask("flushed.lab")
+            self.assertEqual((answer.status, cached), ("NXDOMAIN", True), command)
+        # A reload keeping the cache, with a store that no longer lists the name: init's sweep
+        # removes the kept blocked answer.
+        harness.publish_store(self.bed.store, [("other.lab\n", ["--category", "malware"])])
+        self.assertEqual(self.bed.control("reload_keep_cache").returncode, 0)
+        self.bed.wait_answering()
+        time.sleep(0.5)
+        self.assertEqual(self.bed.dig("flushed.lab").addresses(), ["10.0.0.1"])
+        self.assertEqual(self.bed.dig("other.lab").status, "NXDOMAIN")
+        self.bed.reload()
+        self.assertEqual(self.bed.dig("other.lab").status, "NXDOMAIN")
+        self.assertEqual(self.bed.dig("unlisted2.lab").addresses(), ["10.0.0.1"])
+        # A cached blocked answer, then a configuration with an exempt client, cache kept:
+        # the exempt client gets the real answer.
+        for _ in range(2):
+            answer, cached = self.ask("other.lab")
+        self.assertEqual((answer.status, cached), ("NXDOMAIN", True))
+        self.bed.exempt = True
+        with open(self.bed.module_conf, "w") as out:
+            out.write(self.bed.module_config_text())
+        starts = self.bed.log().count("built for Unbound")
+        self.assertEqual(self.bed.control("reload_keep_cache").returncode, 0)
+        deadline = time.time() + 15
+        while self.bed.log().count("built for Unbound") <= starts and time.time() < deadline:
+            time.sleep(0.1)
+        self.bed.wait_answering()
+        self.assertEqual(self.bed.dig("other.lab", source="127.0.0.2").addresses(), ["10.0.0.1"])
+        self.assertEqual(self.bed.dig("other.lab").status, "NXDOMAIN")
+
+    def test_rule_expiry_caps_the_cache_time(self):
+        expires = int(time.time()) + 7
+        self.bed.swap([("soon.lab\n", ["--action", "nxdomain", "--category", "malware",
+                                         "--expires", str(expires)])])
+        time.sleep(2.5)  # after the follow-up sweep, which removes cached blocked answers too
+        for _ in range(2):
+            answer, cached = self.ask("soon.lab")
+            self.assertEqual(answer.status, "NXDOMAIN")
+        self.assertTrue(cached)
+        time.sleep(max(0.0, expires + 1 - time.time()))
+        self.assertEqual(self.bed.dig("soon.lab").addresses(), ["10.0.0.1"])
+
+
 class HitLogFailureTest(unittest.TestCase):
     """The hit log never stops the resolver: a folder that is missing at start or moved away
     before `unbound-control reload` is logged and retried, and Unbound answers and blocks

@@ -268,5 +268,56 @@ class ListedNameServerHostTest(unittest.TestCase):
         self.assertEqual(self.bed.dig("ns.slowns.zz").status, "NXDOMAIN")
 
 
+class LearnedNameServerHostTest(unittest.TestCase):
+    """A listed name that is the host of a delegation the iterator learns from a referral
+    (ref.zz. delegates child.ref.zz. to ns.hosts.zz, which nothing else names): clients get
+    its blocked answer, and child.ref.zz. still resolves. Blocked answers are cached here (no
+    exempt client), and the iterator takes an answer without addresses from the message
+    cache as "this host has none": a blocked answer must never be there for a host."""
+
+    def setUp(self):
+        self.bed = harness.Testbed(store_feeds=[("placeholder.lab\n", [])], exempt=False,
+                                   referral_zone=True, remote_control=True)
+        self.bed.start()
+
+    def tearDown(self):
+        self.bed.cleanup()
+
+    def cache_hits(self):
+        result = self.bed.control("stats_noreset")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        values = dict(line.split("=", 1) for line in result.stdout.splitlines() if "=" in line)
+        return int(values["total.num.cachehits"])
+
+    def assert_blocked_twice(self, name, cached):
+        """`name` blocked twice; the second answer from the cache or not, as `cached` says."""
+        self.assertEqual(self.bed.dig(name).status, "NXDOMAIN")
+        before = self.cache_hits()
+        self.assertEqual(self.bed.dig(name).status, "NXDOMAIN")
+        self.assertEqual(self.cache_hits() > before, cached, name)
+
+    def test_host_learned_from_a_referral(self):
+        self.bed.swap([("ns.hosts.zz\nother.lab\n", [])])
+        time.sleep(2.5)  # past the follow-up sweep: blocked answers are cached again
+        self.assert_blocked_twice("other.lab", cached=True)
+        self.assert_blocked_twice("ns.hosts.zz", cached=True)  # not known as a host yet
+        for name in ("www.child.ref.zz", "www.child.ref.zz", "more.child.ref.zz"):
+            self.assertEqual(self.bed.dig(name).addresses(), [harness.ChildServer.ADDRESS], name)
+        self.assert_blocked_twice("ns.hosts.zz", cached=False)  # a host now: never cached
+        self.assertEqual(self.bed.dig("last.child.ref.zz").addresses(),
+                         [harness.ChildServer.ADDRESS])
+
+    def test_delegation_cached_before_the_rule(self):
+        # The delegation and its host's address are cached, then a store lists the host: the
+        # swap's sweep finds the host in the cached delegation.
+        self.assertEqual(self.bed.dig("www.child.ref.zz").addresses(),
+                         [harness.ChildServer.ADDRESS])
+        self.bed.swap([("ns.hosts.zz\n", [])])
+        time.sleep(2.5)
+        self.assert_blocked_twice("ns.hosts.zz", cached=False)
+        self.assertEqual(self.bed.dig("other.child.ref.zz").addresses(),
+                         [harness.ChildServer.ADDRESS])
+
+
 if __name__ == "__main__":
     harness.run_tests()
