@@ -273,8 +273,10 @@ def render_instructions(add, counted):
     add("User-space instructions inside Unbound's UDP receive callback per query "
         "(tests/bench/harness/callgrind.py): one Unbound at a time under valgrind's callgrind, "
         "one worker thread, warmed twice, then each traffic file asked once, one query at a "
-        "time; the count covers exactly that pass, and for pass traffic Unbound's statistics "
-        "must show every query answered from the cache (0 cache misses). *plain + idle "
+        "time (pass and mix traffic asked once more just before); the count covers exactly "
+        "that pass, and for pass and mix traffic Unbound's statistics must show every query "
+        "answered from the cache (0 cache misses; the mix's blocked answers are cached "
+        "too). *plain + idle "
         "thread*: plain Unbound with one idle thread preloaded, as the module's watcher and "
         "flusher threads make the process multi-threaded (glibc's cancellation wrappers "
         "around recvfrom/sendto); dnsverdict minus that is the module's own work.")
