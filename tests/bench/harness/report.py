@@ -226,12 +226,15 @@ def targets(results):
 
     compile_rates = [compile_rate(int(size), entry)
                      for size, entry in sorted(results["data"].items(), key=lambda kv: int(kv[0]))]
-    data_big = results["data"].get(big) or results["data"].get(str(big))
-    cli_rate = big / data_big["compile_seconds"] if data_big else None
+    # Judged on a 1M-name list (the largest list compiled when 1M was not).
+    judged = 1000000 if any(int(size) == 1000000 for size in results["data"]) else big
+    data_judged = results["data"].get(judged) or results["data"].get(str(judged))
+    cli_rate = judged / data_judged["compile_seconds"] if data_judged else None
     micro_rate = compile_rate_micro(micro)
     text = "`dnsverdict compile` from a plain list, wall clock: " + "; ".join(compile_rates)
     if micro_rate:
         text += "; in-process (store_bench): %.2fM rules/s" % (micro_rate / 1e6)
+    text += "; judged on the %s list" % size_label(judged) if judged else ""
     rows.append(("compile", "≥ 1M rules/s", text, cli_rate is not None and cli_rate >= 1e6))
     return rows
 
