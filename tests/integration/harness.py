@@ -444,6 +444,14 @@ stub-zone:
         return subprocess.run([control, "-c", conf] + list(command), capture_output=True,
                               text=True, timeout=30)
 
+    def cache_hits(self):
+        """Unbound's total.num.cachehits so far (a bed with remote_control)."""
+        result = self.control("stats_noreset")
+        if result.returncode != 0:
+            raise RuntimeError("unbound-control stats_noreset: %s" % result.stderr)
+        values = dict(line.split("=", 1) for line in result.stdout.splitlines() if "=" in line)
+        return int(values["total.num.cachehits"])
+
     def status(self):
         """The Unbound process's /proc status fields (VmRSS, RssAnon, RssFile ...) in kB."""
         fields = {}

@@ -283,18 +283,12 @@ class LearnedNameServerHostTest(unittest.TestCase):
     def tearDown(self):
         self.bed.cleanup()
 
-    def cache_hits(self):
-        result = self.bed.control("stats_noreset")
-        self.assertEqual(result.returncode, 0, result.stderr)
-        values = dict(line.split("=", 1) for line in result.stdout.splitlines() if "=" in line)
-        return int(values["total.num.cachehits"])
-
     def assert_blocked_twice(self, name, cached):
         """`name` blocked twice; the second answer from the cache or not, as `cached` says."""
         self.assertEqual(self.bed.dig(name).status, "NXDOMAIN")
-        before = self.cache_hits()
+        before = self.bed.cache_hits()
         self.assertEqual(self.bed.dig(name).status, "NXDOMAIN")
-        self.assertEqual(self.cache_hits() > before, cached, name)
+        self.assertEqual(self.bed.cache_hits() > before, cached, name)
 
     def test_host_learned_from_a_referral(self):
         self.bed.swap([("ns.hosts.zz\nother.lab\n", [])])
