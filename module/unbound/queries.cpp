@@ -217,9 +217,10 @@ void handle_done(ModuleState& state, module_qstate* qstate, int id) noexcept {
     }
   }
   if (!found && qstate->return_msg != nullptr && qstate->return_msg->rep != nullptr) {
-    // The chain ends in a listed name without records of its own: the iterator took that
-    // name's blocked answer from the message cache (blocked_cache.cpp). Its verdict applies
-    // after the whole chain, with the hit line of the CNAME-chain trigger.
+    // The chain ends in a listed name without records of the type asked: it has none, or
+    // the iterator took the name's blocked answer from the message cache (blocked_cache.cpp).
+    // Its verdict applies after the whole chain, with the hit line of the CNAME-chain
+    // trigger, as native RPZ (Unbound 1.22 and later) applies a rule on a CNAME's target.
     reply_info* rep = qstate->return_msg->rep;
     if (rep->an_numrrsets != 0) {
       ub_packed_rrset_key* last = rep->rrsets[rep->an_numrrsets - 1];
