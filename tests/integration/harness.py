@@ -565,7 +565,34 @@ stub-zone:
         raise AssertionError("store swap not picked up and swept:\n" + self.log()[-2000:])
 
 
-class ChildServer:
+class UdpServer:
+    """A UDP server on a thread of its own: each datagram received on `self._socket` goes
+    to `_handle(query, client)`, until stop() or until `_handle` returns False."""
+
+    def _start(self):
+        self._socket.settimeout(0.2)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self):
+        while not self._stop.is_set():
+            try:
+                query, client = self._socket.recvfrom(65535)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            if not self._handle(query, client):
+                return
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join(5)
+        self._socket.close()
+
+
+class ChildServer(UdpServer):
     """An authoritative server for child.ref.zz. on port 53 of a loopback address of its own
     (name servers learned from a referral are asked on port 53): every A question gets
     10.7.7.8, any other type an empty answer. Stops with stop()."""
@@ -583,11 +610,8 @@ class ChildServer:
                 continue
         else:
             raise RuntimeError("no loopback address with port 53 free")
-        self._socket.settimeout(0.2)
-        self._stop = threading.Event()
         self.answered = 0
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
+        self._start()
 
     def _answer(self, query):
         end = 12
@@ -605,38 +629,24 @@ class ChildServer:
         return (query[:2] + struct.pack("!HHHHH", flags, 1, 1 if records else 0, 0, 0) +
                 question + records)
 
-    def _serve(self):
-        while not self._stop.is_set():
-            try:
-                query, client = self._socket.recvfrom(65535)
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            answer = self._answer(query)
-            if answer:
-                self.answered += 1
-                self._socket.sendto(answer, client)
-
-    def stop(self):
-        self._stop.set()
-        self._thread.join(timeout=2)
-        self._socket.close()
+    def _handle(self, query, client):
+        answer = self._answer(query)
+        if answer:
+            self.answered += 1
+            self._socket.sendto(answer, client)
+        return True
 
 
-class SlowProxy:
+class SlowProxy(UdpServer):
     """Relays UDP queries from `port` to the upstream on `upstream_port`, each answer
     `delay` s late; at most `limit` queries, then it stops by itself (or on stop())."""
 
     def __init__(self, port, upstream_port, delay=0.4, limit=1000):
         self.port, self.upstream_port, self.delay, self.limit = port, upstream_port, delay, limit
         self.relayed = 0
-        self._stop = threading.Event()
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self._socket.bind(("127.0.0.1", port))
-        self._socket.settimeout(0.2)
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
+        self._start()
 
     def _relay(self, query, client):
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as upstream:
@@ -653,21 +663,10 @@ class SlowProxy:
         except OSError:
             pass
 
-    def _serve(self):
-        while not self._stop.is_set() and self.relayed < self.limit:
-            try:
-                query, client = self._socket.recvfrom(65535)
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            self.relayed += 1
-            threading.Thread(target=self._relay, args=(query, client), daemon=True).start()
-
-    def stop(self):
-        self._stop.set()
-        self._thread.join(5)
-        self._socket.close()
+    def _handle(self, query, client):
+        self.relayed += 1
+        threading.Thread(target=self._relay, args=(query, client), daemon=True).start()
+        return self.relayed < self.limit
 
 
 class BedTestCase(unittest.TestCase):
